@@ -176,7 +176,7 @@ class GenerationPipeline:
 
         if self.objective == "epsilon":
             denoise = guided_denoiser(self.model, labels, nulls, guidance, _guided_channels(self.model))
-            diffusion = GaussianDiffusion.official(f"ddim{steps}" if sampler == "ddim" else steps)
+            diffusion = GaussianDiffusion.official(_respacing(sampler, steps))
             run = sample_ddim if sampler == "ddim" else sample_ddpm
             return run(denoise, x, diffusion, callback=callback, generator=generators)
 
@@ -250,6 +250,13 @@ class GenerationPipeline:
             solution = torch.linalg.lstsq(a.cpu().double(), b.cpu().double()).solution.float()  # (C + 1, 3)
             self._preview_map = (solution[:-1], solution[-1])
         return self._preview_map
+
+
+def _respacing(sampler: str, steps: int) -> str:
+    """DDIM's integer stride from 0 where one gives exactly ``steps``; else even spacing."""
+    if sampler == "ddim" and any(len(range(0, 1000, s)) == steps for s in range(1, 1000)):
+        return f"ddim{steps}"
+    return str(steps)
 
 
 def _guided_channels(model: DiT) -> int | None:
