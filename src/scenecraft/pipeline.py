@@ -79,6 +79,8 @@ class GenerationPipeline:
         self.decoder = decoder
         # DiT with learned sigma is the official epsilon objective; our flow models predict velocity.
         self.objective: Objective = objective or ("epsilon" if model.learn_sigma else "flow")
+        # Channels that guidance acts on: the official DiT guides 3 of its 4 epsilon channels.
+        self.guided_channels = _guided_channels(model)
         self._preview_map: tuple[Tensor, Tensor] | None = None
 
     # ----------------------------------------------------------------------------------------
@@ -148,7 +150,7 @@ class GenerationPipeline:
             raise GenerationError(f"guidance must be between 0 and 50, got {guidance}")
         return height, width
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def sample(
         self,
         specs: Sequence[SampleSpec],
@@ -175,7 +177,7 @@ class GenerationPipeline:
         nulls = torch.full_like(labels, null)
 
         if self.objective == "epsilon":
-            denoise = guided_denoiser(self.model, labels, nulls, guidance, _guided_channels(self.model))
+            denoise = guided_denoiser(self.model, labels, nulls, guidance, self.guided_channels)
             diffusion = GaussianDiffusion.official(_respacing(sampler, steps))
             run = sample_ddim if sampler == "ddim" else sample_ddpm
             return run(denoise, x, diffusion, callback=callback, generator=generators)
@@ -183,7 +185,7 @@ class GenerationPipeline:
         def velocity(x: Tensor, t: Tensor, y: Tensor) -> Tensor:
             return self.model(x, t * 1000, y)  # flow time in [0, 1] -> the embedder's 0..1000 range
 
-        denoise = guided_denoiser(velocity, labels, nulls, guidance)
+        denoise = guided_denoiser(velocity, labels, nulls, guidance, self.guided_channels)
         flow = sample_euler if sampler == "euler" else sample_heun
         return flow(denoise, x, flow_times(steps), callback=callback)
 
