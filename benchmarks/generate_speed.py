@@ -76,8 +76,9 @@ def worker(args: argparse.Namespace) -> None:
             pipe.guided_channels = None  # diffusers guides all latent channels
 
         def run() -> np.ndarray:
-            z = pipe.sample([SampleSpec(SEED, LABEL)], size=args.size, steps=args.steps, sampler="ddim",
-                            guidance=GUIDANCE)
+            z = pipe.sample(
+                [SampleSpec(SEED, LABEL)], size=args.size, steps=args.steps, sampler="ddim", guidance=GUIDANCE
+            )
             images = pipe.decoder.decode(z)
             return ((images.float() + 1) / 2).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
     else:
@@ -94,8 +95,14 @@ def worker(args: argparse.Namespace) -> None:
         if args.aligned:
             align_diffusers_with_official(transformer)
         scheduler = DDIMScheduler(
-            num_train_timesteps=1000, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
-            clip_sample=False, set_alpha_to_one=True, steps_offset=0, timestep_spacing="leading",
+            num_train_timesteps=1000,
+            beta_start=1e-4,
+            beta_end=0.02,
+            beta_schedule="linear",
+            clip_sample=False,
+            set_alpha_to_one=True,
+            steps_offset=0,
+            timestep_spacing="leading",
         )
         vae = AutoencoderKL.from_pretrained(folder / "vae", local_files_only=True)
         dit = DiTPipeline(transformer=transformer, vae=vae, scheduler=scheduler).to(device, dtype)
@@ -104,8 +111,13 @@ def worker(args: argparse.Namespace) -> None:
         def run() -> np.ndarray:
             g = torch.Generator("cpu").manual_seed(SEED)
             with torch.inference_mode():
-                return dit(class_labels=[LABEL], guidance_scale=GUIDANCE, generator=g,
-                           num_inference_steps=args.steps, output_type="np").images
+                return dit(
+                    class_labels=[LABEL],
+                    guidance_scale=GUIDANCE,
+                    generator=g,
+                    num_inference_steps=args.steps,
+                    output_type="np",
+                ).images
 
     times = []
     for _ in range(args.repeats):
@@ -118,19 +130,40 @@ def worker(args: argparse.Namespace) -> None:
         times.append(time.perf_counter() - start)
     np.save(args.image_out, np.asarray(image, dtype=np.float32))
     peak_gpu = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None
-    print(json.dumps({
-        "seconds": times,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "peak_gpu_mib": peak_gpu,
-    }))
+    print(
+        json.dumps(
+            {
+                "seconds": times,
+                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_gpu_mib": peak_gpu,
+            }
+        )
+    )
 
 
 def spawn(impl: str, model: str, folder: Path, args: argparse.Namespace, aligned: bool) -> tuple[dict, np.ndarray]:
     image_out = folder / f"{impl}-{aligned}.npy"
     cmd = [
-        sys.executable, __file__, "--worker", impl, "--model", model, "--weights", str(folder),
-        "--size", str(args.size), "--steps", str(args.steps), "--repeats", str(args.repeats),
-        "--device", args.device, "--dtype", args.dtype, "--image-out", str(image_out),
+        sys.executable,
+        __file__,
+        "--worker",
+        impl,
+        "--model",
+        model,
+        "--weights",
+        str(folder),
+        "--size",
+        str(args.size),
+        "--steps",
+        str(args.steps),
+        "--repeats",
+        str(args.repeats),
+        "--device",
+        args.device,
+        "--dtype",
+        args.dtype,
+        "--image-out",
+        str(image_out),
     ] + (["--aligned"] if aligned else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1]), np.load(image_out)
@@ -167,22 +200,24 @@ def main() -> None:
             shipped_theirs = spawn("diffusers", model, folder, args, aligned=False)
         t_ours = statistics.median(ours["seconds"] + shipped_ours[0]["seconds"])
         t_diff = statistics.median(theirs["seconds"] + shipped_theirs[0]["seconds"])
-        rows.append({
-            "model": model,
-            "size": args.size,
-            "steps": args.steps,
-            "sampler": "ddim",
-            "guidance": GUIDANCE,
-            "ours_s": round(t_ours, 3),
-            "diffusers_s": round(t_diff, 3),
-            "speed_ratio": round(t_diff / t_ours, 3),  # > 1: ours is faster
-            "ours_peak_mib": round(max(ours["peak_rss_mib"], shipped_ours[0]["peak_rss_mib"])),
-            "diffusers_peak_mib": round(max(theirs["peak_rss_mib"], shipped_theirs[0]["peak_rss_mib"])),
-            "ours_peak_gpu_mib": ours["peak_gpu_mib"],
-            "diffusers_peak_gpu_mib": theirs["peak_gpu_mib"],
-            "max_diff_aligned": float(np.abs(ref - ref_d).max()),
-            "max_diff_as_shipped": float(np.abs(shipped_ours[1] - shipped_theirs[1]).max()),
-        })
+        rows.append(
+            {
+                "model": model,
+                "size": args.size,
+                "steps": args.steps,
+                "sampler": "ddim",
+                "guidance": GUIDANCE,
+                "ours_s": round(t_ours, 3),
+                "diffusers_s": round(t_diff, 3),
+                "speed_ratio": round(t_diff / t_ours, 3),  # > 1: ours is faster
+                "ours_peak_mib": round(max(ours["peak_rss_mib"], shipped_ours[0]["peak_rss_mib"])),
+                "diffusers_peak_mib": round(max(theirs["peak_rss_mib"], shipped_theirs[0]["peak_rss_mib"])),
+                "ours_peak_gpu_mib": ours["peak_gpu_mib"],
+                "diffusers_peak_gpu_mib": theirs["peak_gpu_mib"],
+                "max_diff_aligned": float(np.abs(ref - ref_d).max()),
+                "max_diff_as_shipped": float(np.abs(shipped_ours[1] - shipped_theirs[1]).max()),
+            }
+        )
         print(f"done {model}", file=sys.stderr)
 
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu"
@@ -197,15 +232,21 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"device: {args.device} ({device}), dtype {args.dtype}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
-    print(f"| model | px | steps | ours s | diffusers s | speed ratio | ours peak MiB | diffusers peak MiB "
-          f"| max diff (aligned) | max diff (as shipped) |")
+    print(
+        f"device: {args.device} ({device}), dtype {args.dtype}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
+    )
+    print(
+        "| model | px | steps | ours s | diffusers s | speed ratio | ours peak MiB | diffusers peak MiB "
+        "| max diff (aligned) | max diff (as shipped) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['model']} | {r['size']} | {r['steps']} | {r['ours_s']:.2f} | {r['diffusers_s']:.2f} | "
-              f"{r['speed_ratio']:.2f}x | {r['ours_peak_mib']} | {r['diffusers_peak_mib']} | "
-              f"{r['max_diff_aligned']:.2e} | {r['max_diff_as_shipped']:.2e} |")
+        print(
+            f"| {r['model']} | {r['size']} | {r['steps']} | {r['ours_s']:.2f} | {r['diffusers_s']:.2f} | "
+            f"{r['speed_ratio']:.2f}x | {r['ours_peak_mib']} | {r['diffusers_peak_mib']} | "
+            f"{r['max_diff_aligned']:.2e} | {r['max_diff_as_shipped']:.2e} |"
+        )
 
 
 if __name__ == "__main__":

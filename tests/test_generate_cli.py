@@ -30,8 +30,21 @@ def run_cli(*args: str) -> tuple[int, str]:
 
 
 def test_generate_writes_deterministic_pngs(pixel_checkpoint: Path, tmp_path: Path) -> None:
-    common = ["generate", "--model", "DiT-S/8", "--checkpoint", str(pixel_checkpoint), "--steps", "3",
-              "--size", "32", "--seed", "4", "--guidance", "2"]
+    common = [
+        "generate",
+        "--model",
+        "DiT-S/8",
+        "--checkpoint",
+        str(pixel_checkpoint),
+        "--steps",
+        "3",
+        "--size",
+        "32",
+        "--seed",
+        "4",
+        "--guidance",
+        "2",
+    ]
     assert main([*common, "--class-label", "3", "--class-label", "9", "--out", str(tmp_path / "a.png")]) == 0
     assert main([*common, "--class-label", "3", "--out", str(tmp_path / "b.png")]) == 0
     with Image.open(tmp_path / "a-0.png") as first:
@@ -46,7 +59,10 @@ def test_generate_writes_deterministic_pngs(pixel_checkpoint: Path, tmp_path: Pa
     [
         (["--model", "DiT-XXL/2"], "unknown model 'DiT-XXL/2'; valid names: DiT-XL/2, DiT-XL/4"),
         (["--checkpoint", "/nonexistent/ckpt.pt"], "checkpoint not found: /nonexistent/ckpt.pt"),
-        (["--size", "36"], "--size 36 is not divisible by the patch grid: DiT-S/8 in pixel space needs a multiple of 8"),
+        (
+            ["--size", "36"],
+            "--size 36 is not divisible by the patch grid: DiT-S/8 in pixel space needs a multiple of 8",
+        ),
         (["--sampler", "heun"], "sampler 'heun' is for flow models"),
     ],
 )
@@ -62,8 +78,17 @@ def test_errors_are_clear(pixel_checkpoint: Path, tmp_path: Path, args: list[str
 
 
 def test_mismatched_checkpoint_names_the_difference(pixel_checkpoint: Path, tmp_path: Path) -> None:
-    code, output = run_cli("generate", "--model", "DiT-B/8", "--checkpoint", str(pixel_checkpoint), "--size", "32",
-                           "--out", str(tmp_path / "x.png"))
+    code, output = run_cli(
+        "generate",
+        "--model",
+        "DiT-B/8",
+        "--checkpoint",
+        str(pixel_checkpoint),
+        "--size",
+        "32",
+        "--out",
+        str(tmp_path / "x.png"),
+    )
     assert code == 2
     assert "x_embedder.proj.weight: checkpoint (384, 3, 8, 8) vs model (768, 3, 8, 8)" in output
     assert "looks like DiT-S/8" in output
