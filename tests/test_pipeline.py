@@ -133,3 +133,12 @@ def test_images_round_to_nearest_byte() -> None:
 
     img = to_pil(torch.tensor([-1.0, 0.0, 1.0]).reshape(1, 3, 1, 1))[0]
     assert np.asarray(img).tolist() == [[[0, 128, 255]]]
+
+
+def test_bfloat16_model_keeps_a_float32_sampler_state() -> None:
+    pipe = GenerationPipeline.from_settings("DiT-S/8", dtype=torch.bfloat16)
+    assert next(pipe.model.parameters()).dtype == torch.bfloat16
+    seen: list[torch.dtype] = []
+    out = pipe.sample([SampleSpec(1, 2)], size=32, steps=3, guidance=3.0, callback=lambda s: seen.append(s.x.dtype))
+    assert out.dtype == torch.float32 and seen == [torch.float32] * 3
+    assert torch.isfinite(out).all()

@@ -171,19 +171,26 @@ class GenerationPipeline:
             if spec.class_label is not None and not 0 <= spec.class_label < null:
                 raise GenerationError(f"class label {spec.class_label} is outside 0..{null - 1}")
         generators = [torch.Generator("cpu").manual_seed(spec.seed) for spec in specs]
+        # The sampler's state stays float32 whatever the model's dtype: 50 steps of bf16
+        # arithmetic on x would cost more precision than the model's own bf16 matmuls.
         x = torch.stack([torch.randn(self.model.in_channels, h, w, generator=g) for g in generators])
-        x = x.to(self.device, self.dtype)
+        x = x.to(self.device)
         labels = torch.tensor([null if s.class_label is None else s.class_label for s in specs], device=self.device)
         nulls = torch.full_like(labels, null)
 
         if self.objective == "epsilon":
-            denoise = guided_denoiser(self.model, labels, nulls, guidance, self.guided_channels)
+
+            def net(x: Tensor, t: Tensor, y: Tensor) -> Tensor:
+                return self.model(x.to(self.dtype), t, y).float()
+
+            denoise = guided_denoiser(net, labels, nulls, guidance, self.guided_channels)
             diffusion = GaussianDiffusion.official(_respacing(sampler, steps))
             run = sample_ddim if sampler == "ddim" else sample_ddpm
             return run(denoise, x, diffusion, callback=callback, generator=generators)
 
         def velocity(x: Tensor, t: Tensor, y: Tensor) -> Tensor:
-            return self.model(x, t * 1000, y)  # flow time in [0, 1] -> the embedder's 0..1000 range
+            # flow time in [0, 1] -> the timestep embedder's 0..1000 range
+            return self.model(x.to(self.dtype), t * 1000, y).float()
 
         denoise = guided_denoiser(velocity, labels, nulls, guidance, self.guided_channels)
         flow = sample_euler if sampler == "euler" else sample_heun
