@@ -74,7 +74,10 @@ def main() -> None:
     print("| output px | decode | seconds | peak RSS MiB | RSS before decode MiB |")
     print("|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['size']}² | {r['mode']} | {r['seconds']:.1f} | {r['peak_rss_mib']:.0f} | {r['before_decode_mib']:.0f} |")
+        print(
+            f"| {r['size']}² | {r['mode']} | {r['seconds']:.1f} | {r['peak_rss_mib']:.0f} "
+            f"| {r['before_decode_mib']:.0f} |"
+        )
 
 
 if __name__ == "__main__":
