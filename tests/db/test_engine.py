@@ -13,8 +13,19 @@ from scenecraft.db.engine import make_engine
 from scenecraft.db.models import AuditHead, User
 
 EXPECTED_TABLES = {
-    "users", "sessions", "api_keys", "request_nonces", "jobs", "job_events", "webhook_deliveries",
-    "blobs", "assets", "asset_versions", "audit_records", "audit_head", "alembic_version",
+    "users",
+    "sessions",
+    "api_keys",
+    "request_nonces",
+    "jobs",
+    "job_events",
+    "webhook_deliveries",
+    "blobs",
+    "assets",
+    "asset_versions",
+    "audit_records",
+    "audit_head",
+    "alembic_version",
 }
 
 

@@ -108,8 +108,15 @@ def _fsync_dir(path: Path) -> None:
 class S3BlobBackend:
     """Blobs as objects ``<prefix><sha256>`` in one bucket of any S3-compatible store."""
 
-    def __init__(self, bucket: str, *, prefix: str = "blobs/", endpoint_url: str | None = None,
-                 region: str = "us-east-1", client: Any = None) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "blobs/",
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        client: Any = None,
+    ) -> None:
         if client is None:
             import boto3  # imported here: only S3 deployments pay for it
 

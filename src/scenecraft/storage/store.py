@@ -63,8 +63,13 @@ class BlobStore:
         if existing is not None:  # row survived but bytes were lost: rewrite with the new key
             existing.key_id, existing.wrapped_key = sealed.key_id, sealed.wrapped_key
             return existing
-        blob = Blob(sha256=sha, size=len(data), content_type=content_type,
-                    key_id=sealed.key_id, wrapped_key=sealed.wrapped_key)
+        blob = Blob(
+            sha256=sha,
+            size=len(data),
+            content_type=content_type,
+            key_id=sealed.key_id,
+            wrapped_key=sealed.wrapped_key,
+        )
         session.add(blob)
         session.flush()
         return blob
@@ -87,26 +92,56 @@ class BlobStore:
                 return done
             for blob in rows:
                 try:
-                    blob.key_id, blob.wrapped_key = self.keyring.rewrap(blob.key_id, blob.wrapped_key,
-                                                                        blob.sha256)
+                    blob.key_id, blob.wrapped_key = self.keyring.rewrap(
+                        blob.key_id, blob.wrapped_key, blob.sha256
+                    )
                 except DecryptionError as exc:
                     raise DecryptionError(f"rotation stopped, nothing after this was changed: {exc}") from exc
                 done += 1
             session.flush()
 
     # -- assets ---------------------------------------------------------------------------
-    def create_asset(self, session: Session, *, user_id: str, kind: str, data: bytes, content_type: str,
-                     width: int, height: int, operation: dict[str, Any], name: str = "",
-                     source_job_id: str | None = None) -> Asset:
+    def create_asset(
+        self,
+        session: Session,
+        *,
+        user_id: str,
+        kind: str,
+        data: bytes,
+        content_type: str,
+        width: int,
+        height: int,
+        operation: dict[str, Any],
+        name: str = "",
+        source_job_id: str | None = None,
+    ) -> Asset:
         asset = Asset(user_id=user_id, kind=kind, name=name, source_job_id=source_job_id, latest_version=0)
         session.add(asset)
         session.flush()
-        self.add_version(session, asset, data=data, content_type=content_type, width=width,
-                         height=height, operation=operation, parent_number=None)
+        self.add_version(
+            session,
+            asset,
+            data=data,
+            content_type=content_type,
+            width=width,
+            height=height,
+            operation=operation,
+            parent_number=None,
+        )
         return asset
 
-    def add_version(self, session: Session, asset: Asset, *, data: bytes, content_type: str, width: int,
-                    height: int, operation: dict[str, Any], parent_number: int | None) -> AssetVersion:
+    def add_version(
+        self,
+        session: Session,
+        asset: Asset,
+        *,
+        data: bytes,
+        content_type: str,
+        width: int,
+        height: int,
+        operation: dict[str, Any],
+        parent_number: int | None,
+    ) -> AssetVersion:
         """Append version latest+1. The counter is bumped with one UPDATE, so two writers racing on
         the same asset get different numbers (the row lock / SQLite write lock orders them)."""
         blob = self.put(session, data, content_type)
@@ -118,9 +153,16 @@ class BlobStore:
         asset.latest_version = number
         if parent_number is not None and not 1 <= parent_number < number:
             raise ValueError(f"parent version {parent_number} does not exist (versions 1..{number - 1})")
-        version = AssetVersion(asset_id=asset.id, number=number, parent_number=parent_number,
-                               blob_sha256=blob.sha256, content_type=content_type, width=width,
-                               height=height, operation=operation)
+        version = AssetVersion(
+            asset_id=asset.id,
+            number=number,
+            parent_number=parent_number,
+            blob_sha256=blob.sha256,
+            content_type=content_type,
+            width=width,
+            height=height,
+            operation=operation,
+        )
         session.add(version)
         session.flush()
         return version
