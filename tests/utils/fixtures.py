@@ -7,8 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from tests.utils.databases import BACKENDS, temporary_database
 
+from scenecraft.api.app import create_app
+from scenecraft.api.platform import Platform
 from scenecraft.config import Settings
 from scenecraft.db import Database
 
@@ -40,6 +44,7 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Set
         "active_master_key_id": "k1",
         "embedded_workers": 0,
         "event_bus": "memory",
+        "cookie_secure": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -48,3 +53,22 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Set
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+def platform(settings: Settings) -> Iterator[Platform]:
+    platform = Platform.from_settings(settings)
+    platform.db.migrate()
+    yield platform
+    platform.db.dispose()
+
+
+@pytest.fixture
+def app(platform: Platform) -> FastAPI:
+    return create_app(platform=platform)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from scenecraft.config import Settings
-from scenecraft.db.models import Asset, AssetVersion, Blob
+from scenecraft.db.models import Asset, AssetVersion, Blob, utcnow
 from scenecraft.storage.backends import BlobBackend, LocalBlobBackend, S3BlobBackend
 from scenecraft.storage.crypto import DecryptionError, Keyring
 
@@ -173,8 +174,11 @@ class BlobStore:
             raise IntegrityError(f"version {version.number} of asset {version.asset_id} has no blob row")
         return StoredContent(self.read(blob), version.content_type)
 
-    def gc(self, session: Session) -> int:
-        """Delete backend objects no blob row refers to (left by a crash between PUT and commit)."""
+    def gc(self, session: Session, grace: timedelta = timedelta(hours=1)) -> int:
+        """Delete blobs no version uses any more (deleted assets; older than `grace`), then backend
+        objects no blob row refers to (left by a crash between PUT and commit). Returns objects deleted."""
+        used = select(AssetVersion.blob_sha256)
+        session.execute(delete(Blob).where(Blob.sha256.not_in(used), Blob.created_at < utcnow() - grace))
         known = set(session.scalars(select(Blob.sha256)).all())
         orphans = [sha for sha in self.backend.list() if sha not in known]
         for sha in orphans:
