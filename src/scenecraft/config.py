@@ -56,9 +56,7 @@ class _TomlFileSource(PydanticBaseSettingsSource):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SCENECRAFT_", env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="SCENECRAFT_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("data")
@@ -160,8 +158,7 @@ class Settings(BaseSettings):
                 )
             if any(v.get_secret_value() == DEFAULT_MASTER_KEY for v in self.master_keys.values()):
                 raise ValueError(
-                    f"master_keys holds the development default key; set your own for "
-                    f"environment={self.environment!r}"
+                    f"master_keys holds the development default key; set your own for environment={self.environment!r}"
                 )
         if len(self.secret_key.get_secret_value()) < 16:
             raise ValueError("secret_key must be at least 16 characters")

@@ -25,9 +25,7 @@ class _QueueDepth(Collector):
         self.read = read
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
-        family = GaugeMetricFamily(
-            "scenecraft_jobs", "Jobs by status (queue depth = queued)", labels=["status"]
-        )
+        family = GaugeMetricFamily("scenecraft_jobs", "Jobs by status (queue depth = queued)", labels=["status"])
         try:
             counts = self.read()
         except Exception:  # a scrape must not fail because the DB blinked; /readyz reports that

@@ -81,17 +81,13 @@ def test_sessions_expire(app: FastAPI, platform: Platform, alice: User, which: s
         if which == "idle":  # idle 30 min by default
             s.execute(update(UserSession).values(last_seen_at=now - timedelta(minutes=31)))
         else:  # absolute 12 h, even when active
-            s.execute(
-                update(UserSession).values(created_at=now - timedelta(hours=12, minutes=1), last_seen_at=now)
-            )
+            s.execute(update(UserSession).values(created_at=now - timedelta(hours=12, minutes=1), last_seen_at=now))
     assert user.get("/v1/me").status_code == 401
     with platform.db.session() as s:
         assert s.scalars(select(UserSession)).all() == []
 
 
-def test_mfa_enrol_confirm_and_login_with_single_use_codes(
-    app: FastAPI, platform: Platform, alice: User
-) -> None:
+def test_mfa_enrol_confirm_and_login_with_single_use_codes(app: FastAPI, platform: Platform, alice: User) -> None:
     user = UserClient(app, "alice")
     uri = user.post("/v1/auth/mfa/enroll").json()["provisioning_uri"]
     assert uri.startswith("otpauth://totp/scenecraft:alice?") and "issuer=scenecraft" in uri
@@ -135,36 +131,23 @@ def test_admin_creates_users_and_plain_users_cannot(app: FastAPI, platform: Plat
     admin = UserClient(app, "root")
     r = admin.post("/v1/admin/users", json={"username": "bob", "password": "long enough pw"})
     assert r.status_code == 201 and r.json()["role"] == "user"
-    assert (
-        admin.post("/v1/admin/users", json={"username": "bob", "password": "long enough pw"}).status_code
-        == 409
-    )
+    assert admin.post("/v1/admin/users", json={"username": "bob", "password": "long enough pw"}).status_code == 409
     assert {u["username"] for u in admin.get("/v1/admin/users").json()} == {"alice", "root", "bob"}
     user = UserClient(app, "alice")
-    assert (
-        user.post("/v1/admin/users", json={"username": "eve", "password": "long enough pw"}).status_code
-        == 403
-    )
+    assert user.post("/v1/admin/users", json={"username": "eve", "password": "long enough pw"}).status_code == 403
     assert user.get("/v1/admin/users").status_code == 403
 
 
-def test_webhook_secret_is_per_user_and_needs_a_session(
-    app: FastAPI, platform: Platform, alice: User
-) -> None:
+def test_webhook_secret_is_per_user_and_needs_a_session(app: FastAPI, platform: Platform, alice: User) -> None:
     create_user(platform, "bob")
     a, b = UserClient(app, "alice"), UserClient(app, "bob")
     sa, sb = a.get("/v1/me/webhook-secret").json()["secret"], b.get("/v1/me/webhook-secret").json()["secret"]
     assert sa.startswith("whsec_") and sa != sb
     key = a.create_key()["key"]
-    assert (
-        TestClient(app).get("/v1/me/webhook-secret", headers={"Authorization": f"Bearer {key}"}).status_code
-        == 403
-    )
+    assert TestClient(app).get("/v1/me/webhook-secret", headers={"Authorization": f"Bearer {key}"}).status_code == 403
 
 
-def test_every_login_and_key_change_is_in_a_valid_audit_chain(
-    app: FastAPI, platform: Platform, alice: User
-) -> None:
+def test_every_login_and_key_change_is_in_a_valid_audit_chain(app: FastAPI, platform: Platform, alice: User) -> None:
     user = UserClient(app, "alice")
     key_id = user.create_key()["id"]
     user.delete(f"/v1/keys/{key_id}")

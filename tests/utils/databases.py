@@ -16,9 +16,7 @@ from urllib.parse import quote
 
 import psycopg
 
-POSTGRES_URL = os.environ.get(
-    "SCENECRAFT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_URL = os.environ.get("SCENECRAFT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgresql")
 
 

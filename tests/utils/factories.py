@@ -28,9 +28,7 @@ def create_user(platform: Platform, username: str, role: str = "user", password:
 class UserClient:
     """A TestClient logged in as one user, sending its CSRF token on writes."""
 
-    def __init__(
-        self, app: FastAPI, username: str, password: str = PASSWORD, totp: str | None = None
-    ) -> None:
+    def __init__(self, app: FastAPI, username: str, password: str = PASSWORD, totp: str | None = None) -> None:
         self.http = TestClient(app)
         body: dict[str, str] = {"username": username, "password": password}
         if totp:
@@ -53,9 +51,7 @@ class UserClient:
     def delete(self, url: str, **kw: Any) -> httpx.Response:
         return self.write("DELETE", url, **kw)
 
-    def create_key(
-        self, scopes: list[str] | None = None, signed: bool = False, name: str = "k"
-    ) -> dict[str, str]:
+    def create_key(self, scopes: list[str] | None = None, signed: bool = False, name: str = "k") -> dict[str, str]:
         body: dict[str, object] = {"name": name, "signed": signed}
         if scopes is not None:
             body["scopes"] = scopes

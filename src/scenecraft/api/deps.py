@@ -97,9 +97,7 @@ def get_principal(
         else:
             token = request.cookies.get(SESSION_COOKIE)
             row = (
-                sessions.resolve_session(
-                    session, token, idle=platform.session_idle, absolute=platform.session_absolute
-                )
+                sessions.resolve_session(session, token, idle=platform.session_idle, absolute=platform.session_absolute)
                 if token
                 else None
             )

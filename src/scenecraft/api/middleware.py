@@ -114,9 +114,7 @@ class GatewayMiddleware:
         limit = settings.max_body_bytes
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
-            await _send_json(
-                send, 413, f"request body is {int(length)} bytes; at most {limit} are allowed", []
-            )
+            await _send_json(send, 413, f"request body is {int(length)} bytes; at most {limit} are allowed", [])
             return
         received = 0
         too_big = False

@@ -54,9 +54,7 @@ class Platform:
             ip_filter=IPFilter(settings.ip_allow, settings.ip_deny),
             box=SecretBox(settings.secret_key.get_secret_value()),
             bus=bus
-            or make_bus(
-                settings.event_bus, database_url=settings.resolved_database_url, redis_url=settings.redis_url
-            ),
+            or make_bus(settings.event_bus, database_url=settings.resolved_database_url, redis_url=settings.redis_url),
             metrics=metrics,
             policy=policy_from_settings(settings),
         )

@@ -90,17 +90,15 @@ class Pose(Strict):
     """SMPL pose: axis-angle per joint (radians) and shape coefficients."""
 
     body_pose: Annotated[list[Annotated[float, Field(ge=-6.3, le=6.3)]], Field(min_length=69, max_length=69)]
-    global_orient: Annotated[
-        list[Annotated[float, Field(ge=-6.3, le=6.3)]], Field(min_length=3, max_length=3)
-    ]
+    global_orient: Annotated[list[Annotated[float, Field(ge=-6.3, le=6.3)]], Field(min_length=3, max_length=3)]
     betas: Annotated[list[Annotated[float, Field(ge=-10.0, le=10.0)]], Field(min_length=10, max_length=10)]
 
 
 class Subject(Strict):
     prompt: Annotated[str, Field(min_length=1, max_length=500)]
-    box: (
-        Annotated[list[Annotated[float, Field(ge=0.0, le=1.0)]], Field(min_length=4, max_length=4)] | None
-    ) = Field(default=None, description="[x0, y0, x1, y1] in 0..1 of the frame, x0 < x1, y0 < y1")
+    box: Annotated[list[Annotated[float, Field(ge=0.0, le=1.0)]], Field(min_length=4, max_length=4)] | None = Field(
+        default=None, description="[x0, y0, x1, y1] in 0..1 of the frame, x0 < x1, y0 < y1"
+    )
     pose: Pose | None = None
 
     @field_validator("box")
@@ -121,7 +119,7 @@ class JobCreate(Strict):
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
         default=None, description="omit for a random seed; the chosen seed is stored, so reruns match"
     )
-    sampler: Literal["ddim"] = "ddim"
+    sampler: Literal["ddim", "ddpm", "euler", "heun"] = "ddim"
     model: Literal["seed-12M"] = "seed-12M"
     scene_asset_id: Id | None = None
     subjects: Annotated[list[Subject], Field(max_length=8)] = []

@@ -25,9 +25,7 @@ class AccountError(ValueError):
 
 def hash_password(password: str) -> str:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise AccountError(
-            f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters, got {len(password)}"
-        )
+        raise AccountError(f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters, got {len(password)}")
     return HASHER.hash(password)
 
 
@@ -41,9 +39,7 @@ def verify_password(password_hash: str, password: str) -> bool:
 def create_user(session: Session, username: str, password: str, role: str = "user") -> User:
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
-    if not (
-        3 <= len(username) <= 64 and username.replace("_", "").replace("-", "").replace(".", "").isalnum()
-    ):
+    if not (3 <= len(username) <= 64 and username.replace("_", "").replace("-", "").replace(".", "").isalnum()):
         raise AccountError("username must be 3-64 characters of letters, digits, '.', '_' or '-'")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise AccountError(f"username {username!r} is taken")

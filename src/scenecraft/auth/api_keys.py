@@ -97,9 +97,7 @@ def authenticate_bearer(session: Session, key: str) -> ApiKey:
     if not hmac.compare_digest(row.key_hash, _digest(key)):
         raise KeyRejected("API key is unknown or revoked")
     if row.signing_secret is not None:
-        raise KeyRejected(
-            "this API key must sign its requests (X-Scenecraft-Signature); it is not a bearer key"
-        )
+        raise KeyRejected("this API key must sign its requests (X-Scenecraft-Signature); it is not a bearer key")
     _touch(row, utcnow())
     return row
 
@@ -146,9 +144,7 @@ def authenticate_signed(
     # Record the nonce in its own savepoint: a duplicate means this exact request was seen.
     try:
         with session.begin_nested():
-            session.add(
-                RequestNonce(key_id=row.id, nonce=nonce, expires_at=now + timedelta(seconds=2 * window))
-            )
+            session.add(RequestNonce(key_id=row.id, nonce=nonce, expires_at=now + timedelta(seconds=2 * window)))
     except IntegrityError:
         raise KeyRejected("replayed request: this nonce was already used") from None
     _touch(row, now)

@@ -30,6 +30,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from scenecraft.db.models import Job, JobEvent, utcnow
+from scenecraft.jobs import webhooks
 
 TERMINAL = ("succeeded", "dead", "cancelled")
 ACTIVE = ("queued", "running")
@@ -76,22 +77,16 @@ def enqueue(
     seen before returns the first job (created=False), or raises if the body differs."""
     digest = request_hash({**params, "priority": priority, "webhook_url": webhook_url})
     if idempotency_key is not None:
-        existing = session.scalar(
-            select(Job).where(Job.user_id == user_id, Job.idempotency_key == idempotency_key)
-        )
+        existing = session.scalar(select(Job).where(Job.user_id == user_id, Job.idempotency_key == idempotency_key))
         if existing is not None:
             if existing.request_hash != digest:
                 raise IdempotencyConflict(
                     f"Idempotency-Key {idempotency_key!r} was already used with a different request"
                 )
             return existing, False
-    active = session.scalar(
-        select(func.count()).select_from(Job).where(Job.user_id == user_id, Job.status.in_(ACTIVE))
-    )
+    active = session.scalar(select(func.count()).select_from(Job).where(Job.user_id == user_id, Job.status.in_(ACTIVE)))
     if (active or 0) >= policy.quota_max_queued:
-        raise QuotaExceeded(
-            f"you have {active} jobs queued or running; the quota is {policy.quota_max_queued}"
-        )
+        raise QuotaExceeded(f"you have {active} jobs queued or running; the quota is {policy.quota_max_queued}")
     job = Job(
         user_id=user_id,
         status="queued",
@@ -124,6 +119,7 @@ def cancel(session: Session, job: Job) -> str:
     if job.status == "queued":
         job.status, job.finished_at = "cancelled", utcnow()
         add_event(session, job.id, "cancelled", {"status": "cancelled"})
+        webhooks.schedule(session, job)
     elif job.status == "running":
         job.cancel_requested = True
     return job.status
@@ -133,19 +129,19 @@ def cancel(session: Session, job: Job) -> str:
 def _reap_expired(session: Session, now: datetime) -> None:
     """Running jobs whose lease ran out: their worker died. Requeue, or dead after max attempts."""
     expired = session.scalars(
-        select(Job)
-        .where(Job.status == "running", Job.lease_expires_at < now)
-        .with_for_update(skip_locked=True)
+        select(Job).where(Job.status == "running", Job.lease_expires_at < now).with_for_update(skip_locked=True)
     ).all()
     for job in expired:
         job.lease_owner = job.lease_expires_at = None
         if job.cancel_requested:
             job.status, job.finished_at = "cancelled", now
             add_event(session, job.id, "cancelled", {"status": "cancelled"})
+            webhooks.schedule(session, job)
         elif job.attempts >= job.max_attempts:
             job.status, job.finished_at = "dead", now
             job.error = f"worker lost (lease expired) on attempt {job.attempts} of {job.max_attempts}"
             add_event(session, job.id, "failed", {"error": job.error, "dead": True})
+            webhooks.schedule(session, job)
         else:
             job.status, job.available_at = "queued", now
 
@@ -161,9 +157,7 @@ def claim(session: Session, worker_id: str, policy: QueuePolicy, now: datetime |
         .correlate(Job)
         .scalar_subquery()
     )
-    due = select(Job).where(
-        Job.status == "queued", Job.available_at <= now, running < policy.quota_max_running
-    )
+    due = select(Job).where(Job.status == "queued", Job.available_at <= now, running < policy.quota_max_running)
     first = session.scalars(
         due.order_by(running, Job.priority.desc(), Job.created_at, Job.id)
         .limit(1)
@@ -214,17 +208,17 @@ def mark_succeeded(session: Session, job: Job, asset_id: str) -> None:
     job.lease_owner = job.lease_expires_at = None
     job.progress_step = job.progress_total
     add_event(session, job.id, "done", {"asset_id": asset_id, "status": "succeeded"})
+    webhooks.schedule(session, job)
 
 
 def mark_cancelled(session: Session, job: Job) -> None:
     job.status, job.finished_at = "cancelled", utcnow()
     job.lease_owner = job.lease_expires_at = None
     add_event(session, job.id, "cancelled", {"status": "cancelled"})
+    webhooks.schedule(session, job)
 
 
-def mark_failed(
-    session: Session, job: Job, error: str, policy: QueuePolicy, *, retryable: bool = True
-) -> None:
+def mark_failed(session: Session, job: Job, error: str, policy: QueuePolicy, *, retryable: bool = True) -> None:
     """Requeues with exponential backoff (base * 2^(attempt-1)), or dead after the last attempt."""
     now = utcnow()
     job.lease_owner = job.lease_expires_at = None
@@ -241,6 +235,7 @@ def mark_failed(
     else:
         job.status, job.finished_at = "dead", now
         add_event(session, job.id, "failed", {"error": error, "dead": True, "attempts": job.attempts})
+        webhooks.schedule(session, job)
 
 
 def release(session: Session, job: Job) -> None:

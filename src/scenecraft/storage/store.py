@@ -86,16 +86,12 @@ class BlobStore:
         """Re-wrap every data key not under the active master key; returns how many."""
         done = 0
         while True:
-            rows = session.scalars(
-                select(Blob).where(Blob.key_id != self.keyring.active_id).limit(batch)
-            ).all()
+            rows = session.scalars(select(Blob).where(Blob.key_id != self.keyring.active_id).limit(batch)).all()
             if not rows:
                 return done
             for blob in rows:
                 try:
-                    blob.key_id, blob.wrapped_key = self.keyring.rewrap(
-                        blob.key_id, blob.wrapped_key, blob.sha256
-                    )
+                    blob.key_id, blob.wrapped_key = self.keyring.rewrap(blob.key_id, blob.wrapped_key, blob.sha256)
                 except DecryptionError as exc:
                     raise DecryptionError(f"rotation stopped, nothing after this was changed: {exc}") from exc
                 done += 1
@@ -146,9 +142,7 @@ class BlobStore:
         """Append version latest+1. The counter is bumped with one UPDATE, so two writers racing on
         the same asset get different numbers (the row lock / SQLite write lock orders them)."""
         blob = self.put(session, data, content_type)
-        session.execute(
-            update(Asset).where(Asset.id == asset.id).values(latest_version=Asset.latest_version + 1)
-        )
+        session.execute(update(Asset).where(Asset.id == asset.id).values(latest_version=Asset.latest_version + 1))
         number = session.scalar(select(Asset.latest_version).where(Asset.id == asset.id))
         assert number is not None
         asset.latest_version = number

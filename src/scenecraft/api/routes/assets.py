@@ -113,14 +113,10 @@ def list_assets(
         .limit(limit + 1)
     ).all()
     more = len(rows) > limit
-    return AssetPage(
-        items=[asset_public(a) for a in rows[:limit]], next_cursor=str(offset + limit) if more else None
-    )
+    return AssetPage(items=[asset_public(a) for a in rows[:limit]], next_cursor=str(offset + limit) if more else None)
 
 
-@router.get(
-    "/v1/assets/{asset_id}", response_model=AssetPublic, responses={404: {"description": "not found"}}
-)
+@router.get("/v1/assets/{asset_id}", response_model=AssetPublic, responses={404: {"description": "not found"}})
 def get_asset(asset_id: AssetId, principal: AssetsRead, session: SessionDep) -> AssetPublic:
     return asset_public(owned_asset(session, asset_id, principal.user.id))
 
@@ -132,9 +128,7 @@ def get_asset(asset_id: AssetId, principal: AssetsRead, session: SessionDep) -> 
 )
 def list_versions(asset_id: AssetId, principal: AssetsRead, session: SessionDep) -> list[AssetVersionPublic]:
     owned_asset(session, asset_id, principal.user.id)
-    rows = session.scalars(
-        select(AssetVersion).where(AssetVersion.asset_id == asset_id).order_by(AssetVersion.number)
-    )
+    rows = session.scalars(select(AssetVersion).where(AssetVersion.asset_id == asset_id).order_by(AssetVersion.number))
     return [version_public(v) for v in rows]
 
 

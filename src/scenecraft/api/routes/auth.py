@@ -128,9 +128,7 @@ def mfa_confirm(
     user = session.get(User, principal.user.id)
     assert user is not None
     if user.mfa_pending_secret is None:
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST, "no MFA enrolment pending: POST /v1/auth/mfa/enroll first"
-        )
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "no MFA enrolment pending: POST /v1/auth/mfa/enroll first")
     verdict = platform.limiter.hit(platform.settings.rate_limit_mfa, "mfa", user.id)
     if not verdict.allowed:
         raise too_many(verdict, "TOTP attempts")

@@ -83,9 +83,7 @@ def submit_job(
     ] = None,
 ) -> JobAccepted:
     user = principal.user
-    verdict = platform.limiter.hit(
-        platform.settings.rate_limit_generation, "gen", user.id, cost=generation_cost(body)
-    )
+    verdict = platform.limiter.hit(platform.settings.rate_limit_generation, "gen", user.id, cost=generation_cost(body))
     if not verdict.allowed:
         raise too_many(verdict, "generation (weighted by size and steps)")
     if body.scene_asset_id is not None:
@@ -120,9 +118,7 @@ def submit_job(
     except queue.IdempotencyConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except queue.QuotaExceeded as exc:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": "30"}
-        ) from None
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": "30"}) from None
     if created:
         audit.append(
             session,
@@ -187,14 +183,10 @@ def list_jobs(
     rows = session.scalars(q.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return JobPage(
-        items=[job_public(j) for j in rows], next_cursor=_encode_cursor(rows[-1]) if more else None
-    )
+    return JobPage(items=[job_public(j) for j in rows], next_cursor=_encode_cursor(rows[-1]) if more else None)
 
 
-@router.post(
-    "/v1/jobs/{job_id}/cancel", response_model=JobPublic, responses={404: {"description": "not found"}}
-)
+@router.post("/v1/jobs/{job_id}/cancel", response_model=JobPublic, responses={404: {"description": "not found"}})
 def cancel_job(
     job_id: JobId, principal: JobsWrite, platform: PlatformDep, session: SessionDep, ip: ClientIP
 ) -> JobPublic:
@@ -236,9 +228,7 @@ def job_events(
     principal: JobsRead,
     platform: PlatformDep,
     session: SessionDep,
-    last_event_id: Annotated[
-        str | None, Header(alias="Last-Event-ID", max_length=20, pattern=r"^[0-9]*$")
-    ] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20, pattern=r"^[0-9]*$")] = None,
 ) -> StreamingResponse:
     owned_job(session, job_id, principal.user.id)
     session.close()

@@ -53,9 +53,7 @@ def create_key(
 
 @router.get("/v1/keys", response_model=list[KeyPublic])
 def list_keys(principal: SessionPrincipal, session: SessionDep) -> list[KeyPublic]:
-    rows = session.scalars(
-        select(ApiKey).where(ApiKey.user_id == principal.user.id).order_by(ApiKey.created_at)
-    )
+    rows = session.scalars(select(ApiKey).where(ApiKey.user_id == principal.user.id).order_by(ApiKey.created_at))
     return [key_public(r) for r in rows]
 
 
