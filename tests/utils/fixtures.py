@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -72,3 +72,19 @@ def app(platform: Platform) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def platform_factory(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Platform]]:
+    """Builds migrated platforms with settings overrides; disposes their connections afterwards."""
+    made: list[Platform] = []
+
+    def build(**overrides: object) -> Platform:
+        platform = Platform.from_settings(make_settings(tmp_path, database_url, **overrides))
+        platform.db.migrate()
+        made.append(platform)
+        return platform
+
+    yield build
+    for platform in made:
+        platform.db.dispose()

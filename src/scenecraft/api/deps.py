@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
+from scenecraft.api.middleware import RAW_BODY
 from scenecraft.api.platform import Platform
 from scenecraft.auth import api_keys, sessions
 from scenecraft.auth.gateway import Verdict
@@ -42,8 +43,10 @@ def get_session(platform: PlatformDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-async def get_body(request: Request) -> bytes:
-    return await request.body()
+def get_body(request: Request) -> bytes:
+    """The raw body of a signed request, buffered by the gateway middleware (b"" otherwise)."""
+    body: bytes = request.scope.get(RAW_BODY, b"")
+    return body
 
 
 def too_many(verdict: Verdict, what: str) -> HTTPException:

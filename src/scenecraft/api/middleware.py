@@ -25,6 +25,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 log = structlog.get_logger("scenecraft.http")
+RAW_BODY = "scenecraft.raw_body"  # scope key: the buffered body of a signed request
 
 
 def security_headers(hsts: bool) -> list[tuple[bytes, bytes]]:
@@ -132,12 +133,40 @@ class GatewayMiddleware:
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
+            if too_big and not response_started:
+                return  # the app saw a cut-off body; its answer is replaced by the 413 below
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)
 
+        app_receive: Receive = limited_receive
+        if b"x-scenecraft-signature" in dict(scope["headers"]):
+            # Signed requests: buffer the raw body for the signature check (api/deps.py), then
+            # replay it to the app, which may parse it in any way (JSON, multipart, ...).
+            chunks: list[bytes] = []
+            while True:
+                message = await limited_receive()
+                if message["type"] != "http.request":
+                    break
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            if too_big:
+                await _send_json(send, 413, f"request body exceeds {limit} bytes", [])
+                return
+            scope[RAW_BODY] = b"".join(chunks)
+            replayed = False
+
+            async def replay_receive() -> Message:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": scope[RAW_BODY], "more_body": False}
+                return await receive()
+
+            app_receive = replay_receive
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, app_receive, tracking_send)
         except Exception:
             if not too_big:
                 raise
