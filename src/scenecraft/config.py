@@ -185,14 +185,47 @@ class Settings(BaseSettings):
 
 def generate_secrets_toml(data_dir: Path, environment: str = "development") -> str:
     """A fresh settings file with random secrets, written by `scenecraft serve` on first run."""
-    key_id = "k1"
     master = base64.b64encode(secrets.token_bytes(32)).decode()
     return (
         "# scenecraft settings, created on first run. Keep this file private (it holds secrets).\n"
         f'environment = "{environment}"\n'
         f'data_dir = "{data_dir.resolve()}"\n'
         f'secret_key = "{secrets.token_urlsafe(48)}"\n'
-        f'active_master_key_id = "{key_id}"\n'
+        'active_master_key_id = "k1"\n'
         "\n[master_keys]\n"
-        f'{key_id} = "{master}"\n'
+        f'k1 = "{master}"\n'
     )
+
+
+def load_settings(data_dir: Path | None = None, **overrides: Any) -> Settings:
+    """Settings for a command line run: `data_dir` (when given) also locates scenecraft.toml."""
+    if data_dir is not None:
+        os.environ["SCENECRAFT_DATA_DIR"] = str(data_dir)
+        overrides.setdefault("data_dir", data_dir)
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def write_settings_file(path: Path, values: dict[str, Any]) -> None:
+    """Writes a flat TOML settings file (plus the [master_keys] table) atomically, mode 0600."""
+
+    def literal(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return repr(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(literal(x) for x in v) + "]"
+        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = ["# scenecraft settings. Keep this file private (it holds secrets)."]
+    tables = {k: v for k, v in values.items() if isinstance(v, dict)}
+    lines += [f"{k} = {literal(v)}" for k, v in values.items() if k not in tables]
+    for name, table in tables.items():
+        lines += ["", f"[{name}]"] + [f"{k} = {literal(v)}" for k, v in table.items()]
+    temp = path.with_suffix(".toml.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temp, path)
