@@ -102,3 +102,16 @@ def test_s3_backend_against_moto_server(s3_backend: S3BlobBackend) -> None:
     # what moto holds is what we wrote, under the documented key
     raw = s3_backend.client.get_object(Bucket=s3_backend.bucket, Key=f"blobs/{b}")["Body"].read()
     assert raw == b"B"
+
+
+def test_encrypted_store_on_s3(s3_backend: S3BlobBackend, db: object) -> None:
+    from scenecraft.db import Database
+    from scenecraft.storage.crypto import Keyring
+    from scenecraft.storage.store import BlobStore
+
+    assert isinstance(db, Database)
+    store = BlobStore(s3_backend, Keyring({"k1": bytes(range(32))}, "k1"))
+    with db.session() as s:
+        blob = store.put(s, b"pixels" * 100, "image/png")
+    raw = s3_backend.get(blob.sha256)
+    assert b"pixels" not in raw and store.read(blob) == b"pixels" * 100
