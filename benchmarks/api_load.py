@@ -122,7 +122,8 @@ def claim_rate(url: str, jobs: int, batch: int, threads: int = 4) -> float:
 
     db = Database(url, pool_size=threads + 2)
     db.migrate()
-    policy = QueuePolicy(max_batch_size=batch, quota_max_running=10**6, quota_max_queued=10**6)
+    # a long lease: nothing heartbeats here, and an expired lease would (rightly) be claimed again
+    policy = QueuePolicy(max_batch_size=batch, quota_max_running=10**6, quota_max_queued=10**6, lease_seconds=3600)
     with db.session() as s:
         users = [create_user(s, f"claim{batch}u{i}_{uuid.uuid4().hex[:6]}", "long password").id for i in range(8)]
     with db.session() as s:
@@ -203,6 +204,10 @@ def bench(backend: str, args: argparse.Namespace) -> dict[str, object]:
                     ]
                     key = c.post("/v1/keys", json={"name": "bench"}, headers={"X-CSRF-Token": csrf}).json()["key"]
                 http_results = asyncio.run(load(base, key, args.clients, args.requests))
+            except Exception:
+                print(f"server exit status: {server.poll()}", file=sys.stderr)
+                print((tmp / "serve.log").read_text()[-5000:], file=sys.stderr)
+                raise
             finally:
                 server.send_signal(signal.SIGTERM)
                 server.wait(timeout=30)

@@ -9,7 +9,7 @@ Each principal is rate-limited per user and per key (the IP limit runs in the mi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -34,13 +34,23 @@ def get_platform(request: Request) -> Platform:
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
-def get_session(platform: PlatformDep) -> Iterator[Session]:
-    """A DB session; handlers commit what they write (`session.commit()`), the rest rolls back."""
-    with platform.db.sessions() as session:
+async def get_session(platform: PlatformDep) -> AsyncIterator[Session]:
+    """A DB session; handlers commit what they write (`session.commit()`), the rest rolls back.
+
+    It is closed in the event loop right after the handler returns (scope="function"), never in a
+    worker thread: if the release of a transaction waited for a thread while every thread waited
+    for that transaction's lock (SQLite's write lock), requests would deadlock under load.
+    At most MAX_SESSIONS requests hold a session at once; the rest wait without using a thread.
+    """
+    session = platform.db.sessions()
+    try:
         yield session
+    finally:
+        session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+MAX_SESSIONS = 16
+SessionDep = Annotated[Session, Depends(get_session, scope="function", max_concurrency=MAX_SESSIONS)]
 
 
 def get_body(request: Request) -> bytes:

@@ -100,5 +100,6 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         access_log=False,
         log_level=args.log_level.lower(),
+        timeout_keep_alive=30,
     )
     return 0
