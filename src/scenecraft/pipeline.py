@@ -79,6 +79,8 @@ class GenerationPipeline:
         self.decoder = decoder
         # DiT with learned sigma is the official epsilon objective; our flow models predict velocity.
         self.objective: Objective = objective or ("epsilon" if model.learn_sigma else "flow")
+        # Channels that guidance acts on: the official DiT guides 3 of its 4 epsilon channels.
+        self.guided_channels = _guided_channels(model)
         self._preview_map: tuple[Tensor, Tensor] | None = None
 
     # ----------------------------------------------------------------------------------------
@@ -148,7 +150,7 @@ class GenerationPipeline:
             raise GenerationError(f"guidance must be between 0 and 50, got {guidance}")
         return height, width
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def sample(
         self,
         specs: Sequence[SampleSpec],
@@ -169,21 +171,28 @@ class GenerationPipeline:
             if spec.class_label is not None and not 0 <= spec.class_label < null:
                 raise GenerationError(f"class label {spec.class_label} is outside 0..{null - 1}")
         generators = [torch.Generator("cpu").manual_seed(spec.seed) for spec in specs]
+        # The sampler's state stays float32 whatever the model's dtype: 50 steps of bf16
+        # arithmetic on x would cost more precision than the model's own bf16 matmuls.
         x = torch.stack([torch.randn(self.model.in_channels, h, w, generator=g) for g in generators])
-        x = x.to(self.device, self.dtype)
+        x = x.to(self.device)
         labels = torch.tensor([null if s.class_label is None else s.class_label for s in specs], device=self.device)
         nulls = torch.full_like(labels, null)
 
         if self.objective == "epsilon":
-            denoise = guided_denoiser(self.model, labels, nulls, guidance, _guided_channels(self.model))
-            diffusion = GaussianDiffusion.official(f"ddim{steps}" if sampler == "ddim" else steps)
+
+            def net(x: Tensor, t: Tensor, y: Tensor) -> Tensor:
+                return self.model(x.to(self.dtype), t, y).float()
+
+            denoise = guided_denoiser(net, labels, nulls, guidance, self.guided_channels)
+            diffusion = GaussianDiffusion.official(_respacing(sampler, steps))
             run = sample_ddim if sampler == "ddim" else sample_ddpm
             return run(denoise, x, diffusion, callback=callback, generator=generators)
 
         def velocity(x: Tensor, t: Tensor, y: Tensor) -> Tensor:
-            return self.model(x, t * 1000, y)  # flow time in [0, 1] -> the embedder's 0..1000 range
+            # flow time in [0, 1] -> the timestep embedder's 0..1000 range
+            return self.model(x.to(self.dtype), t * 1000, y).float()
 
-        denoise = guided_denoiser(velocity, labels, nulls, guidance)
+        denoise = guided_denoiser(velocity, labels, nulls, guidance, self.guided_channels)
         flow = sample_euler if sampler == "euler" else sample_heun
         return flow(denoise, x, flow_times(steps), callback=callback)
 
@@ -250,6 +259,13 @@ class GenerationPipeline:
             solution = torch.linalg.lstsq(a.cpu().double(), b.cpu().double()).solution.float()  # (C + 1, 3)
             self._preview_map = (solution[:-1], solution[-1])
         return self._preview_map
+
+
+def _respacing(sampler: str, steps: int) -> str:
+    """DDIM's integer stride from 0 where one gives exactly ``steps``; else even spacing."""
+    if sampler == "ddim" and any(len(range(0, 1000, s)) == steps for s in range(1, 1000)):
+        return f"ddim{steps}"
+    return str(steps)
 
 
 def _guided_channels(model: DiT) -> int | None:
