@@ -77,3 +77,13 @@ def test_usernames_are_unique(db: Database) -> None:
 def test_unsupported_database_urls_are_named_in_the_error() -> None:
     with pytest.raises(ValueError, match=r"mysql.*not supported"):
         make_engine("mysql://u@h/db")
+
+
+def test_migrations_match_the_models(db: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from scenecraft.db.models import Base
+
+    with db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []

@@ -114,6 +114,7 @@ class Job(Base):
         UniqueConstraint("user_id", "idempotency_key", name="uq_jobs_user_idempotency"),
         Index("ix_jobs_claim", "status", "available_at"),
         Index("ix_jobs_user_status", "user_id", "status"),
+        Index("ix_jobs_lease", "status", "lease_expires_at"),
     )
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

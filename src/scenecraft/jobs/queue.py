@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from scenecraft.db.models import Job, JobEvent, utcnow
 from scenecraft.jobs import webhooks
@@ -147,29 +147,34 @@ def _reap_expired(session: Session, now: datetime) -> None:
 
 
 def claim(session: Session, worker_id: str, policy: QueuePolicy, now: datetime | None = None) -> list[Job]:
-    """Claims the fairest due job and up to max_batch_size-1 compatible ones; commits nothing."""
+    """Claims the fairest due job and up to max_batch_size-1 compatible ones; commits nothing.
+
+    Running counts per user are aggregated once per claim (not once per candidate row), so a
+    claim costs one sort of the due jobs however many are running.
+    """
     now = now or utcnow()
     _reap_expired(session, now)
-    other = aliased(Job)
     running = (
-        select(func.count())
-        .where(other.user_id == Job.user_id, other.status == "running")
-        .correlate(Job)
-        .scalar_subquery()
+        select(Job.user_id.label("user_id"), func.count().label("n"))
+        .where(Job.status == "running")
+        .group_by(Job.user_id)
+        .cte("running_per_user")
+        .prefix_with("MATERIALIZED")  # computed once, not once per candidate row
     )
-    due = select(Job).where(Job.status == "queued", Job.available_at <= now, running < policy.quota_max_running)
-    first = session.scalars(
-        due.order_by(running, Job.priority.desc(), Job.created_at, Job.id)
-        .limit(1)
-        .with_for_update(skip_locked=True, of=Job)
-    ).first()
+    busy = func.coalesce(running.c.n, 0)
+    due = (
+        select(Job)
+        .outerjoin(running, running.c.user_id == Job.user_id)
+        .where(Job.status == "queued", Job.available_at <= now, busy < policy.quota_max_running)
+        .order_by(busy, Job.priority.desc(), Job.created_at, Job.id)
+    )
+    first = session.scalars(due.limit(1).with_for_update(skip_locked=True, of=Job)).first()
     if first is None:
         return []
     jobs = [first]
     if policy.max_batch_size > 1:
         jobs += session.scalars(
             due.where(Job.batch_key == first.batch_key, Job.id != first.id)
-            .order_by(running, Job.priority.desc(), Job.created_at, Job.id)
             .limit(policy.max_batch_size - 1)
             .with_for_update(skip_locked=True, of=Job)
         ).all()

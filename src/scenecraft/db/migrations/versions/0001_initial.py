@@ -149,6 +149,7 @@ def upgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.create_index("ix_jobs_claim", ["status", "available_at"], unique=False)
         batch_op.create_index("ix_jobs_user_status", ["user_id", "status"], unique=False)
+        batch_op.create_index("ix_jobs_lease", ["status", "lease_expires_at"], unique=False)
 
     op.create_table(
         "sessions",
@@ -238,6 +239,7 @@ def downgrade() -> None:
 
     op.drop_table("sessions")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_index("ix_jobs_lease")
         batch_op.drop_index("ix_jobs_user_status")
         batch_op.drop_index("ix_jobs_claim")
 
