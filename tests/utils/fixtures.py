@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from tests.utils.databases import BACKENDS, temporary_database
 
 from scenecraft.api.app import create_app
 from scenecraft.api.platform import Platform
 from scenecraft.config import Settings
 from scenecraft.db import Database
+from tests.utils.databases import BACKENDS, temporary_database
 
 TEST_SECRET = "test-secret-key-0123456789abcdef"
 TEST_MASTER = base64.b64encode(bytes(range(32))).decode()
