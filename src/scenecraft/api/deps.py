@@ -1,5 +1,8 @@
 """Dependencies, injected as `Annotated` aliases (PlatformDep, SessionDep, CurrentUser, ...).
 
+Dependencies that do no I/O are `async def`: FastAPI runs sync ones in a worker thread, and a
+thread hop per trivial dependency costs more than the dependency itself.
+
 Who is calling, in this order:
 1. a signed request (X-Scenecraft-Key + timestamp + nonce + signature): an API key that signs;
 2. `Authorization: Bearer sc_...`: an API key;
@@ -9,7 +12,7 @@ Each principal is rate-limited per user and per key (the IP limit runs in the mi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -26,7 +29,7 @@ SESSION_COOKIE = "scenecraft_session"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def get_platform(request: Request) -> Platform:
+async def get_platform(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
 
@@ -53,7 +56,7 @@ MAX_SESSIONS = 16
 SessionDep = Annotated[Session, Depends(get_session, scope="function", max_concurrency=MAX_SESSIONS)]
 
 
-def get_body(request: Request) -> bytes:
+async def get_body(request: Request) -> bytes:
     """The raw body of a signed request, buffered by the gateway middleware (b"" otherwise)."""
     body: bytes = request.scope.get(RAW_BODY, b"")
     return body
@@ -148,8 +151,8 @@ def _live_user(session: Session, user_id: str) -> User:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def scoped(scope: str) -> Callable[[Principal], Principal]:
-    def check(principal: CurrentPrincipal) -> Principal:
+def scoped(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if scope not in principal.scopes:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this API key lacks the {scope!r} scope")
         return principal
@@ -157,13 +160,13 @@ def scoped(scope: str) -> Callable[[Principal], Principal]:
     return check
 
 
-def session_only(principal: CurrentPrincipal) -> Principal:
+async def session_only(principal: CurrentPrincipal) -> Principal:
     if principal.via != "session":
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs a logged-in session, not an API key")
     return principal
 
 
-def admin_only(principal: CurrentPrincipal) -> Principal:
+async def admin_only(principal: CurrentPrincipal) -> Principal:
     if principal.user.role != "admin":
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs the admin role")
     return principal
@@ -177,7 +180,7 @@ SessionPrincipal = Annotated[Principal, Depends(session_only)]
 AdminPrincipal = Annotated[Principal, Depends(admin_only)]
 
 
-def client_ip(request: Request) -> str:
+async def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
