@@ -13,6 +13,7 @@ import base64
 import os
 import secrets
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +26,16 @@ DEFAULT_MASTER_KEY = base64.b64encode(b"changethis-dev-master-key-32byte").decod
 CONFIG_FILE_NAME = "scenecraft.toml"
 
 
+# Set by load_settings() for the duration of one Settings() call: the data dir given on the
+# command line locates scenecraft.toml without touching the process environment.
+_DATA_DIR: ContextVar[Path | None] = ContextVar("scenecraft_data_dir", default=None)
+
+
 def _config_file_path() -> Path | None:
+    given = _DATA_DIR.get()
+    if given is not None and not os.environ.get("SCENECRAFT_CONFIG"):
+        candidate = given / CONFIG_FILE_NAME
+        return candidate if candidate.exists() else None
     explicit = os.environ.get("SCENECRAFT_CONFIG")
     if explicit:
         return Path(explicit)
@@ -200,9 +210,12 @@ def generate_secrets_toml(data_dir: Path, environment: str = "development") -> s
 def load_settings(data_dir: Path | None = None, **overrides: Any) -> Settings:
     """Settings for a command line run: `data_dir` (when given) also locates scenecraft.toml."""
     if data_dir is not None:
-        os.environ["SCENECRAFT_DATA_DIR"] = str(data_dir)
         overrides.setdefault("data_dir", data_dir)
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    token = _DATA_DIR.set(data_dir)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    finally:
+        _DATA_DIR.reset(token)
 
 
 def write_settings_file(path: Path, values: dict[str, Any]) -> None:

@@ -155,3 +155,18 @@ def test_every_login_and_key_change_is_in_a_valid_audit_chain(app: FastAPI, plat
         actions = s.scalars(select(AuditRecord.action).order_by(AuditRecord.seq)).all()
         assert actions == ["auth.login", "key.created", "key.revoked"]
         assert verify(s).ok
+
+
+def test_housekeeping_purges_expired_sessions_only(app: FastAPI, platform: Platform, alice: User) -> None:
+    from scenecraft.auth.sessions import purge_expired
+
+    UserClient(app, "alice")
+    UserClient(app, "alice")  # two live sessions
+    with platform.db.session() as s:
+        first = s.scalars(select(UserSession)).first()
+        assert first is not None
+        s.execute(update(UserSession).where(UserSession.id == first.id)
+                  .values(last_seen_at=utcnow() - timedelta(hours=1)))
+    with platform.db.session() as s:
+        assert purge_expired(s, idle=platform.session_idle, absolute=platform.session_absolute) == 1
+        assert len(s.scalars(select(UserSession)).all()) == 1

@@ -3,10 +3,12 @@ embedded mode, in-process workers (started in the lifespan, stopped on shutdown)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -14,7 +16,11 @@ from scenecraft import __version__
 from scenecraft.api.middleware import GatewayMiddleware
 from scenecraft.api.platform import Platform
 from scenecraft.api.routes import assets, auth, health, jobs, keys
+from scenecraft.auth import api_keys, sessions
 from scenecraft.config import Settings
+from scenecraft.observability import log
+
+HOUSEKEEPING_SECONDS = 300.0
 
 DESCRIPTION = """Scene-aware image generation as a service.
 
@@ -40,9 +46,24 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
     platform = platform or Platform.from_settings(settings or Settings())
 
+    def purge() -> None:
+        with platform.db.session() as s:
+            sessions.purge_expired(s, idle=platform.session_idle, absolute=platform.session_absolute)
+            api_keys.purge_nonces(s)
+
+    async def housekeeping() -> None:
+        """Expired sessions and spent nonces go every few minutes."""
+        while True:
+            try:
+                await run_in_threadpool(purge)
+            except Exception:
+                log.exception("housekeeping failed")
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         platform.bus.start()
+        janitor = asyncio.create_task(housekeeping())
         if platform.settings.embedded_workers > 0 and platform.workers is None:
             from scenecraft.jobs.worker import WorkerPool  # the engine itself loads lazily, in the workers
 
@@ -51,6 +72,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         try:
             yield
         finally:
+            janitor.cancel()
             if platform.workers is not None:
                 platform.workers.stop()
             platform.bus.close()

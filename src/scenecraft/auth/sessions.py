@@ -66,3 +66,12 @@ def end_session(session: Session, token: str) -> None:
 
 def end_all_sessions(session: Session, user_id: str) -> None:
     session.execute(delete(UserSession).where(UserSession.user_id == user_id))
+
+
+def purge_expired(session: Session, *, idle: timedelta, absolute: timedelta, now: datetime | None = None) -> int:
+    """Deletes sessions past their idle or absolute timeout; returns how many."""
+    now = now or utcnow()
+    result = session.execute(
+        delete(UserSession).where((UserSession.last_seen_at < now - idle) | (UserSession.created_at < now - absolute))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
