@@ -94,6 +94,26 @@ def test_mismatched_checkpoint_names_the_difference(pixel_checkpoint: Path, tmp_
     assert "looks like DiT-S/8" in output
 
 
+def test_pixel_checkpoint_with_a_vae_is_explained(pixel_checkpoint: Path, tmp_path: Path) -> None:
+    (tmp_path / "vae").mkdir()
+    (tmp_path / "vae" / "config.json").write_text("{}")
+    code, output = run_cli(
+        "generate",
+        "--model",
+        "DiT-S/8",
+        "--checkpoint",
+        str(pixel_checkpoint),
+        "--size",
+        "64",
+        "--vae",
+        str(tmp_path / "vae"),
+        "--out",
+        str(tmp_path / "x.png"),
+    )
+    assert code == 2
+    assert "works on 3-channel pixels: give no VAE" in output
+
+
 def test_list_models() -> None:
     code, output = run_cli("generate", "--list-models")
     assert code == 0 and "DiT-XL/2" in output and "675.1M" in output and "seed-12M" in output

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from scenecraft.model import DiT, build_dit
 from scenecraft.model.autoencoder import Decoder, LatentDecoder, PixelDecoder, load_vae
-from scenecraft.model.checkpoints import infer_dit_config, load_weights, read_state_dict
+from scenecraft.model.checkpoints import CheckpointError, infer_dit_config, load_weights, read_state_dict
 from scenecraft.sampling import (
     OFFICIAL_DIT_CHANNELS,
     SAMPLERS,
@@ -109,14 +109,22 @@ class GenerationPipeline:
             # The stored pos_embed fixes the training resolution; keep it so strict loading works.
             overrides: dict[str, int | bool] = {"in_channels": in_channels}
             if saved is not None:
+                if saved.in_channels != in_channels:
+                    space = (
+                        "SD-VAE latents (4 channels): give a VAE"
+                        if saved.in_channels == 4
+                        else (f"{saved.in_channels}-channel pixels: give no VAE")
+                    )
+                    raise CheckpointError(f"checkpoint {checkpoint} works on {space}")
                 overrides["input_size"] = saved.input_size
                 overrides["num_classes"] = saved.num_classes
                 overrides["learn_sigma"] = saved.learn_sigma
             net = build_dit(model, **overrides)
             load_weights(net, state, source=f"checkpoint {checkpoint}")
         else:
-            torch.manual_seed(0)
-            net = build_dit(model, in_channels=in_channels, input_size=32)
+            with torch.random.fork_rng(devices=[]):  # seed 0 without touching the caller's RNG
+                torch.manual_seed(0)
+                net = build_dit(model, in_channels=in_channels, input_size=32)
             _randomize_zero_init(net)
         decoder: Decoder = LatentDecoder(load_vae(vae, device=device, dtype=dtype)) if vae else PixelDecoder()
         return cls(net, decoder, device=device, dtype=dtype)
