@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, HTTPException, Path, Query, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from scenecraft import audit
@@ -92,8 +93,6 @@ async def upload_asset(
         )
         session.commit()
         return asset
-
-    from fastapi.concurrency import run_in_threadpool
 
     return asset_public(await run_in_threadpool(store))
 
