@@ -1,0 +1,39 @@
+"""Depth and normals estimated from the image alone, for chains rendered without scene data.
+
+These are cheap, explainable priors, not learned monocular estimators: a generated scene normally
+supplies its true depth and normals (``apply_chain(..., depth=, normals=)``), and these stand in
+when it does not (an uploaded photo). Both are computed once per chain from the chain's *input*
+image, so every op of a chain sees the same scene.
+
+- depth: an outdoor ground-plane prior (the top of the frame is far, the bottom near) mixed with
+  aerial perspective (hazy, desaturated regions are far): 0.7 (1 - v) + 0.3 blur(1 - chroma).
+- normals: the image's blurred luma read as a height field (shape from shading's crude first
+  guess): n = normalize(-k dh/dx, -k dh/dy_up, 1), k = max(H, W) / 32.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from scenecraft.effects.filters import luma, pyramid_blur, shift_bilinear
+
+
+def estimate_depth(image: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1] -> (B, 1, H, W) depth in [0, 1], 0 near, 1 far."""
+    height, width = image.shape[-2:]
+    chroma = image.amax(dim=1, keepdim=True) - image.amin(dim=1, keepdim=True)
+    haze = pyramid_blur(1.0 - chroma, max(height, width) / 64.0)
+    v = (torch.arange(height, device=image.device, dtype=torch.float32).view(-1, 1) + 0.5) / height  # (H, 1)
+    return (0.7 * (1.0 - v) + 0.3 * haze).clamp(0.0, 1.0)
+
+
+def estimate_normals(image: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1] -> (B, 3, H, W) unit normals (x right, y up, z towards the viewer)."""
+    height, width = image.shape[-2:]
+    h = pyramid_blur(luma(image), max(1.0, max(height, width) / 512.0))  # (B, 1, H, W)
+    k = max(height, width) / 32.0
+    gx = 0.5 * (shift_bilinear(h, 1.0, 0.0) - shift_bilinear(h, -1.0, 0.0))  # dh/dx, x right
+    gy_down = 0.5 * (shift_bilinear(h, 0.0, 1.0) - shift_bilinear(h, 0.0, -1.0))  # dh/d(row)
+    # dh/dy_up = -gy_down, so n_y = -k * dh/dy_up = k * gy_down.
+    n = torch.cat([-k * gx, k * gy_down, torch.ones_like(h)], dim=1)
+    return n / n.norm(dim=1, keepdim=True)

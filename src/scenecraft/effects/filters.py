@@ -1,0 +1,139 @@
+"""Image building blocks the ops share: colour transfer, resampling, blurs.
+
+Each is defined so that the WebGL twin (web/src/effects/) can compute exactly the same thing:
+bilinear sampling clamps the *position* to the image (equal to clamp-to-edge texturing), and the
+large blur is a fixed recipe (a box-halving pyramid, a small separable Gaussian at the coarse level,
+one bilinear upsample) rather than "a Gaussian, however computed". That recipe is also what keeps
+big blurs cheap: a 4096² bloom of sigma 400 px blurs a 64² image.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+# Rec. 709 luma weights (applied to the encoded values, as video does).
+LUMA = (0.2126, 0.7152, 0.0722)
+
+# The coarse-level blur never exceeds this sigma (px): the pyramid halves until it fits.
+MAX_LEVEL_SIGMA = 3.0
+
+
+def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+    """The sRGB transfer function, inverted (IEC 61966-2-1)."""
+    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp(min=0.0) + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+    """The sRGB transfer function (IEC 61966-2-1); input clamped to [0, 1] first."""
+    x = x.clamp(0.0, 1.0)
+    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1.0 / 2.4) - 0.055)
+
+
+def luma(image: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) -> (B, 1, H, W) Rec. 709 luma."""
+    r, g, b = image[:, 0:1], image[:, 1:2], image[:, 2:3]
+    return LUMA[0] * r + LUMA[1] * g + LUMA[2] * b
+
+
+def resize_bilinear(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Bilinear resize with half-pixel centres: source = (dst + 0.5) * in / out - 0.5, clamped to the edge."""
+    if image.shape[-2:] == (height, width):
+        return image
+    return F.interpolate(image, size=(height, width), mode="bilinear", align_corners=False)
+
+
+def gaussian_weights(sigma: float, device: torch.device) -> torch.Tensor:
+    """Normalised 1-D Gaussian taps, radius ceil(3 sigma): (2r + 1,)."""
+    radius = max(1, math.ceil(3.0 * sigma))
+    x = torch.arange(-radius, radius + 1, device=device, dtype=torch.float32)
+    w = torch.exp(-(x * x) / (2.0 * sigma * sigma))
+    return w / w.sum()
+
+
+def separable_gaussian(image: torch.Tensor, sigma_x: float, sigma_y: float) -> torch.Tensor:
+    """Separable Gaussian blur with edge-replicate borders; a sigma below 0.05 px skips that axis."""
+    b, c, h, w = image.shape
+    x = image.reshape(b * c, 1, h, w)
+    if sigma_x >= 0.05:
+        k = gaussian_weights(sigma_x, image.device)
+        r = (k.numel() - 1) // 2
+        x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+    if sigma_y >= 0.05:
+        k = gaussian_weights(sigma_y, image.device)
+        r = (k.numel() - 1) // 2
+        x = F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
+    return x.reshape(b, c, h, w)
+
+
+def pyramid_levels(height: int, width: int, sigma: float) -> list[tuple[int, int]]:
+    """Sizes of the halving pyramid for a blur of ``sigma`` px: [(H, W), (ceil(H/2), ceil(W/2)), ...].
+
+    Halve while the blur left to do exceeds MAX_LEVEL_SIGMA px and the image is bigger than 8 px.
+    """
+    sizes = [(height, width)]
+    while sigma / (2 ** (len(sizes) - 1)) > MAX_LEVEL_SIGMA and min(sizes[-1]) > 8:
+        h, w = sizes[-1]
+        sizes.append(((h + 1) // 2, (w + 1) // 2))
+    return sizes
+
+
+def pyramid_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """A Gaussian-like blur of ``sigma`` px, at any sigma, in time linear in the pixel count.
+
+    (B, C, H, W) -> (B, C, H, W). Recipe: halve the image with 2x2 box averages (bilinear at half
+    size) until the remaining sigma is at most 3 px, blur there with a separable Gaussian whose sigma
+    is scaled by the level's true size ratio per axis, and resize back with one bilinear upsample.
+    """
+    if sigma < 0.05:
+        return image
+    height, width = image.shape[-2:]
+    sizes = pyramid_levels(height, width, sigma)
+    x = image
+    for h, w in sizes[1:]:
+        x = resize_bilinear(x, h, w)
+    h, w = sizes[-1]
+    x = separable_gaussian(x, sigma * w / width, sigma * h / height)
+    return resize_bilinear(x, height, width)
+
+
+def sample_bilinear(image: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+    """Sample (B, C, H, W) at pixel positions xs, ys (B, h, w) with bilinear filtering.
+
+    Positions are in pixel-index units (pixel i's centre is at i) and clamped to [0, W-1] x [0, H-1].
+    """
+    height, width = image.shape[-2:]
+    gx = xs.clamp(0, width - 1) * (2.0 / max(width - 1, 1)) - 1.0
+    gy = ys.clamp(0, height - 1) * (2.0 / max(height - 1, 1)) - 1.0
+    grid = torch.stack([gx, gy], dim=-1)  # (B, h, w, 2)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def _lerp_indices(
+    n: int, offset: float, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For positions i + offset (i = 0..n-1) clamped to [0, n-1]: floor index, next index, fraction."""
+    pos = (torch.arange(n, device=device, dtype=torch.float32) + offset).clamp(0, n - 1)
+    i0 = pos.floor()
+    frac = pos - i0
+    i0l = i0.long()
+    return i0l, (i0l + 1).clamp(max=n - 1), frac
+
+
+def shift_bilinear(image: torch.Tensor, dx: float, dy: float) -> torch.Tensor:
+    """out[y, x] = image sampled at (x + dx, y + dy), bilinear, positions clamped to the image.
+
+    A constant shift makes bilinear sampling separable: two gathers and a lerp per axis, much
+    cheaper than grid_sample at 4096².
+    """
+    height, width = image.shape[-2:]
+    out = image
+    if dx != 0.0:
+        i0, i1, f = _lerp_indices(width, dx, image.device)
+        out = torch.lerp(out.index_select(-1, i0), out.index_select(-1, i1), f)
+    if dy != 0.0:
+        i0, i1, f = _lerp_indices(height, dy, image.device)
+        out = torch.lerp(out.index_select(-2, i0), out.index_select(-2, i1), f.view(-1, 1))
+    return out
