@@ -31,17 +31,37 @@ Command line: ``scenecraft effects apply --chain chain.json in.png out.png [--fr
 Browser twin: ``web/src/effects/`` (WebGL2), held to the torch output by tests/effects/test_webgl_parity.py.
 """
 
+from typing import TYPE_CHECKING, Any
+
+# The schema imports no torch, so the API process can validate chains cheaply; the renderer's
+# names load (with torch) on first use.
 from scenecraft.effects.chain import MAX_OPS, OPS, Chain, ChainError, parse_chain
-from scenecraft.effects.render import (
-    MAX_SIDE,
-    RenderError,
-    apply_chain,
-    encode,
-    render_bytes,
-    render_frames,
-    render_image,
-    write_atomic,
-)
+
+if TYPE_CHECKING:
+    from scenecraft.effects.render import (
+        MAX_SIDE,
+        RenderError,
+        apply_chain,
+        encode,
+        render_bytes,
+        render_frames,
+        render_image,
+        write_atomic,
+    )
+
+_RENDER_NAMES = {
+    "MAX_SIDE", "RenderError", "apply_chain", "encode", "render_bytes", "render_frames", "render_image",
+    "write_atomic",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RENDER_NAMES:
+        from scenecraft.effects import render
+
+        return getattr(render, name)
+    raise AttributeError(f"module 'scenecraft.effects' has no attribute {name!r}")
+
 
 __all__ = [
     "MAX_OPS",

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
-from pydantic import Field
 
+from scenecraft.effects.chain import Particles
+from scenecraft.effects.context import Kernel, RenderContext
 from scenecraft.effects.noise import MASK32, hash_cell, uniform
-from scenecraft.effects.op import Colour, EffectOp, RenderContext
 
 LAYERS = 3
 MAX_SIGMA = 0.14  # cell units: a footprint fades to < 0.2 % at half a cell, see the module docstring
@@ -64,77 +63,70 @@ def layer_seed(seed: int, kind_id: int, layer: int) -> int:
     return (seed + 1013 * layer + 7919 * kind_id) & MASK32
 
 
-class Particles(EffectOp):
-    """Animated rain, snow, sparks or dust over the image."""
+def layer_alpha(
+    op: Particles, layer: int, ctx: RenderContext, height: int, device: torch.device
+) -> torch.Tensor:
+    """Coverage of one layer over the band: (h, W) in [0, 1]."""
+    spec = KINDS[op.kind]
+    scale = 0.6 + 0.4 * layer
+    cell = spec.cell * op.size * scale  # image heights
+    vx = (spec.velocity[0] + spec.wind_gain * op.wind) * op.speed * scale
+    vy = spec.velocity[1] * op.speed * scale
+    cell_px = cell * ctx.full_height
+    t = ctx.time
+    # Cell coordinates of the pixel centres, separable: gx depends on the column, gy on the row.
+    xs, ys = ctx.pixel_grid(height, device)
+    gx = (((xs[0] + 0.5) / ctx.full_height - vx * t) / cell)  # (W,)
+    gy = (((ys[:, 0] + 0.5) / ctx.full_height - vy * t) / cell)  # (h,)
+    cx, cy = gx.floor(), gy.floor()
+    fx, fy = gx - cx, gy - cy
+    # Per-cell properties on the lattice the band touches (one row/column of margin each side).
+    x0, y0 = int(cx.min()) - 1, int(cy.min()) - 1
+    lat_x = torch.arange(x0, int(cx.max()) + 2, device=device, dtype=torch.int64).view(1, -1)
+    lat_y = torch.arange(y0, int(cy.max()) + 2, device=device, dtype=torch.int64).view(-1, 1)
+    h = hash_cell(layer_seed(op.seed, spec.kind_id, layer), lat_x, lat_y)  # (Ly, Lx)
+    exists = (uniform(h, 0) < op.density).to(torch.float32)
+    margin = spec.sway + 0.05
+    phase = uniform(h, 3)
+    px = margin + (1.0 - 2.0 * margin) * uniform(h, 1) + spec.sway * torch.sin(
+        2.0 * math.pi * (spec.sway_hz * t + phase)
+    )
+    py = margin + (1.0 - 2.0 * margin) * uniform(h, 2)
+    flicker = 0.5 + 0.5 * torch.sin(2.0 * math.pi * (spec.flicker_hz * t + phase))
+    weight = exists * (1.0 - spec.flicker * flicker)
+    # Footprint sigmas in cell units.
+    s_along = min(MAX_SIGMA, max(spec.sigma_along, spec.min_width_px / cell_px))
+    s_across = min(MAX_SIGMA, max(spec.sigma_across, spec.min_width_px / cell_px))
+    norm = math.hypot(vx, vy)
+    ux, uy = (vx / norm, vy / norm) if norm > 0 else (0.0, 1.0)
+    ix, iy = cx.long() - x0, cy.long() - y0  # lattice indices of the pixel's own cell
+    side_x = torch.where(fx < 0.5, -1, 1)  # (W,)
+    side_y = torch.where(fy < 0.5, -1, 1)  # (h,)
+    total = torch.zeros(height, gx.numel(), device=device)
+    for ox_on, oy_on in ((0, 0), (1, 0), (0, 1), (1, 1)):
+        ox, oy = side_x * ox_on, side_y * oy_on
+        jx, jy = (ix + ox).view(1, -1), (iy + oy).view(-1, 1)
+        dx = (fx - ox).view(1, -1) - px[jy, jx]  # (h, W) offset from the particle, cell units
+        dy = (fy - oy).view(-1, 1) - py[jy, jx]
+        if spec.streak:
+            along, across = dx * ux + dy * uy, dy * ux - dx * uy
+            e = (along / s_along) ** 2 + (across / s_across) ** 2
+        else:
+            e = (dx * dx + dy * dy) / (s_along * s_along)
+        total = total + weight[jy, jx] * torch.exp(-0.5 * e)
+    return total.clamp(max=1.0) * (spec.alpha * op.opacity * (0.5 + 0.25 * layer))
 
-    op: Literal["particles"] = "particles"
-    animated_op = True
-    kind: Literal["rain", "snow", "sparks", "dust"] = "rain"
-    density: float = Field(0.5, ge=0.0, le=1.0, description="share of lattice cells holding a particle")
-    speed: float = Field(1.0, ge=0.0, le=4.0, description="multiplies the kind's fall/rise speed")
-    size: float = Field(1.0, ge=0.25, le=4.0, description="multiplies the particle size and spacing")
-    wind: float = Field(0.0, ge=-1.0, le=1.0, description="sideways drift, + to the right")
-    opacity: float = Field(0.8, ge=0.0, le=1.0)
-    colour: Colour | None = Field(None, description="defaults to the kind's colour")
-    seed: int = Field(0, ge=0, le=2**31 - 1)
 
-    def layer_alpha(self, layer: int, ctx: RenderContext, height: int, device: torch.device) -> torch.Tensor:
-        """Coverage of one layer over the band: (h, W) in [0, 1]."""
-        spec = KINDS[self.kind]
-        scale = 0.6 + 0.4 * layer
-        cell = spec.cell * self.size * scale  # image heights
-        vx = (spec.velocity[0] + spec.wind_gain * self.wind) * self.speed * scale
-        vy = spec.velocity[1] * self.speed * scale
-        cell_px = cell * ctx.full_height
-        t = ctx.time
-        # Cell coordinates of the pixel centres, separable: gx depends on the column, gy on the row.
-        xs, ys = ctx.pixel_grid(height, device)
-        gx = (((xs[0] + 0.5) / ctx.full_height - vx * t) / cell)  # (W,)
-        gy = (((ys[:, 0] + 0.5) / ctx.full_height - vy * t) / cell)  # (h,)
-        cx, cy = gx.floor(), gy.floor()
-        fx, fy = gx - cx, gy - cy
-        # Per-cell properties on the lattice the band touches (one row/column of margin each side).
-        x0, y0 = int(cx.min()) - 1, int(cy.min()) - 1
-        lat_x = torch.arange(x0, int(cx.max()) + 2, device=device, dtype=torch.int64).view(1, -1)
-        lat_y = torch.arange(y0, int(cy.max()) + 2, device=device, dtype=torch.int64).view(-1, 1)
-        h = hash_cell(layer_seed(self.seed, spec.kind_id, layer), lat_x, lat_y)  # (Ly, Lx)
-        exists = (uniform(h, 0) < self.density).to(torch.float32)
-        margin = spec.sway + 0.05
-        phase = uniform(h, 3)
-        px = margin + (1.0 - 2.0 * margin) * uniform(h, 1) + spec.sway * torch.sin(
-            2.0 * math.pi * (spec.sway_hz * t + phase)
-        )
-        py = margin + (1.0 - 2.0 * margin) * uniform(h, 2)
-        flicker = 0.5 + 0.5 * torch.sin(2.0 * math.pi * (spec.flicker_hz * t + phase))
-        weight = exists * (1.0 - spec.flicker * flicker)
-        # Footprint sigmas in cell units.
-        s_along = min(MAX_SIGMA, max(spec.sigma_along, spec.min_width_px / cell_px))
-        s_across = min(MAX_SIGMA, max(spec.sigma_across, spec.min_width_px / cell_px))
-        norm = math.hypot(vx, vy)
-        ux, uy = (vx / norm, vy / norm) if norm > 0 else (0.0, 1.0)
-        ix, iy = cx.long() - x0, cy.long() - y0  # lattice indices of the pixel's own cell
-        side_x = torch.where(fx < 0.5, -1, 1)  # (W,)
-        side_y = torch.where(fy < 0.5, -1, 1)  # (h,)
-        total = torch.zeros(height, gx.numel(), device=device)
-        for ox_on, oy_on in ((0, 0), (1, 0), (0, 1), (1, 1)):
-            ox, oy = side_x * ox_on, side_y * oy_on
-            jx, jy = (ix + ox).view(1, -1), (iy + oy).view(-1, 1)
-            dx = (fx - ox).view(1, -1) - px[jy, jx]  # (h, W) offset from the particle, cell units
-            dy = (fy - oy).view(-1, 1) - py[jy, jx]
-            if spec.streak:
-                along, across = dx * ux + dy * uy, dy * ux - dx * uy
-                e = (along / s_along) ** 2 + (across / s_across) ** 2
-            else:
-                e = (dx * dx + dy * dy) / (s_along * s_along)
-            total = total + weight[jy, jx] * torch.exp(-0.5 * e)
-        return total.clamp(max=1.0) * (spec.alpha * self.opacity * (0.5 + 0.25 * layer))
+def particles(op: Particles, image: torch.Tensor, ctx: RenderContext) -> torch.Tensor:
+    """Composite the layers far to near: covering kinds mix towards the colour, light kinds add."""
+    spec = KINDS[op.kind]
+    colour = torch.tensor(op.colour or spec.colour, device=image.device, dtype=image.dtype)
+    colour = colour.view(1, 3, 1, 1)
+    out = image
+    for layer in range(LAYERS):
+        a = layer_alpha(op, layer, ctx, image.shape[-2], image.device)  # (h, W)
+        out = out + a * colour if spec.additive else torch.lerp(out, colour.expand_as(out), a)
+    return out.clamp(0.0, 1.0)
 
-    def apply(self, image: torch.Tensor, ctx: RenderContext) -> torch.Tensor:
-        spec = KINDS[self.kind]
-        colour = torch.tensor(self.colour or spec.colour, device=image.device, dtype=image.dtype)
-        colour = colour.view(1, 3, 1, 1)
-        out = image
-        for layer in range(LAYERS):
-            a = self.layer_alpha(layer, ctx, image.shape[-2], image.device)  # (h, W)
-            out = out + a * colour if spec.additive else torch.lerp(out, colour.expand_as(out), a)
-        return out.clamp(0.0, 1.0)
+
+KERNELS: dict[str, Kernel] = {"particles": particles}

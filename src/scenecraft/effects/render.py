@@ -23,13 +23,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-from scenecraft.effects.chain import Chain, parse_chain
+from scenecraft.effects import grading, lens, light, particles
+from scenecraft.effects.chain import Chain, EffectOp, parse_chain
+from scenecraft.effects.context import Kernel, RenderContext
 from scenecraft.effects.estimate import estimate_depth, estimate_normals
-from scenecraft.effects.op import EffectOp, RenderContext
 
 MAX_SIDE = 4096
 MAX_FRAMES = 240
 DEFAULT_TILE_PIXELS = 1 << 20
+
+# op name -> the torch function that renders it
+KERNELS: dict[str, Kernel] = {**grading.KERNELS, **lens.KERNELS, **light.KERNELS, **particles.KERNELS}
 
 
 class RenderError(ValueError):
@@ -106,7 +110,7 @@ def apply_chain(
     for pointwise, ops in _segments(chain.ops):
         if not pointwise:
             ctx = RenderContext(height, width, 0, time, depth, normals)
-            x = ops[0].apply(x, ctx)
+            x = KERNELS[ops[0].name](ops[0], x, ctx)
             continue
         out = torch.empty_like(x)
         band = max(1, tile_pixels // (batch * width))
@@ -119,7 +123,7 @@ def apply_chain(
             )
             y = x[..., row0:row1, :]
             for op in ops:
-                y = op.apply(y, ctx)
+                y = KERNELS[op.name](op, y, ctx)
             out[..., row0:row1, :] = y
         x = out
     return x
