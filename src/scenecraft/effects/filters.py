@@ -71,10 +71,10 @@ def separable_gaussian(image: torch.Tensor, sigma_x: float, sigma_y: float) -> t
 def pyramid_levels(height: int, width: int, sigma: float) -> list[tuple[int, int]]:
     """Sizes of the halving pyramid for a blur of ``sigma`` px: [(H, W), (ceil(H/2), ceil(W/2)), ...].
 
-    Halve while the blur left to do exceeds MAX_LEVEL_SIGMA px and the image is bigger than 8 px.
+    Halve while the blur left to do exceeds MAX_LEVEL_SIGMA px and a side is longer than 8 px.
     """
     sizes = [(height, width)]
-    while sigma / (2 ** (len(sizes) - 1)) > MAX_LEVEL_SIGMA and min(sizes[-1]) > 8:
+    while sigma / (2 ** (len(sizes) - 1)) > MAX_LEVEL_SIGMA and max(sizes[-1]) > 8:
         h, w = sizes[-1]
         sizes.append(((h + 1) // 2, (w + 1) // 2))
     return sizes

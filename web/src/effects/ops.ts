@@ -19,10 +19,10 @@ export interface Context {
 
 const MAX_LEVEL_SIGMA = 3.0;
 
-/** filters.pyramid_levels: halve (ceil) while the blur left exceeds 3 px and the image exceeds 8 px. */
+/** filters.pyramid_levels: halve (ceil) while the blur left exceeds 3 px and a side exceeds 8 px. */
 export function pyramidLevels(height: number, width: number, sigma: number): [number, number][] {
   const sizes: [number, number][] = [[height, width]];
-  while (sigma / 2 ** (sizes.length - 1) > MAX_LEVEL_SIGMA && Math.min(...sizes[sizes.length - 1]) > 8) {
+  while (sigma / 2 ** (sizes.length - 1) > MAX_LEVEL_SIGMA && Math.max(...sizes[sizes.length - 1]) > 8) {
     const [h, w] = sizes[sizes.length - 1];
     sizes.push([Math.ceil(h / 2), Math.ceil(w / 2)]);
   }
