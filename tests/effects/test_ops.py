@@ -116,7 +116,7 @@ def test_bloom_leaves_dark_images_alone_and_conserves_glow_mass() -> None:
     # Added light = strength * (0.8 - threshold) * 64 px, spread by a mass-preserving blur (edges far
     # away, nothing reaches the clamp at 1).
     assert float((out - img)[0, 0].sum()) == pytest.approx(0.5 * 0.3 * 64, rel=0.01)
-    assert float(out[0, 0, 64, 80]) > 0.01  # glow 13 px (2 sigma) from the square
+    assert float(out[0, 0, 64, 80]) > 0.003  # glow 13 px (2 sigma) from the square
 
 
 def test_motion_blur_keeps_a_ramp_and_spreads_a_line() -> None:
