@@ -116,7 +116,11 @@ def test_bloom_leaves_dark_images_alone_and_conserves_glow_mass() -> None:
     # Added light = strength * (0.8 - threshold) * 64 px, spread by a mass-preserving blur (edges far
     # away, nothing reaches the clamp at 1).
     assert float((out - img)[0, 0].sum()) == pytest.approx(0.5 * 0.3 * 64, rel=0.01)
-    assert float(out[0, 0, 64, 80]) > 0.003  # glow 13 px (2 sigma) from the square
+    # 13 px right of the square, a true Gaussian (sigma 6.4 px) gives strength * 0.3 * (x mass) * (y mass):
+    phi = lambda z: 0.5 * (1 + math.erf(z / math.sqrt(2)))  # noqa: E731
+    s = 6.4
+    expected = 0.5 * 0.3 * (phi(20.5 / s) - phi(12.5 / s)) * (phi(4.5 / s) - phi(-3.5 / s))
+    assert float(out[0, 0, 64, 80]) == pytest.approx(expected, rel=0.2)
 
 
 def test_motion_blur_keeps_a_ramp_and_spreads_a_line() -> None:
