@@ -51,26 +51,57 @@ CASES: list[Case] = [
     Case("saturation", [{"op": "saturation", "amount": 1.6}]),
     Case("temperature", [{"op": "temperature", "warmth": 0.6, "tint": -0.3}]),
     Case("lut_preset", [{"op": "lut", "preset": "teal_orange", "strength": 0.8}]),
-    Case("lut_table", [{"op": "lut", "size": 2, "table": [[0, 0, 0.1], [0.9, 0.1, 0], [0, 0.8, 0.2], [1, 1, 0],
-                                                         [0.1, 0, 0.9], [1, 0, 1], [0, 1, 1], [1, 1, 0.9]]}]),
+    Case(
+        "lut_table",
+        [
+            {
+                "op": "lut",
+                "size": 2,
+                "table": [
+                    [0, 0, 0.1],
+                    [0.9, 0.1, 0],
+                    [0, 0.8, 0.2],
+                    [1, 1, 0],
+                    [0.1, 0, 0.9],
+                    [1, 0, 1],
+                    [0, 1, 1],
+                    [1, 1, 0.9],
+                ],
+            }
+        ],
+    ),
     Case("vignette", [{"op": "vignette", "amount": 0.7, "radius": 0.3, "softness": 0.7}]),
     Case("grain", [{"op": "grain", "amount": 0.15, "size": 2.5, "seed": 7}]),
-    Case("grain_animated", [{"op": "grain", "amount": 0.1, "size": 1.0, "seed": 3, "animated": True}], time=0.9),
+    Case(
+        "grain_animated", [{"op": "grain", "amount": 0.1, "size": 1.0, "seed": 3, "animated": True}], time=0.9
+    ),
     Case("chromatic_aberration", [{"op": "chromatic_aberration", "amount": 0.02}]),
     Case("bloom", [{"op": "bloom", "strength": 1.2, "threshold": 0.6, "radius": 0.05}]),
     Case("bloom_wide", [{"op": "bloom", "strength": 0.8, "threshold": 0.5, "radius": 0.2}]),
     Case("motion_blur", [{"op": "motion_blur", "angle": 30, "length": 0.06}]),
-    Case("depth_of_field", [{"op": "depth_of_field", "focus": 0.15, "range": 0.05, "transition": 0.3,
-                             "max_blur": 0.02}]),
-    Case("relight", [{"op": "relight", "azimuth": 150, "elevation": 30, "strength": 0.8, "normal_strength": 2}]),
+    Case(
+        "depth_of_field",
+        [{"op": "depth_of_field", "focus": 0.15, "range": 0.05, "transition": 0.3, "max_blur": 0.02}],
+    ),
+    Case(
+        "relight", [{"op": "relight", "azimuth": 150, "elevation": 30, "strength": 0.8, "normal_strength": 2}]
+    ),
     Case("fog", [{"op": "fog", "density": 2.5, "start": 0.3}]),
     Case("rain", [{"op": "particles", "kind": "rain", "density": 0.6, "seed": 1}], time=0.35),
     Case("snow", [{"op": "particles", "kind": "snow", "density": 0.7, "wind": 0.4, "seed": 2}], time=1.3),
     Case("sparks", [{"op": "particles", "kind": "sparks", "density": 0.5, "seed": 3}], time=0.8),
     Case("dust", [{"op": "particles", "kind": "dust", "density": 0.8, "size": 2, "seed": 4}], time=2.1),
-    Case("chain_6", [{"op": "exposure", "stops": 0.3}, {"op": "temperature", "warmth": 0.3},
-                     {"op": "bloom", "strength": 0.6}, {"op": "relight", "azimuth": 60},
-                     {"op": "vignette", "amount": 0.4}, {"op": "grain", "amount": 0.05}]),
+    Case(
+        "chain_6",
+        [
+            {"op": "exposure", "stops": 0.3},
+            {"op": "temperature", "warmth": 0.3},
+            {"op": "bloom", "strength": 0.6},
+            {"op": "relight", "azimuth": 60},
+            {"op": "vignette", "amount": 0.4},
+            {"op": "grain", "amount": 0.05},
+        ],
+    ),
 ]
 
 
@@ -87,7 +118,10 @@ def webgl_available() -> str | None:
         return "node is not installed"
     if not Path(chromium).exists():
         return f"Chromium not found at {chromium} (apt-get install -y chromium)"
-    if not (WEB / "node_modules" / "playwright-core").exists() or not (WEB / "node_modules" / "esbuild").exists():
+    if (
+        not (WEB / "node_modules" / "playwright-core").exists()
+        or not (WEB / "node_modules" / "esbuild").exists()
+    ):
         return "web/node_modules is missing (run `npm ci` in web/)"
     return None
 
@@ -98,12 +132,20 @@ def render_webgl(image: torch.Tensor, cases: list[Case], workdir: Path) -> tuple
     rgba = torch.cat([image[0], torch.ones(1, height, width)]).permute(1, 2, 0).contiguous()  # (H, W, 4)
     (workdir / "input.f32").write_bytes(rgba.numpy().astype(np.float32).tobytes())
     job = {
-        "width": width, "height": height, "input": "input.f32",
+        "width": width,
+        "height": height,
+        "input": "input.f32",
         "cases": [{"name": c.name, "chain": parse_chain(c.chain).to_json(), "time": c.time} for c in cases],
     }
     (workdir / "job.json").write_text(json.dumps(job))
-    subprocess.run(["node", str(WEB / "tests" / "effects_parity.mjs"), str(workdir)], cwd=WEB, check=True,
-                   timeout=600, capture_output=True, text=True)
+    subprocess.run(
+        ["node", str(WEB / "tests" / "effects_parity.mjs"), str(workdir)],
+        cwd=WEB,
+        check=True,
+        timeout=600,
+        capture_output=True,
+        text=True,
+    )
     out = {}
     for c in cases:
         data = np.frombuffer((workdir / f"{c.name}.f32").read_bytes(), dtype=np.float32)
@@ -123,12 +165,17 @@ def measure(cases: list[Case] = CASES) -> tuple[list[dict[str, Any]], dict]:
     rows = []
     for c in cases:
         ref = render_torch(image, c)
-        rows.append({
-            "case": c.name, "ops": [op["op"] for op in c.chain], "time": c.time,
-            "psnr_db": psnr(ref, webgl[c.name]),
-            "max_abs_diff": float(np.abs(ref - webgl[c.name]).max()),
-            "bound_db": c.bound_db, "webgl_ms": info["ms"][c.name],
-        })
+        rows.append(
+            {
+                "case": c.name,
+                "ops": [op["op"] for op in c.chain],
+                "time": c.time,
+                "psnr_db": psnr(ref, webgl[c.name]),
+                "max_abs_diff": float(np.abs(ref - webgl[c.name]).max()),
+                "bound_db": c.bound_db,
+                "webgl_ms": info["ms"][c.name],
+            }
+        )
     return rows, info
 
 
@@ -142,10 +189,16 @@ def main() -> int:
     print(f"{'case':<22}{'PSNR dB':>10}{'max |diff|':>12}{'bound dB':>10}{'WebGL ms':>10}")
     for r in rows:
         shown = "inf" if math.isinf(r["psnr_db"]) else f"{r['psnr_db']:.1f}"
-        print(f"{r['case']:<22}{shown:>10}{r['max_abs_diff']:>12.2e}{r['bound_db']:>10.0f}{r['webgl_ms']:>10.1f}")
+        print(
+            f"{r['case']:<22}{shown:>10}{r['max_abs_diff']:>12.2e}{r['bound_db']:>10.0f}{r['webgl_ms']:>10.1f}"
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"renderer": info["renderer"], "height": HEIGHT, "width": WIDTH,
-               "rows": [{**r, "psnr_db": None if math.isinf(r["psnr_db"]) else r["psnr_db"]} for r in rows]}
+    payload = {
+        "renderer": info["renderer"],
+        "height": HEIGHT,
+        "width": WIDTH,
+        "rows": [{**r, "psnr_db": None if math.isinf(r["psnr_db"]) else r["psnr_db"]} for r in rows],
+    }
     RESULTS.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0 if all(r["psnr_db"] >= r["bound_db"] for r in rows) else 1

@@ -18,8 +18,10 @@ def problems(obj: object) -> list[str]:
 
 
 def test_the_issue_example_parses_with_defaults_filled() -> None:
-    chain = parse_chain('[{"op": "exposure", "stops": 0.5}, {"op": "bloom", "strength": 0.6},'
-                        ' {"op": "vignette", "amount": 0.4}]')
+    chain = parse_chain(
+        '[{"op": "exposure", "stops": 0.5}, {"op": "bloom", "strength": 0.6},'
+        ' {"op": "vignette", "amount": 0.4}]'
+    )
     assert [op.name for op in chain.ops] == ["exposure", "bloom", "vignette"]
     data = chain.to_json()
     assert data[1] == {"op": "bloom", "strength": 0.6, "threshold": 0.7, "radius": 0.03}
@@ -51,10 +53,14 @@ def test_unknown_parameter_lists_the_allowed_ones() -> None:
 
 def test_every_fault_is_reported_at_once() -> None:
     found = problems([{"op": "contrast", "amount": -1}, {"stops": 1}, 7, {"op": "particles", "kind": "hail"}])
-    assert found[0].startswith("op 0 (contrast): parameter 'amount': Input should be greater than or equal to 0")
+    assert found[0].startswith(
+        "op 0 (contrast): parameter 'amount': Input should be greater than or equal to 0"
+    )
     assert found[1].startswith("op 1: missing 'op'")
     assert found[2].startswith("op 2: must be an object")
-    assert found[3].startswith("op 3 (particles): parameter 'kind': Input should be 'rain', 'snow', 'sparks' or")
+    assert found[3].startswith(
+        "op 3 (particles): parameter 'kind': Input should be 'rain', 'snow', 'sparks' or"
+    )
 
 
 def test_colour_channels_are_bounded() -> None:
@@ -93,7 +99,9 @@ def test_error_is_a_value_error_with_one_line_message() -> None:
 
 def test_schema_imports_without_torch() -> None:
     """The API process validates chains without loading torch (DESIGN: api/ never imports torch)."""
-    code = ("import sys; from scenecraft.effects import parse_chain; parse_chain([{'op': 'bloom'}]);"
-            " print('torch' in sys.modules)")
+    code = (
+        "import sys; from scenecraft.effects import parse_chain; parse_chain([{'op': 'bloom'}]);"
+        " print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

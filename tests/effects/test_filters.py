@@ -33,7 +33,7 @@ def test_small_gaussian_equals_direct_convolution() -> None:
     img = rng.random((20, 30))
     sigma = 1.7
     r = math.ceil(3 * sigma)
-    k = np.exp(-np.arange(-r, r + 1) ** 2 / (2 * sigma**2))
+    k = np.exp(-(np.arange(-r, r + 1) ** 2) / (2 * sigma**2))
     k /= k.sum()
     padded = np.pad(img, r, mode="edge")
     rows = np.stack([np.convolve(row, k, mode="valid") for row in padded[r:-r]])  # along x
@@ -89,21 +89,34 @@ def test_hash_matches_pure_python_including_negative_cells() -> None:
     out = lowbias32(torch.tensor(values, dtype=torch.int64))
     assert out.tolist() == [_lowbias32_reference(v) for v in values]
     cx = torch.tensor([-3, 0, 5], dtype=torch.int64)
-    cy = torch.tensor([7, -1, -2**31], dtype=torch.int64)
+    cy = torch.tensor([7, -1, -(2**31)], dtype=torch.int64)
     seed = 99
     expected = [
-        _lowbias32_reference(_lowbias32_reference(_lowbias32_reference(seed) + (a & 0xFFFFFFFF))
-                             + (b & 0xFFFFFFFF))
+        _lowbias32_reference(
+            _lowbias32_reference(_lowbias32_reference(seed) + (a & 0xFFFFFFFF)) + (b & 0xFFFFFFFF)
+        )
         for a, b in zip(cx.tolist(), cy.tolist(), strict=True)
     ]
     assert hash_cell(seed, cx, cy).tolist() == expected
 
 
 def test_uniform_is_uniform() -> None:
-    h = hash_cell(5, torch.arange(200, dtype=torch.int64).view(1, -1), torch.arange(200, dtype=torch.int64).view(-1, 1))
+    h = hash_cell(
+        5, torch.arange(200, dtype=torch.int64).view(1, -1), torch.arange(200, dtype=torch.int64).view(-1, 1)
+    )
     u = uniform(h, 0)
-    assert 0.0 <= float(u.min()) and float(u.max()) < 1.0
+    assert float(u.min()) >= 0.0 and float(u.max()) < 1.0
     assert abs(float(u.mean()) - 0.5) < 0.01
     assert abs(float(u.var()) - 1 / 12) < 0.003
     hist = torch.histc(u, bins=10, min=0, max=1) / u.numel()
     assert float((hist - 0.1).abs().max()) < 0.01
+
+
+@pytest.mark.parametrize(("dx", "dy"), [(50.0, 0.0), (-30.5, 0.0), (0.0, -9.25), (3.0, 40.0), (-1.0, 0.5)])
+def test_shift_far_past_the_edges_clamps_like_numpy(dx: float, dy: float) -> None:
+    rng = np.random.default_rng(2)
+    img = rng.random((7, 11)).astype(np.float32)
+    rows = np.stack([np.interp(np.arange(11) + dx, np.arange(11), row) for row in img])
+    ref = np.stack([np.interp(np.arange(7) + dy, np.arange(7), col) for col in rows.T]).T
+    out = shift_bilinear(torch.from_numpy(img)[None, None], dx, dy)[0, 0].numpy()
+    assert np.abs(out - ref).max() < 1e-6

@@ -60,8 +60,11 @@ def test_identity_lut_is_identity_and_sepia_preset_is_the_sepia_matrix() -> None
     # On a 17-point lattice, a colour that sits on lattice points maps exactly through the matrix.
     r, g, b = 4 / 16, 8 / 16, 2 / 16
     out = apply_chain([{"op": "lut", "preset": "sepia"}], flat((r, g, b)))[0, :, 0, 0]
-    expected = [0.393 * r + 0.769 * g + 0.189 * b, 0.349 * r + 0.686 * g + 0.168 * b,
-                0.272 * r + 0.534 * g + 0.131 * b]
+    expected = [
+        0.393 * r + 0.769 * g + 0.189 * b,
+        0.349 * r + 0.686 * g + 0.168 * b,
+        0.272 * r + 0.534 * g + 0.131 * b,
+    ]
     assert torch.allclose(out, torch.tensor(expected), atol=1e-5)
     half = apply_chain([{"op": "lut", "preset": "sepia", "strength": 0.5}], flat((r, g, b)))[0, :, 0, 0]
     assert torch.allclose(half, 0.5 * (out + torch.tensor([r, g, b])), atol=1e-5)

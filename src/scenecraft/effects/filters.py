@@ -111,29 +111,44 @@ def sample_bilinear(image: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> 
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
-def _lerp_indices(
-    n: int, offset: float, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """For positions i + offset (i = 0..n-1) clamped to [0, n-1]: floor index, next index, fraction."""
-    pos = (torch.arange(n, device=device, dtype=torch.float32) + offset).clamp(0, n - 1)
-    i0 = pos.floor()
-    frac = pos - i0
-    i0l = i0.long()
-    return i0l, (i0l + 1).clamp(max=n - 1), frac
+def _shift_axis(image: torch.Tensor, offset: float, dim: int) -> torch.Tensor:
+    """Sample along one axis (-1: x, -2: y) at i + offset, linear, positions clamped to the image.
+
+    With n = floor(offset) and f = offset - n: (1 - f) x[clamp(i + n)] + f x[clamp(i + n + 1)], which
+    equals sampling at the clamped position (both taps land on the edge pixel where it clamps).
+    Written as slices: the interior is one lerp of two views, the clamped ends copy the edge pixel.
+    """
+    size = image.shape[dim]
+    n = math.floor(offset)
+    frac = offset - n
+    out = torch.empty_like(image)
+    # Interior: 0 <= i + n and i + n + 1 <= size - 1  ->  i in [lo, hi).
+    lo, hi = max(0, -n), min(size, size - n - 1)
+    if lo < hi:
+        first = image.narrow(dim, lo + n, hi - lo)
+        torch.lerp(first, image.narrow(dim, lo + n + 1, hi - lo), frac, out=out.narrow(dim, lo, hi - lo))
+    else:
+        lo = hi = min(max(0, -n), size)
+    # Left end: both taps at index <= 0 (or the first tap clamped): the edge pixel, except i + n = -1
+    # (taps -1 -> 0 and 0): also x[0]. Right end: taps at >= size - 1: x[size - 1].
+    if lo > 0:
+        out.narrow(dim, 0, lo).copy_(image.narrow(dim, 0, 1).expand_as(out.narrow(dim, 0, lo)))
+    if hi < size:
+        # i + n = size - 1 exactly: taps size - 1 and size (clamped): x[size - 1]; beyond: the same.
+        out.narrow(dim, hi, size - hi).copy_(
+            image.narrow(dim, size - 1, 1).expand_as(out.narrow(dim, hi, size - hi))
+        )
+    return out
 
 
 def shift_bilinear(image: torch.Tensor, dx: float, dy: float) -> torch.Tensor:
     """out[y, x] = image sampled at (x + dx, y + dy), bilinear, positions clamped to the image.
 
-    A constant shift makes bilinear sampling separable: two gathers and a lerp per axis, much
-    cheaper than grid_sample at 4096².
+    A constant shift makes bilinear sampling separable: a linear shift along x, then along y.
     """
-    height, width = image.shape[-2:]
     out = image
     if dx != 0.0:
-        i0, i1, f = _lerp_indices(width, dx, image.device)
-        out = torch.lerp(out.index_select(-1, i0), out.index_select(-1, i1), f)
+        out = _shift_axis(out, dx, -1)
     if dy != 0.0:
-        i0, i1, f = _lerp_indices(height, dy, image.device)
-        out = torch.lerp(out.index_select(-2, i0), out.index_select(-2, i1), f.view(-1, 1))
+        out = _shift_axis(out, dy, -2)
     return out

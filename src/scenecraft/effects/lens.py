@@ -84,7 +84,9 @@ def motion_blur(op: MotionBlur, image: torch.Tensor, ctx: RenderContext) -> torc
     """k passes, each averaging two shifted copies (MotionBlur.passes): 2^k taps for 2k samples."""
     x = image
     for dx1, dy1, dx2, dy2 in op.passes(*image.shape[-2:]):
-        x = 0.5 * (shift_bilinear(x, dx1, dy1) + shift_bilinear(x, dx2, dy2))
+        first, second = shift_bilinear(x, dx1, dy1), shift_bilinear(x, dx2, dy2)
+        fresh, other = (first, second) if first is not x else (second, first)  # average in place
+        x = fresh.add_(other).mul_(0.5)
     return x
 
 

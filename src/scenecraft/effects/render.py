@@ -95,10 +95,12 @@ def apply_chain(
     if tile_pixels < 1:
         raise RenderError(f"tile_pixels must be positive, got {tile_pixels}")
     x = image.to(torch.float32)
-    low, high = float(x.min()), float(x.max())
+    low_t, high_t = torch.aminmax(x)
+    low, high = float(low_t), float(high_t)
     if not (low >= -1e-6 and high <= 1.0 + 1e-6):  # also catches NaN
         raise RenderError(f"image values must be in [0, 1], got min {low}, max {high}")
-    x = x.clamp(0.0, 1.0)
+    if low < 0.0 or high > 1.0:
+        x = x.clamp(0.0, 1.0)
     device = x.device
     depth = _check_map("depth", depth, 1, batch, height, width, device)
     normals = _check_map("normals", normals, 3, batch, height, width, device)
