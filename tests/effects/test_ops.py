@@ -204,7 +204,7 @@ def test_estimates_follow_their_priors() -> None:
     h, w = 32, 64
     ramp = (torch.arange(w, dtype=torch.float32) / w * 0.5).expand(1, 3, h, w).clone()
     n = estimate_normals(ramp)
-    k, g = w / 32, 0.5 / w  # the estimator's gain and the ramp's slope per pixel
+    k, g = w / 64, 0.5 / w  # the estimator's gain and the ramp's slope per pixel
     expected = torch.tensor([-k * g, 0.0, 1.0]) / math.hypot(k * g, 1.0)
     assert torch.allclose(n[0, :, 16, 32], expected, atol=1e-5)
     assert torch.allclose(n.norm(dim=1), torch.ones(1, h, w), atol=1e-5)

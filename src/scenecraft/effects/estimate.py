@@ -8,7 +8,8 @@ image, so every op of a chain sees the same scene.
 - depth: an outdoor ground-plane prior (the top of the frame is far, the bottom near) mixed with
   aerial perspective (hazy, desaturated regions are far): 0.7 (1 - v) + 0.3 blur(1 - chroma).
 - normals: the image's blurred luma read as a height field (shape from shading's crude first
-  guess): n = normalize(-k dh/dx, -k dh/dy_up, 1), k = max(H, W) / 32.
+  guess): n = normalize(-k dh/dx, -k dh/dy_up, 1), k = max(H, W) / 64, after a blur of
+  max(H, W) / 256 px (so the relief is the same at any resolution, and edges become slopes).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ def estimate_depth(image: torch.Tensor) -> torch.Tensor:
 def estimate_normals(image: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) in [0, 1] -> (B, 3, H, W) unit normals (x right, y up, z towards the viewer)."""
     height, width = image.shape[-2:]
-    h = pyramid_blur(luma(image), max(1.0, max(height, width) / 512.0))  # (B, 1, H, W)
-    k = max(height, width) / 32.0
+    h = pyramid_blur(luma(image), max(1.0, max(height, width) / 256.0))  # (B, 1, H, W)
+    k = max(height, width) / 64.0
     gx = 0.5 * (shift_bilinear(h, 1.0, 0.0) - shift_bilinear(h, -1.0, 0.0))  # dh/dx, x right
     gy_down = 0.5 * (shift_bilinear(h, 0.0, 1.0) - shift_bilinear(h, 0.0, -1.0))  # dh/d(row)
     # dh/dy_up = -gy_down, so n_y = -k * dh/dy_up = k * gy_down.

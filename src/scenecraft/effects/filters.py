@@ -23,13 +23,15 @@ MAX_LEVEL_SIGMA = 3.0
 
 def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
     """The sRGB transfer function, inverted (IEC 61966-2-1)."""
-    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp(min=0.0) + 0.055) / 1.055) ** 2.4)
+    high = x.clamp(min=0.0).add_(0.055).div_(1.055).pow_(2.4)  # in place: big images, few temporaries
+    return torch.where(x <= 0.04045, x / 12.92, high, out=high)
 
 
 def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
     """The sRGB transfer function (IEC 61966-2-1); input clamped to [0, 1] first."""
     x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1.0 / 2.4) - 0.055)
+    high = x.pow(1.0 / 2.4).mul_(1.055).sub_(0.055)
+    return torch.where(x <= 0.0031308, x * 12.92, high, out=high)
 
 
 def luma(image: torch.Tensor) -> torch.Tensor:

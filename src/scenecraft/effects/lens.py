@@ -75,9 +75,9 @@ def chromatic_aberration(op: ChromaticAberration, image: torch.Tensor, ctx: Rend
 
 def bloom(op: Bloom, image: torch.Tensor, ctx: RenderContext) -> torch.Tensor:
     """x + strength * blur(max(x - threshold, 0)), blur sigma = radius * max(H, W) (pyramid blur)."""
-    bright = (image - op.threshold).clamp(min=0.0)
+    bright = (image - op.threshold).clamp_(min=0.0)
     glow = pyramid_blur(bright, op.radius * max(image.shape[-2:]))
-    return (image + op.strength * glow).clamp(0.0, 1.0)
+    return glow.mul_(op.strength).add_(image).clamp_(0.0, 1.0)
 
 
 def motion_blur(op: MotionBlur, image: torch.Tensor, ctx: RenderContext) -> torch.Tensor:

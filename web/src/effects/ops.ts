@@ -228,13 +228,13 @@ export function estimateDepth(gpu: Gpu, src: Tex): Tex {
   return depth;
 }
 
-/** estimate.estimate_normals: blurred luma as a height field, k = max(H, W) / 32. */
+/** estimate.estimate_normals: blurred luma as a height field, k = max(H, W) / 64, after a blur of max(H, W) / 256 px. */
 export function estimateNormals(gpu: Gpu, src: Tex): Tex {
   const size = Math.max(src.width, src.height);
   const y = gpu.run('luma', src.width, src.height, { uSrc: src });
-  const h = pyramidBlur(gpu, y, Math.max(1, size / 512));
+  const h = pyramidBlur(gpu, y, Math.max(1, size / 256));
   gpu.free(y);
-  const normals = gpu.run('normals_from_height', src.width, src.height, { uHeight: h }, { uK: { f: size / 32 } });
+  const normals = gpu.run('normals_from_height', src.width, src.height, { uHeight: h }, { uK: { f: size / 64 } });
   gpu.free(h);
   return normals;
 }
