@@ -9,6 +9,7 @@ web/node_modules and Chromium (.ci/run installs them); outside CI a missing tool
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,21 @@ def test_webgl_matches_torch_for_every_op(tmp_path: Path) -> None:
 
     grain_seed_7 = next(c for c in CASES if c.name == "grain")
     assert psnr(render_torch(image, grain_seed_7), webgl["control_wrong_seed"]) < 30.0
+
+
+def test_webgl_sources_typecheck() -> None:
+    """web/src/effects is strict TypeScript (tsc --noEmit, web/tsconfig.json)."""
+    reason = webgl_available()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the TypeScript check must run in CI: {reason}")
+        pytest.skip(reason)
+    web = Path(__file__).resolve().parents[2] / "web"
+    out = subprocess.run(
+        ["npx", "--no-install", "tsc", "--noEmit", "-p", "."],
+        cwd=web,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
