@@ -278,7 +278,7 @@ uniform sampler2D uSrc;
 uniform float uFullHeight; uniform float uCell; uniform vec2 uShift;
 uniform uint uSeed; uniform float uDensity; uniform float uMargin;
 uniform float uSway; uniform float uSwayT; uniform float uFlicker; uniform float uFlickerT;
-uniform bool uStreak; uniform float uSAlong; uniform float uSAcross; uniform vec2 uDir;
+uniform bool uStreak; uniform float uSAlong; uniform float uSAcross; uniform vec2 uDir; uniform vec2 uBox;
 uniform float uAlpha; uniform vec3 uColour; uniform bool uAdditive;
 const float TAU = 6.283185307179586;
 void main() {
@@ -308,7 +308,7 @@ void main() {
     } else {
       e = (dx * dx + dy * dy) / (uSAlong * uSAlong);
     }
-    total += weight * exp(-0.5 * e);
+    if (abs(dx) <= uBox.x && abs(dy) <= uBox.y) total += weight * exp(-0.5 * e);  // 3.5-sigma box
   }
   float a = min(total, 1.0) * uAlpha;
   outColor = vec4(uAdditive ? c + a * uColour : mix(c, uColour, a), 1.0);

@@ -103,6 +103,8 @@ const KINDS: Record<ParticleKindName, Kind> = {
 };
 const LAYERS = 3;
 const MAX_SIGMA = 0.14;
+const BOX_SIGMAS = 3.5;
+const MAX_BOX = 0.49;
 
 function particles(op: Particles, src: Tex, ctx: Context): Tex {
   const spec = KINDS[op.kind];
@@ -115,6 +117,13 @@ function particles(op: Particles, src: Tex, ctx: Context): Tex {
     const vy = spec.velocity[1] * op.speed * scale;
     const cellPx = cell * ctx.height;
     const norm = Math.hypot(vx, vy);
+    const [ux, uy] = norm > 0 ? [vx / norm, vy / norm] : [0, 1];
+    const sAlong = Math.min(MAX_SIGMA, Math.max(spec.sigmaAlong, spec.minWidthPx / cellPx));
+    const sAcross = Math.min(MAX_SIGMA, Math.max(spec.sigmaAcross, spec.minWidthPx / cellPx));
+    // particles.layer_geometry: the footprint's 3.5-sigma box
+    const box = spec.streak
+      ? [BOX_SIGMAS * Math.hypot(sAlong * ux, sAcross * uy), BOX_SIGMAS * Math.hypot(sAlong * uy, sAcross * ux)]
+      : [BOX_SIGMAS * sAlong, BOX_SIGMAS * sAlong];
     const next = ctx.gpu.run('particles', ctx.width, ctx.height, { uSrc: x }, {
       uFullHeight: { f: ctx.height },
       uCell: { f: cell },
@@ -127,9 +136,10 @@ function particles(op: Particles, src: Tex, ctx: Context): Tex {
       uFlicker: { f: spec.flicker },
       uFlickerT: { f: spec.flickerHz * t },
       uStreak: { b: spec.streak },
-      uSAlong: { f: Math.min(MAX_SIGMA, Math.max(spec.sigmaAlong, spec.minWidthPx / cellPx)) },
-      uSAcross: { f: Math.min(MAX_SIGMA, Math.max(spec.sigmaAcross, spec.minWidthPx / cellPx)) },
-      uDir: { f: norm > 0 ? [vx / norm, vy / norm] : [0, 1] },
+      uSAlong: { f: sAlong },
+      uSAcross: { f: sAcross },
+      uDir: { f: [ux, uy] },
+      uBox: { f: box.map((b) => Math.min(MAX_BOX, b)) },
       uAlpha: { f: spec.alpha * op.opacity * (0.5 + 0.25 * layer) },
       uColour: { f: op.colour ?? spec.colour },
       uAdditive: { b: spec.additive },
