@@ -92,18 +92,14 @@ def test_hash_matches_pure_python_including_negative_cells() -> None:
     cy = torch.tensor([7, -1, -(2**31)], dtype=torch.int64)
     seed = 99
     expected = [
-        _lowbias32_reference(
-            _lowbias32_reference(_lowbias32_reference(seed) + (a & 0xFFFFFFFF)) + (b & 0xFFFFFFFF)
-        )
+        _lowbias32_reference(_lowbias32_reference(_lowbias32_reference(seed) + (a & 0xFFFFFFFF)) + (b & 0xFFFFFFFF))
         for a, b in zip(cx.tolist(), cy.tolist(), strict=True)
     ]
     assert hash_cell(seed, cx, cy).tolist() == expected
 
 
 def test_uniform_is_uniform() -> None:
-    h = hash_cell(
-        5, torch.arange(200, dtype=torch.int64).view(1, -1), torch.arange(200, dtype=torch.int64).view(-1, 1)
-    )
+    h = hash_cell(5, torch.arange(200, dtype=torch.int64).view(1, -1), torch.arange(200, dtype=torch.int64).view(-1, 1))
     u = uniform(h, 0)
     assert float(u.min()) >= 0.0 and float(u.max()) < 1.0
     assert abs(float(u.mean()) - 0.5) < 0.01
@@ -120,3 +116,16 @@ def test_shift_far_past_the_edges_clamps_like_numpy(dx: float, dy: float) -> Non
     ref = np.stack([np.interp(np.arange(7) + dy, np.arange(7), col) for col in rows.T]).T
     out = shift_bilinear(torch.from_numpy(img)[None, None], dx, dy)[0, 0].numpy()
     assert np.abs(out - ref).max() < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("src", "dst"),
+    [((37, 50), (19, 25)), ((40, 64), (20, 32)), ((9, 13), (70, 41)), ((16, 16), (16, 64)), ((5, 7), (5, 7))],
+)
+def test_resize_fast_paths_equal_torch_interpolate(src: tuple[int, int], dst: tuple[int, int]) -> None:
+    """Halving by 2x2 averages and separable upsampling give interpolate's values (an independent code path)."""
+    from scenecraft.effects.filters import resize_bilinear
+
+    img = torch.rand(2, 3, *src)
+    ref = torch.nn.functional.interpolate(img, size=dst, mode="bilinear", align_corners=False)
+    assert torch.allclose(resize_bilinear(img, *dst), ref, atol=2e-6)

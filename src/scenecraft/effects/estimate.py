@@ -15,8 +15,9 @@ image, so every op of a chain sees the same scene.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-from scenecraft.effects.filters import luma, pyramid_blur, shift_bilinear
+from scenecraft.effects.filters import luma, pyramid_blur
 
 
 def estimate_depth(image: torch.Tensor) -> torch.Tensor:
@@ -32,9 +33,9 @@ def estimate_normals(image: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) in [0, 1] -> (B, 3, H, W) unit normals (x right, y up, z towards the viewer)."""
     height, width = image.shape[-2:]
     h = pyramid_blur(luma(image), max(1.0, max(height, width) / 256.0))  # (B, 1, H, W)
-    k = max(height, width) / 64.0
-    gx = 0.5 * (shift_bilinear(h, 1.0, 0.0) - shift_bilinear(h, -1.0, 0.0))  # dh/dx, x right
-    gy_down = 0.5 * (shift_bilinear(h, 0.0, 1.0) - shift_bilinear(h, 0.0, -1.0))  # dh/d(row)
-    # dh/dy_up = -gy_down, so n_y = -k * dh/dy_up = k * gy_down.
-    n = torch.cat([-k * gx, k * gy_down, torch.ones_like(h)], dim=1)
-    return n / n.norm(dim=1, keepdim=True)
+    half_k = 0.5 * max(height, width) / 64.0
+    hp = F.pad(h, (1, 1, 1, 1), mode="replicate")  # clamped neighbours at the borders
+    gx = (hp[..., 1:-1, 2:] - hp[..., 1:-1, :-2]) * half_k  # k dh/dx, x right
+    gy = (hp[..., 2:, 1:-1] - hp[..., :-2, 1:-1]) * half_k  # k dh/d(row) = -k dh/dy_up
+    inv = torch.rsqrt(gx * gx + gy * gy + 1.0)
+    return torch.cat([-gx * inv, gy * inv, inv], dim=1)  # normalize(-k dh/dx, -k dh/dy_up, 1)

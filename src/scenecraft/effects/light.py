@@ -20,14 +20,17 @@ def relight(op: Relight, image: torch.Tensor, ctx: RenderContext) -> torch.Tenso
     brightness, one facing the light gets up to 2x, one facing away falls to ``ambient``.
     """
     assert ctx.normals is not None, "the renderer supplies normals to ops with uses_normals"
-    n = ctx.normals
-    n = torch.cat([n[:, :2] * op.normal_strength, n[:, 2:3]], dim=1)
-    n = n / n.norm(dim=1, keepdim=True).clamp(min=1e-6)
+    n, k = ctx.normals, op.normal_strength
+    nx, ny, nz = n[:, 0:1], n[:, 1:2], n[:, 2:3]  # (B|1, 1, h, W) each
     lx, ly, lz = op.light_direction()
-    lambert = (n[:, 0:1] * lx + n[:, 1:2] * ly + n[:, 2:3] * lz).clamp(min=0.0)  # (B|1, 1, h, W)
+    # n' = (k nx, k ny, nz) / |.|, lambert = max(n' . L, 0), on single channels.
+    length = torch.sqrt((nx * nx + ny * ny) * (k * k) + nz * nz).clamp_(min=1e-6)
+    lambert = ((nx * lx + ny * ly) * k + nz * lz).div_(length).clamp_(min=0.0)
+    # gain = 1 + s (c (a + (1 - a) 2 lambert) - 1) = base + slope * lambert, per channel.
     colour = torch.tensor(op.colour, device=image.device, dtype=image.dtype).view(1, 3, 1, 1)
-    gain = 1.0 + op.strength * (colour * (op.ambient + (1.0 - op.ambient) * 2.0 * lambert) - 1.0)
-    return (image * gain).clamp(0.0, 1.0)
+    base = 1.0 - op.strength + op.strength * op.ambient * colour
+    slope = 2.0 * op.strength * (1.0 - op.ambient) * colour
+    return torch.addcmul(base, slope, lambert).mul_(image).clamp_(0.0, 1.0)
 
 
 def fog(op: Fog, image: torch.Tensor, ctx: RenderContext) -> torch.Tensor:
