@@ -55,18 +55,35 @@ class ParticleKind:
 
 
 KINDS: dict[str, ParticleKind] = {
-    "rain": ParticleKind(0, 0.06, (0.0, 2.0), 0.5, True, 0.15, 0.012, 0.6, 0.0, 0.0, 0.0, 0.0, False, 0.6,
-                         (0.75, 0.8, 0.9)),
-    "snow": ParticleKind(1, 0.05, (0.0, 0.12), 0.3, False, 0.07, 0.07, 0.7, 0.12, 0.5, 0.0, 0.0, False, 0.9,
-                         (1.0, 1.0, 1.0)),
-    "sparks": ParticleKind(2, 0.07, (0.0, -0.35), 0.3, True, 0.1, 0.02, 0.6, 0.05, 2.0, 0.5, 3.0, True, 1.0,
-                           (1.0, 0.6, 0.2)),
-    "dust": ParticleKind(3, 0.04, (0.02, -0.01), 0.05, False, 0.04, 0.04, 0.6, 0.1, 0.2, 0.4, 0.7, True, 0.5,
-                         (1.0, 0.95, 0.85)),
+    "rain": ParticleKind(
+        kind_id=0, cell=0.06, velocity=(0.0, 2.0), wind_gain=0.5,
+        streak=True, sigma_along=0.15, sigma_across=0.012, min_width_px=0.6,
+        sway=0.0, sway_hz=0.0, flicker=0.0, flicker_hz=0.0,
+        additive=False, alpha=0.6, colour=(0.75, 0.8, 0.9),
+    ),
+    "snow": ParticleKind(
+        kind_id=1, cell=0.05, velocity=(0.0, 0.12), wind_gain=0.3,
+        streak=False, sigma_along=0.07, sigma_across=0.07, min_width_px=0.7,
+        sway=0.12, sway_hz=0.5, flicker=0.0, flicker_hz=0.0,
+        additive=False, alpha=0.9, colour=(1.0, 1.0, 1.0),
+    ),
+    "sparks": ParticleKind(
+        kind_id=2, cell=0.07, velocity=(0.0, -0.35), wind_gain=0.3,
+        streak=True, sigma_along=0.1, sigma_across=0.02, min_width_px=0.6,
+        sway=0.05, sway_hz=2.0, flicker=0.5, flicker_hz=3.0,
+        additive=True, alpha=1.0, colour=(1.0, 0.6, 0.2),
+    ),
+    "dust": ParticleKind(
+        kind_id=3, cell=0.04, velocity=(0.02, -0.01), wind_gain=0.05,
+        streak=False, sigma_along=0.04, sigma_across=0.04, min_width_px=0.6,
+        sway=0.1, sway_hz=0.2, flicker=0.4, flicker_hz=0.7,
+        additive=True, alpha=0.5, colour=(1.0, 0.95, 0.85),
+    ),
 }
 
 
 def layer_seed(seed: int, kind_id: int, layer: int) -> int:
+    """The hash seed of one layer of one kind (so kinds and layers draw independent particles)."""
     return (seed + 1013 * layer + 7919 * kind_id) & MASK32
 
 

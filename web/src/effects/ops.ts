@@ -89,17 +89,31 @@ interface Kind {
   sigmaAlong: number; sigmaAcross: number; minWidthPx: number; sway: number; swayHz: number;
   flicker: number; flickerHz: number; additive: boolean; alpha: number; colour: [number, number, number];
 }
-const k = (id: number, cell: number, velocity: [number, number], windGain: number, streak: boolean,
-  sigmaAlong: number, sigmaAcross: number, minWidthPx: number, sway: number, swayHz: number, flicker: number,
-  flickerHz: number, additive: boolean, alpha: number, colour: [number, number, number]): Kind => ({
-  id, cell, velocity, windGain, streak, sigmaAlong, sigmaAcross, minWidthPx, sway, swayHz, flicker, flickerHz,
-  additive, alpha, colour,
-});
 const KINDS: Record<ParticleKindName, Kind> = {
-  rain: k(0, 0.06, [0.0, 2.0], 0.5, true, 0.15, 0.012, 0.6, 0.0, 0.0, 0.0, 0.0, false, 0.6, [0.75, 0.8, 0.9]),
-  snow: k(1, 0.05, [0.0, 0.12], 0.3, false, 0.07, 0.07, 0.7, 0.12, 0.5, 0.0, 0.0, false, 0.9, [1, 1, 1]),
-  sparks: k(2, 0.07, [0.0, -0.35], 0.3, true, 0.1, 0.02, 0.6, 0.05, 2.0, 0.5, 3.0, true, 1.0, [1.0, 0.6, 0.2]),
-  dust: k(3, 0.04, [0.02, -0.01], 0.05, false, 0.04, 0.04, 0.6, 0.1, 0.2, 0.4, 0.7, true, 0.5, [1.0, 0.95, 0.85]),
+  rain: {
+    id: 0, cell: 0.06, velocity: [0.0, 2.0], windGain: 0.5,
+    streak: true, sigmaAlong: 0.15, sigmaAcross: 0.012, minWidthPx: 0.6,
+    sway: 0.0, swayHz: 0.0, flicker: 0.0, flickerHz: 0.0,
+    additive: false, alpha: 0.6, colour: [0.75, 0.8, 0.9],
+  },
+  snow: {
+    id: 1, cell: 0.05, velocity: [0.0, 0.12], windGain: 0.3,
+    streak: false, sigmaAlong: 0.07, sigmaAcross: 0.07, minWidthPx: 0.7,
+    sway: 0.12, swayHz: 0.5, flicker: 0.0, flickerHz: 0.0,
+    additive: false, alpha: 0.9, colour: [1.0, 1.0, 1.0],
+  },
+  sparks: {
+    id: 2, cell: 0.07, velocity: [0.0, -0.35], windGain: 0.3,
+    streak: true, sigmaAlong: 0.1, sigmaAcross: 0.02, minWidthPx: 0.6,
+    sway: 0.05, swayHz: 2.0, flicker: 0.5, flickerHz: 3.0,
+    additive: true, alpha: 1.0, colour: [1.0, 0.6, 0.2],
+  },
+  dust: {
+    id: 3, cell: 0.04, velocity: [0.02, -0.01], windGain: 0.05,
+    streak: false, sigmaAlong: 0.04, sigmaAcross: 0.04, minWidthPx: 0.6,
+    sway: 0.1, swayHz: 0.2, flicker: 0.4, flickerHz: 0.7,
+    additive: true, alpha: 0.5, colour: [1.0, 0.95, 0.85],
+  },
 };
 const LAYERS = 3;
 const MAX_SIGMA = 0.14;
