@@ -41,6 +41,15 @@ def test_a_batch_renders_like_its_images_one_by_one() -> None:
     assert torch.allclose(both[1:2], apply_chain(chain, b), atol=1e-6)
 
 
+def test_a_batch_over_the_pixel_budget_renders_in_chunks_with_the_same_result() -> None:
+    images = torch.rand(5, 3, 20, 30)
+    depth = torch.rand(5, 1, 20, 30)
+    chain = [{"op": "bloom"}, {"op": "fog"}, {"op": "grain"}]
+    whole = apply_chain(chain, images, depth=depth)
+    chunked = apply_chain(chain, images, depth=depth, batch_pixels=2 * 20 * 30)  # chunks of 2, 2, 1
+    assert torch.allclose(whole, chunked, atol=1e-6)
+
+
 def test_supplied_depth_is_used_and_broadcast_over_the_batch() -> None:
     img = torch.rand(2, 3, 16, 16)
     near = apply_chain([{"op": "fog"}], img, depth=torch.zeros(1, 1, 16, 16))

@@ -30,7 +30,8 @@ from scenecraft.effects.estimate import estimate_depth, estimate_normals
 
 MAX_SIDE = 4096
 MAX_FRAMES = 240
-DEFAULT_TILE_PIXELS = 1 << 20
+DEFAULT_TILE_PIXELS = 1 << 20  # pointwise ops: rows per band so a band holds at most this many pixels
+DEFAULT_BATCH_PIXELS = 1 << 26  # a batch bigger than this (4 images of 4096²) renders in chunks
 
 # op name -> the torch function that renders it
 KERNELS: dict[str, Kernel] = {**grading.KERNELS, **lens.KERNELS, **light.KERNELS, **particles.KERNELS}
@@ -73,12 +74,14 @@ def apply_chain(
     normals: torch.Tensor | None = None,
     time: float = 0.0,
     tile_pixels: int = DEFAULT_TILE_PIXELS,
+    batch_pixels: int = DEFAULT_BATCH_PIXELS,
 ) -> torch.Tensor:
     """Apply a chain to a batch: (B, 3, H, W) float in [0, 1] -> (B, 3, H, W) float32 in [0, 1].
 
     depth: (B|1, 1, H, W), 0 near .. 1 far; normals: (B|1, 3, H, W) unit vectors (x right, y up,
     z towards the viewer). When the chain needs them and they are None they are estimated from
-    ``image``. ``time`` (seconds) drives animated ops. Runs on ``image.device``.
+    ``image``. ``time`` (seconds) drives animated ops. Runs on ``image.device``; a batch of more
+    than ``batch_pixels`` pixels is rendered a chunk of images at a time (bounded memory).
     """
     chain = parse_chain(chain)
     if image.dim() != 4 or image.shape[1] != 3:
@@ -104,6 +107,16 @@ def apply_chain(
     device = x.device
     depth = _check_map("depth", depth, 1, batch, height, width, device)
     normals = _check_map("normals", normals, 3, batch, height, width, device)
+    per_chunk = max(1, batch_pixels // (height * width))
+    if batch > per_chunk:
+        def rows(t: torch.Tensor | None, i: int) -> torch.Tensor | None:
+            return t if t is None or t.shape[0] == 1 else t[i : i + per_chunk]
+
+        return torch.cat([
+            apply_chain(chain, x[i : i + per_chunk], depth=rows(depth, i), normals=rows(normals, i), time=time,
+                        tile_pixels=tile_pixels, batch_pixels=batch_pixels)
+            for i in range(0, batch, per_chunk)
+        ])
     if chain.uses_depth and depth is None:
         depth = estimate_depth(x)
     if chain.uses_normals and normals is None:
