@@ -128,16 +128,26 @@ def pyramid_blur(image: torch.Tensor, sigma: float, levels: list[torch.Tensor] |
     return resize_bilinear(x, height, width)
 
 
-def sample_bilinear(image: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
-    """Sample (B, C, H, W) at pixel positions xs, ys (B, h, w) with bilinear filtering.
+def _lerp_axis(image: torch.Tensor, pos: torch.Tensor, dim: int) -> torch.Tensor:
+    """Linear interpolation along one axis at positions ``pos`` (pixel-index units), clamped to the image."""
+    n = image.shape[dim]
+    pos = pos.clamp(0, n - 1)
+    i0 = pos.floor()
+    frac = pos - i0
+    lo = i0.long()
+    hi = (lo + 1).clamp_(max=n - 1)
+    first, second = image.index_select(dim, lo), image.index_select(dim, hi)
+    return first.lerp_(second, frac.view(-1, 1) if dim == -2 else frac)
 
-    Positions are in pixel-index units (pixel i's centre is at i) and clamped to [0, W-1] x [0, H-1].
+
+def sample_separable(image: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+    """Bilinear samples of (B, C, H, W) on the grid xs (W',) x ys (H',) -> (B, C, H', W').
+
+    For warps whose x depends only on the column and y only on the row (scalings, shifts), bilinear
+    sampling is separable: interpolate along x, then along y. Positions are pixel indices (pixel i's
+    centre at i), clamped to the image (= clamp-to-edge), as in the shaders' ``bilinear``.
     """
-    height, width = image.shape[-2:]
-    gx = xs.clamp(0, width - 1) * (2.0 / max(width - 1, 1)) - 1.0
-    gy = ys.clamp(0, height - 1) * (2.0 / max(height - 1, 1)) - 1.0
-    grid = torch.stack([gx, gy], dim=-1)  # (B, h, w, 2)
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return _lerp_axis(_lerp_axis(image, xs, -1), ys, -2)
 
 
 def _shift_axis(image: torch.Tensor, offset: float, dim: int) -> torch.Tensor:

@@ -12,7 +12,7 @@ import torch
 
 from scenecraft.effects.chain import Bloom, ChromaticAberration, DepthOfField, Grain, MotionBlur, Vignette
 from scenecraft.effects.context import Kernel, RenderContext
-from scenecraft.effects.filters import pyramid_blur, sample_bilinear, shift_bilinear
+from scenecraft.effects.filters import pyramid_blur, sample_separable, shift_bilinear
 from scenecraft.effects.noise import hash_cell, uniform
 
 
@@ -61,15 +61,15 @@ def grain(op: Grain, image: torch.Tensor, ctx: RenderContext) -> torch.Tensor:
 
 def chromatic_aberration(op: ChromaticAberration, image: torch.Tensor, ctx: RenderContext) -> torch.Tensor:
     """Red sampled at c + (p - c) / (1 + amount) (magnified), blue at c + (p - c) / (1 - amount)."""
-    batch, _, height, width = image.shape
-    xs = torch.arange(width, device=image.device, dtype=torch.float32).view(1, 1, -1)
-    ys = torch.arange(height, device=image.device, dtype=torch.float32).view(1, -1, 1)
+    height, width = image.shape[-2:]
+    xs = torch.arange(width, device=image.device, dtype=torch.float32)
+    ys = torch.arange(height, device=image.device, dtype=torch.float32)
     cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
     out = image.clone()
     for channel, scale in ((0, 1.0 + op.amount), (2, 1.0 - op.amount)):
-        px = (cx + (xs - cx) / scale).expand(batch, height, width)
-        py = (cy + (ys - cy) / scale).expand(batch, height, width)
-        out[:, channel : channel + 1] = sample_bilinear(image[:, channel : channel + 1], px, py)
+        # The warp scales x and y separately about the centre: separable bilinear sampling.
+        plane = image[:, channel : channel + 1]
+        out[:, channel : channel + 1] = sample_separable(plane, cx + (xs - cx) / scale, cy + (ys - cy) / scale)
     return out
 
 
