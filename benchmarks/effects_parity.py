@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,7 @@ class Case:
     chain: list[dict[str, Any]]
     time: float = 0.0
     bound_db: float = PARITY_DB  # the PSNR the case must reach
-    note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    scene: bool = False  # pass the scene's depth and normals (scene_maps) instead of estimating them
 
 
 CASES: list[Case] = [
@@ -72,9 +71,7 @@ CASES: list[Case] = [
     ),
     Case("vignette", [{"op": "vignette", "amount": 0.7, "radius": 0.3, "softness": 0.7}]),
     Case("grain", [{"op": "grain", "amount": 0.15, "size": 2.5, "seed": 7}]),
-    Case(
-        "grain_animated", [{"op": "grain", "amount": 0.1, "size": 1.0, "seed": 3, "animated": True}], time=0.9
-    ),
+    Case("grain_animated", [{"op": "grain", "amount": 0.1, "size": 1.0, "seed": 3, "animated": True}], time=0.9),
     Case("chromatic_aberration", [{"op": "chromatic_aberration", "amount": 0.02}]),
     Case("bloom", [{"op": "bloom", "strength": 1.2, "threshold": 0.6, "radius": 0.05}]),
     Case("bloom_wide", [{"op": "bloom", "strength": 0.8, "threshold": 0.5, "radius": 0.2}]),
@@ -83,14 +80,15 @@ CASES: list[Case] = [
         "depth_of_field",
         [{"op": "depth_of_field", "focus": 0.15, "range": 0.05, "transition": 0.3, "max_blur": 0.02}],
     ),
-    Case(
-        "relight", [{"op": "relight", "azimuth": 150, "elevation": 30, "strength": 0.8, "normal_strength": 2}]
-    ),
+    Case("relight", [{"op": "relight", "azimuth": 150, "elevation": 30, "strength": 0.8, "normal_strength": 2}]),
     Case("fog", [{"op": "fog", "density": 2.5, "start": 0.3}]),
     Case("rain", [{"op": "particles", "kind": "rain", "density": 0.6, "seed": 1}], time=0.35),
     Case("snow", [{"op": "particles", "kind": "snow", "density": 0.7, "wind": 0.4, "seed": 2}], time=1.3),
     Case("sparks", [{"op": "particles", "kind": "sparks", "density": 0.5, "seed": 3}], time=0.8),
     Case("dust", [{"op": "particles", "kind": "dust", "density": 0.8, "size": 2, "seed": 4}], time=2.1),
+    Case("fog_scene_depth", [{"op": "fog", "density": 3.0, "start": 0.1}], scene=True),
+    Case("dof_scene_depth", [{"op": "depth_of_field", "focus": 0.2, "range": 0.05, "max_blur": 0.02}], scene=True),
+    Case("relight_scene_normals", [{"op": "relight", "azimuth": 200, "elevation": 40, "strength": 1}], scene=True),
     Case(
         "chain_6",
         [
@@ -103,6 +101,18 @@ CASES: list[Case] = [
         ],
     ),
 ]
+
+
+def scene_maps(height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stand-ins for a scene's maps, unlike the estimators' priors: depth (1, 1, H, W) rising left to
+    right, normals (1, 3, H, W) of a rippled surface."""
+    u = (torch.arange(width, dtype=torch.float32) + 0.5) / width
+    v = (torch.arange(height, dtype=torch.float32) + 0.5) / height
+    depth = u.view(1, 1, 1, -1).expand(1, 1, height, width).contiguous()
+    nx = (0.5 * torch.sin(2 * math.pi * 3 * u)).view(1, -1).expand(height, width)
+    ny = (0.5 * torch.cos(2 * math.pi * 2 * v)).view(-1, 1).expand(height, width)
+    normals = torch.stack([nx, ny, torch.ones(height, width)])[None]
+    return depth, normals / normals.norm(dim=1, keepdim=True)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -118,10 +128,7 @@ def webgl_available() -> str | None:
         return "node is not installed"
     if not Path(chromium).exists():
         return f"Chromium not found at {chromium} (apt-get install -y chromium)"
-    if (
-        not (WEB / "node_modules" / "playwright-core").exists()
-        or not (WEB / "node_modules" / "esbuild").exists()
-    ):
+    if not (WEB / "node_modules" / "playwright-core").exists() or not (WEB / "node_modules" / "esbuild").exists():
         return "web/node_modules is missing (run `npm ci` in web/)"
     return None
 
@@ -131,11 +138,18 @@ def render_webgl(image: torch.Tensor, cases: list[Case], workdir: Path) -> tuple
     _, _, height, width = image.shape
     rgba = torch.cat([image[0], torch.ones(1, height, width)]).permute(1, 2, 0).contiguous()  # (H, W, 4)
     (workdir / "input.f32").write_bytes(rgba.numpy().astype(np.float32).tobytes())
+    depth, normals = scene_maps(height, width)
+    (workdir / "depth.f32").write_bytes(depth[0, 0].numpy().tobytes())  # (H, W)
+    (workdir / "normals.f32").write_bytes(normals[0].permute(1, 2, 0).contiguous().numpy().tobytes())  # (H, W, 3)
     job = {
         "width": width,
         "height": height,
         "input": "input.f32",
-        "cases": [{"name": c.name, "chain": parse_chain(c.chain).to_json(), "time": c.time} for c in cases],
+        "depth": "depth.f32",
+        "normals": "normals.f32",
+        "cases": [
+            {"name": c.name, "chain": parse_chain(c.chain).to_json(), "time": c.time, "scene": c.scene} for c in cases
+        ],
     }
     (workdir / "job.json").write_text(json.dumps(job))
     subprocess.run(
@@ -154,7 +168,8 @@ def render_webgl(image: torch.Tensor, cases: list[Case], workdir: Path) -> tuple
 
 
 def render_torch(image: torch.Tensor, case: Case) -> np.ndarray:
-    out = apply_chain(case.chain, image, time=case.time)
+    depth, normals = scene_maps(*image.shape[-2:]) if case.scene else (None, None)
+    out = apply_chain(case.chain, image, depth=depth, normals=normals, time=case.time)
     return out[0].permute(1, 2, 0).numpy()
 
 
@@ -189,9 +204,7 @@ def main() -> int:
     print(f"{'case':<22}{'PSNR dB':>10}{'max |diff|':>12}{'bound dB':>10}{'WebGL ms':>10}")
     for r in rows:
         shown = "inf" if math.isinf(r["psnr_db"]) else f"{r['psnr_db']:.1f}"
-        print(
-            f"{r['case']:<22}{shown:>10}{r['max_abs_diff']:>12.2e}{r['bound_db']:>10.0f}{r['webgl_ms']:>10.1f}"
-        )
+        print(f"{r['case']:<22}{shown:>10}{r['max_abs_diff']:>12.2e}{r['bound_db']:>10.0f}{r['webgl_ms']:>10.1f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "renderer": info["renderer"],

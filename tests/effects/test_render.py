@@ -119,6 +119,10 @@ def test_render_bytes_round_trip_and_bad_input() -> None:
     assert webp.n_frames == 3
     with pytest.raises(RenderError, match="the input is not a readable image"):
         render_bytes([], b"not an image")
+    big = io.BytesIO()
+    Image.new("L", (4097, 1)).save(big, format="PNG")
+    with pytest.raises(RenderError, match=r"at most 4096 px per side, got 4097x1"):
+        render_bytes([], big.getvalue())
 
 
 def test_write_atomic_replaces_whole_or_leaves_nothing(

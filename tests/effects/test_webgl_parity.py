@@ -1,8 +1,9 @@
 """The WebGL2 renderer (web/src/effects/) against the torch renderer, in headless Chromium.
 
 Each op's chain is rendered by both on the same 8-bit test image; they must agree to the case's
-PSNR bound (40 dB for every op: the random ops share the integer hash, so they match too). A
-control case renders grain with the wrong seed, to show the comparison can fail. Needs node,
+PSNR bound (40 dB for every op: the random ops share the integer hash, so they match too). Three
+cases pass scene depth and normals instead of estimating them. A control case renders grain with the
+wrong seed, to show the comparison can fail. Needs node,
 web/node_modules and Chromium (.ci/run installs them); outside CI a missing tool skips the test.
 """
 
@@ -45,6 +46,11 @@ def test_webgl_matches_torch_for_every_op(tmp_path: Path) -> None:
     failing = {c.name: round(results[c.name], 1) for c in CASES if not results[c.name] >= c.bound_db}
     assert not failing, f"WebGL differs from torch (PSNR dB below the bound): {failing}"
     assert {op["op"] for c in CASES for op in c.chain} == set(OPS)  # every op is covered
+
+    # The scene cases matched torch given the maps, which change the picture: the maps were used.
+    for case in (c for c in CASES if c.scene):
+        estimated = Case(case.name, case.chain, case.time)
+        assert psnr(render_torch(image, estimated), webgl[case.name]) < 40.0, case.name
 
     grain_seed_7 = next(c for c in CASES if c.name == "grain")
     assert psnr(render_torch(image, grain_seed_7), webgl["control_wrong_seed"]) < 30.0

@@ -73,12 +73,12 @@ def run(args: argparse.Namespace) -> int:
     except ChainError as exc:
         raise UsageError(f"--chain {args.chain}: {exc}") from None
     try:
-        image = Image.open(args.input)
+        image = Image.open(args.input)  # reads the header only
+        if max(image.size) > MAX_SIDE:  # refuse before decoding the pixels
+            raise UsageError(f"{args.input}: at most {MAX_SIDE} px a side, got {image.size[0]}x{image.size[1]}")
         image.load()
     except (OSError, ValueError) as exc:
         raise UsageError(f"{args.input}: not a readable image ({exc})") from None
-    if max(image.size) > MAX_SIDE:
-        raise UsageError(f"{args.input}: at most {MAX_SIDE} px a side, got {image.size[0]}x{image.size[1]}")
     if not args.output.parent.is_dir():
         raise UsageError(f"{args.output}: folder {args.output.parent} does not exist")
     depth = _load_map(args.depth, 1, image.size) if args.depth else None

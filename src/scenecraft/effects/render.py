@@ -272,12 +272,14 @@ def render_bytes(
     """
     chain = parse_chain(chain)
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data))  # reads the header only
+        if max(image.size) > MAX_SIDE:  # refuse before decoding the pixels
+            width, height = image.size
+            raise RenderError(f"image size must be at most {MAX_SIDE} px per side, got {width}x{height}")
         image.load()
+    except RenderError:
+        raise
     except Exception as exc:
         raise RenderError(f"the input is not a readable image: {exc}") from None
-    if max(image.size) > MAX_SIDE:
-        width, height = image.size
-        raise RenderError(f"image size must be at most {MAX_SIDE} px per side, got {width}x{height}")
     rendered = render_frames(chain, image, frames=frames, fps=fps, device=device)
     return encode(rendered, fmt, fps)
