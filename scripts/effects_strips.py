@@ -1,4 +1,5 @@
-"""Makes docs/images/effects/<op>.png: the procedural test image before and after each op.
+"""Makes docs/images/effects/<op>.png: the procedural test image before and after each op,
+and particles.webp: an animated chain (rain, then snow) as the CLI's --frames renders it.
 
     .venv/bin/python scripts/effects_strips.py
 
@@ -18,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.effects_speed import CHAIN_6, OPS  # noqa: E402
 
-from scenecraft.effects import apply_chain  # noqa: E402
+from scenecraft.effects import apply_chain, render_frames  # noqa: E402
 from scenecraft.effects.render import tensor_to_image  # noqa: E402
 from scenecraft.effects.test_image import make_test_image  # noqa: E402
 
@@ -46,6 +47,11 @@ def main() -> int:
         strip.paste(after, (WIDTH + GAP, 0))
         strip.save(OUT / f"{name}.png", optimize=True)
         print(f"wrote {(OUT / f'{name}.png').relative_to(ROOT)}: {chain}")
+    chain = [{"op": "particles", "kind": "rain", "density": 0.5}, {"op": "particles", "kind": "snow", "wind": 0.5}]
+    frames = render_frames(chain, before, frames=24, fps=12)
+    # Lossy for the docs page (the renderer's own animations are lossless).
+    frames[0].save(OUT / "particles.webp", save_all=True, append_images=frames[1:], duration=83, loop=0, quality=80)
+    print(f"wrote {(OUT / 'particles.webp').relative_to(ROOT)}: {chain}, 24 frames at 12 fps")
     return 0
 
 
