@@ -150,17 +150,18 @@ def sample_separable(image: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) ->
     return _lerp_axis(_lerp_axis(image, xs, -1), ys, -2)
 
 
-def _shift_axis(image: torch.Tensor, offset: float, dim: int) -> torch.Tensor:
+def _shift_axis(image: torch.Tensor, offset: float, dim: int, out: torch.Tensor | None = None) -> torch.Tensor:
     """Sample along one axis (-1: x, -2: y) at i + offset, linear, positions clamped to the image.
 
     With n = floor(offset) and f = offset - n: (1 - f) x[clamp(i + n)] + f x[clamp(i + n + 1)], which
     equals sampling at the clamped position (both taps land on the edge pixel where it clamps).
     Written as slices: the interior is one lerp of two views, the clamped ends copy the edge pixel.
+    ``out`` (shaped like image, not overlapping it) receives the result when given.
     """
     size = image.shape[dim]
     n = math.floor(offset)
     frac = offset - n
-    out = torch.empty_like(image)
+    out = torch.empty_like(image) if out is None else out
     # Interior: 0 <= i + n and i + n + 1 <= size - 1  ->  i in [lo, hi).
     lo, hi = max(0, -n), min(size, size - n - 1)
     if lo < hi:
@@ -180,14 +181,24 @@ def _shift_axis(image: torch.Tensor, offset: float, dim: int) -> torch.Tensor:
     return out
 
 
-def shift_bilinear(image: torch.Tensor, dx: float, dy: float) -> torch.Tensor:
+def shift_bilinear(
+    image: torch.Tensor,
+    dx: float,
+    dy: float,
+    out: torch.Tensor | None = None,
+    scratch: torch.Tensor | None = None,
+) -> torch.Tensor:
     """out[y, x] = image sampled at (x + dx, y + dy), bilinear, positions clamped to the image.
 
-    A constant shift makes bilinear sampling separable: a linear shift along x, then along y.
+    A constant shift makes bilinear sampling separable: a linear shift along x, then along y. A zero
+    shift returns ``image`` itself. ``out`` and ``scratch`` (shaped like image, distinct from it and
+    from each other) let a caller reuse buffers: at 4096² a fresh 200 MB tensor costs several times
+    the arithmetic (page faults).
     """
-    out = image
+    if dx != 0.0 and dy != 0.0:
+        return _shift_axis(_shift_axis(image, dx, -1, scratch), dy, -2, out)
     if dx != 0.0:
-        out = _shift_axis(out, dx, -1)
+        return _shift_axis(image, dx, -1, out)
     if dy != 0.0:
-        out = _shift_axis(out, dy, -2)
-    return out
+        return _shift_axis(image, dy, -2, out)
+    return image

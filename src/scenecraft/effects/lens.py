@@ -82,11 +82,18 @@ def bloom(op: Bloom, image: torch.Tensor, ctx: RenderContext) -> torch.Tensor:
 
 def motion_blur(op: MotionBlur, image: torch.Tensor, ctx: RenderContext) -> torch.Tensor:
     """k passes, each averaging two shifted copies (MotionBlur.passes): 2^k taps for 2k samples."""
+    passes = op.passes(*image.shape[-2:])
+    if not passes:
+        return image
+    # Three rotating buffers and a scratch one, allocated once: never the input, never the current x.
+    buffers = [torch.empty_like(image) for _ in range(3)]
+    scratch = torch.empty_like(image)
     x = image
-    for dx1, dy1, dx2, dy2 in op.passes(*image.shape[-2:]):
-        first, second = shift_bilinear(x, dx1, dy1), shift_bilinear(x, dx2, dy2)
-        fresh, other = (first, second) if first is not x else (second, first)  # average in place
-        x = fresh.add_(other).mul_(0.5)
+    for dx1, dy1, dx2, dy2 in passes:
+        free = [b for b in buffers if b is not x]
+        first = shift_bilinear(x, dx1, dy1, out=free[0], scratch=scratch)  # x itself for a zero shift
+        second = shift_bilinear(x, dx2, dy2, out=free[1], scratch=scratch)
+        x = (second.add_(first) if first is x else first.add_(second)).mul_(0.5)
     return x
 
 
