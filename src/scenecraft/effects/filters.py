@@ -9,6 +9,7 @@ big blurs cheap: a 4096² bloom of sigma 400 px blurs a 64² image.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -51,8 +52,31 @@ def _upsample_axis(image: torch.Tensor, size: int, dim: int) -> torch.Tensor:
     frac = pos - i0
     lo = i0.long().clamp_(max=n - 1)
     hi = (lo + 1).clamp_(max=n - 1)
+    if dim == -2:
+        return _upsample_rows(image, lo, hi, frac)
     first, second = image.index_select(dim, lo), image.index_select(dim, hi)
-    return first.lerp_(second, frac.view(-1, 1) if dim == -2 else frac)
+    return first.lerp_(second, frac)
+
+
+def _upsample_rows(image: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, frac: torch.Tensor) -> torch.Tensor:
+    """Rows out[r] = image[lo[r]] + frac[r] (image[hi[r]] - image[lo[r]]), written block by block.
+
+    Output rows sharing a source row form one block (lo is non-decreasing), so the full-size result is
+    the only full-size allocation: at 4096² a fresh tensor costs more than the arithmetic.
+    """
+    out = image.new_empty((*image.shape[:-2], lo.numel(), image.shape[-1]))
+    n = image.shape[-2]
+    diff = image.narrow(-2, 1, n - 1) - image.narrow(-2, 0, n - 1) if n > 1 else None  # (.., n - 1, W)
+    starts = [*torch.searchsorted(lo, torch.arange(n, device=lo.device)).tolist(), lo.numel()]
+    for row, (r0, r1) in enumerate(itertools.pairwise(starts)):
+        if r0 == r1:
+            continue
+        base = image.narrow(-2, row, 1)
+        if diff is None or int(hi[r0]) == row:  # the last source row: no neighbour below (clamped)
+            out.narrow(-2, r0, r1 - r0).copy_(base.expand_as(out.narrow(-2, r0, r1 - r0)))
+        else:
+            torch.addcmul(base, frac[r0:r1].view(-1, 1), diff.narrow(-2, row, 1), out=out.narrow(-2, r0, r1 - r0))
+    return out
 
 
 def resize_bilinear(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
