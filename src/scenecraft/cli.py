@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("scenecraft.api.serve_cli", "start the platform (API, workers, storage) in one command"),
     "worker": ("scenecraft.jobs.worker_cli", "run standalone workers against a shared database"),
     "admin": ("scenecraft.admin_cli", "users, passwords, key rotation, audit verification"),
+    "effects": ("scenecraft.effects.cli", "apply an effects chain to an image (stills, WebP/GIF animations)"),
 }
 
 
