@@ -83,7 +83,8 @@ def test_idempotency_key_gives_the_same_job(alice: UserClient) -> None:
             "subjects.0.pose.body_pose",
             "at least 69",
         ),
-        ({"effects": []}, "effects", "Extra inputs are not permitted"),
+        ({"effects": []}, "effects", "the chain is empty"),
+        ({"effects": [{"op": "exposure", "stops": 7}]}, "effects", "op 0 (exposure): parameter 'stops'"),
         ({"webhook_url": "ftp://x"}, "webhook_url", "URL scheme should be 'http' or 'https'"),
     ],
 )

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from scenecraft.auth.api_keys import SCOPES
+from scenecraft.effects.chain import Chain, ChainError, parse_chain
 
 Scope = Literal["jobs:read", "jobs:write", "assets:read", "assets:write"]
 assert set(SCOPES) == set(Scope.__args__)  # type: ignore[attr-defined]
@@ -85,6 +86,32 @@ class KeyCreated(KeyPublic):
     key: str = Field(description="shown once; store it now")
 
 
+# -- effects ----------------------------------------------------------------------------------
+def checked_chain(value: Any) -> Chain:
+    """parse_chain as a pydantic check: the 422 names every faulty op and parameter."""
+    try:
+        return parse_chain(value)
+    except ChainError as exc:
+        raise ValueError("; ".join(exc.problems)) from None
+
+
+ChainField = Annotated[Chain, BeforeValidator(checked_chain)]
+
+
+class EffectsRequest(Strict):
+    chain: ChainField = Field(description="ops applied first to last (see docs/effects.md); at most 32")
+    version: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
+        default=None, description="the version to render on; omit for the latest"
+    )
+
+    @field_validator("chain")
+    @classmethod
+    def _not_empty(cls, chain: Chain) -> Chain:
+        if not chain.ops:
+            raise ValueError("the chain is empty: give at least one op")
+        return chain
+
+
 # -- jobs -------------------------------------------------------------------------------------
 class Pose(Strict):
     """SMPL pose: axis-angle per joint (radians) and shape coefficients."""
@@ -125,6 +152,16 @@ class JobCreate(Strict):
     subjects: Annotated[list[Subject], Field(max_length=8)] = []
     priority: Annotated[int, Field(ge=-10, le=10, description="orders your own jobs; higher first")] = 0
     webhook_url: AnyHttpUrl | None = Field(default=None, description="POSTed when the job ends (signed)")
+    effects: ChainField | None = Field(
+        default=None, description="rendered on the result: version 1 is the raw image, version 2 the effects"
+    )
+
+    @field_validator("effects")
+    @classmethod
+    def _effects_not_empty(cls, chain: Chain | None) -> Chain | None:
+        if chain is not None and not chain.ops:
+            raise ValueError("the chain is empty: give at least one op, or leave effects out")
+        return chain
 
     @field_validator("webhook_url")
     @classmethod

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,12 +55,18 @@ class QueuePolicy:
     quota_max_running: int = 2
 
 
+EFFECTS_KIND = "effects"  # params["kind"] of a job that renders a chain on a stored asset version
+
+
 def request_hash(params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def batch_key(params: dict[str, Any]) -> str:
-    """Jobs with equal keys can share one forward pass: same model, size, steps, sampler, guidance."""
+    """Jobs with equal keys can share one forward pass: same model, size, steps, sampler, guidance.
+    Effects jobs (kind "effects") have no forward pass to share: each gets a key of its own."""
+    if params.get("kind") == EFFECTS_KIND:
+        return f"{EFFECTS_KIND}:{uuid.uuid4().hex}"
     return "|".join(str(params.get(k)) for k in ("model", "width", "height", "steps", "sampler", "guidance"))
 
 

@@ -9,6 +9,10 @@ One batch, step by step::
         │   should_stop: reads cancel flags and lease ownership from the DB every step
         ▼
     per job, one transaction: PNG -> encrypted blob -> asset v1 -> job succeeded (+ webhook row)
+    (a job with an `effects` chain: the chain is rendered first, then v1 raw + v2 effects, parent 1)
+
+An effects job (params["kind"] == "effects", never batched) renders a chain on a stored version and
+appends the result as a new version of the same asset, parent = the source, in one transaction.
 
 A worker killed at any point loses nothing: its lease expires, another worker claims the job and,
 generation being deterministic by seed, produces the same image. Writes guarded by
@@ -34,8 +38,9 @@ from PIL import Image
 from sqlalchemy import select, update
 
 from scenecraft.db import Database
-from scenecraft.db.models import Job, utcnow
+from scenecraft.db.models import Asset, AssetVersion, Job, utcnow
 from scenecraft.jobs import queue
+from scenecraft.jobs.effects_render import EffectsRejected, Rendered, decode, render_png
 from scenecraft.jobs.engine import Cancelled, Engine, RequestRejected, Sample
 from scenecraft.jobs.events import EventBus
 from scenecraft.jobs.queue import QueuePolicy
@@ -103,17 +108,19 @@ class Worker:
             if self.metrics is not None and job.attempts == 1:
                 self.metrics.job_phase.labels("queued").observe((utcnow() - job.created_at).total_seconds())
         log.info("batch claimed", worker=self.worker_id, jobs=[j.id for j in claimed])
-        self._run_batch(claimed)
+        if claimed[0].params.get("kind") == queue.EFFECTS_KIND:
+            assert len(claimed) == 1, "effects jobs have batch keys of their own"
+            self._run_effects(claimed[0])
+        else:
+            self._run_batch(claimed)
         return len(claimed)
 
-    def _run_batch(self, jobs: list[Claimed]) -> None:
-        ids = [j.id for j in jobs]
-        lost: set[str] = set()
-        cancelled: set[str] = set()
-        stop_heartbeat = threading.Event()
+    def _start_heartbeat(self, ids: list[str], lost: set[str], cancelled: set[str]) -> Callable[[], None]:
+        """Renews the leases every lease/3 s until the returned function is called."""
+        stop = threading.Event()
 
         def beat() -> None:
-            while not stop_heartbeat.wait(self.policy.lease_seconds / 3):
+            while not stop.wait(self.policy.lease_seconds / 3):
                 with self.db.session() as s:
                     held = queue.heartbeat(s, self.worker_id, ids, self.policy)
                 lost.update(set(ids) - held.keys())
@@ -121,6 +128,18 @@ class Worker:
 
         heart = threading.Thread(target=beat, name=f"heartbeat-{ids[0][:8]}", daemon=True)
         heart.start()
+
+        def halt() -> None:
+            stop.set()
+            heart.join()
+
+        return halt
+
+    def _run_batch(self, jobs: list[Claimed]) -> None:
+        ids = [j.id for j in jobs]
+        lost: set[str] = set()
+        cancelled: set[str] = set()
+        halt_heartbeat = self._start_heartbeat(ids, lost, cancelled)
 
         def should_stop() -> bool:
             with self.db.session() as s:
@@ -179,8 +198,7 @@ class Worker:
             self._finish_failed(jobs, f"{type(exc).__name__}: {exc}", retryable=True)
             return
         finally:
-            stop_heartbeat.set()
-            heart.join()
+            halt_heartbeat()
         if self.metrics is not None:
             self.metrics.job_phase.labels("generate").observe(time.perf_counter() - started)
         for job, image in zip(jobs, images, strict=True):
@@ -190,6 +208,17 @@ class Worker:
     def _store_result(self, job: Claimed, image: Image.Image) -> None:
         started = time.perf_counter()
         data = encode_png(image)
+        effects: Rendered | None = None
+        if job.params.get("effects"):
+            try:  # rendered before the transaction: a failure stores nothing
+                effects = render_png(job.params["effects"], image)
+            except EffectsRejected as exc:
+                self._finish_failed([job], f"effects rejected: {exc}", retryable=False)
+                return
+            except Exception as exc:
+                log.exception("effects failed", job_id=job.id)
+                self._finish_failed([job], f"effects: {type(exc).__name__}: {exc}", retryable=True)
+                return
         outcome = "lost"
         with self.db.session() as s:
             row = queue.held_job(s, self.worker_id, job.id)
@@ -209,6 +238,17 @@ class Worker:
                     name=f"job-{job.id}",
                     operation={"op": "generate", "job_id": job.id, "params": job.params},
                 )
+                if effects is not None:
+                    self.store.add_version(
+                        s,
+                        asset,
+                        data=effects.png,
+                        content_type="image/png",
+                        width=effects.width,
+                        height=effects.height,
+                        operation={"op": "effects", "job_id": job.id, "chain": job.params["effects"]},
+                        parent_number=1,
+                    )
                 queue.mark_succeeded(s, row, asset.id)
                 outcome = "succeeded"
         self.bus.publish(job.id)
@@ -216,6 +256,62 @@ class Worker:
             self.metrics.job_phase.labels("store").observe(time.perf_counter() - started)
             self.metrics.jobs_finished.labels(outcome).inc()
         log.info("job finished", job_id=job.id, outcome=outcome)
+
+    def _run_effects(self, job: Claimed) -> None:
+        """Render params["chain"] on version params["version"] of params["asset_id"]; store it as the
+        asset's next version (parent = that version) and finish the job, in one transaction."""
+        asset_id, number, chain = str(job.params["asset_id"]), int(job.params["version"]), job.params["chain"]
+        lost: set[str] = set()
+        cancelled: set[str] = set()
+        halt_heartbeat = self._start_heartbeat([job.id], lost, cancelled)
+        started = time.perf_counter()
+        try:
+            with self.db.session() as s:
+                version = s.scalar(
+                    select(AssetVersion).where(AssetVersion.asset_id == asset_id, AssetVersion.number == number)
+                )
+                source = None if version is None else self.store.read_version(s, version).data
+            if source is None:
+                self._finish_failed([job], f"version {number} of asset {asset_id} no longer exists", retryable=False)
+                return
+            rendered = render_png(chain, decode(source))
+        except EffectsRejected as exc:
+            self._finish_failed([job], f"effects rejected: {exc}", retryable=False)
+            return
+        except Exception as exc:
+            log.exception("effects failed", job_id=job.id)
+            self._finish_failed([job], f"{type(exc).__name__}: {exc}", retryable=True)
+            return
+        finally:
+            halt_heartbeat()
+        outcome = "lost"
+        with self.db.session() as s:
+            row = queue.held_job(s, self.worker_id, job.id)
+            asset = s.get(Asset, asset_id)
+            if row is not None and row.cancel_requested:
+                queue.mark_cancelled(s, row)
+                outcome = "cancelled"
+            elif row is not None and asset is None:
+                queue.mark_failed(s, row, f"asset {asset_id} was deleted", self.policy, retryable=False)
+                outcome = "dead"
+            elif row is not None and asset is not None:
+                self.store.add_version(
+                    s,
+                    asset,
+                    data=rendered.png,
+                    content_type="image/png",
+                    width=rendered.width,
+                    height=rendered.height,
+                    operation={"op": "effects", "job_id": job.id, "chain": chain},
+                    parent_number=number,
+                )
+                queue.mark_succeeded(s, row, asset_id)
+                outcome = "succeeded"
+        self.bus.publish(job.id)
+        if self.metrics is not None:
+            self.metrics.job_phase.labels("effects").observe(time.perf_counter() - started)
+            self.metrics.jobs_finished.labels(outcome).inc()
+        log.info("effects job finished", job_id=job.id, outcome=outcome)
 
     def _finish_cancelled(self, jobs: list[Claimed]) -> None:
         with self.db.session() as s:

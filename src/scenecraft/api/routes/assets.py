@@ -1,17 +1,21 @@
-"""Assets: upload, read, version history, version content, delete. Every access checks the owner."""
+"""Assets: upload, read, version history, version content, effects, delete. Every access checks the owner.
+
+`POST /v1/assets/{id}/effects` validates the chain here (effects/chain.py, no torch) and queues an
+effects job; a worker renders it and appends the result as a new version (parent = the source)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, HTTPException, Path, Query, Response, UploadFile
+from fastapi import APIRouter, File, HTTPException, Path, Query, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from scenecraft import audit
-from scenecraft.api.deps import AssetsRead, AssetsWrite, ClientIP, PlatformDep, SessionDep, not_found
-from scenecraft.api.schemas import AssetPage, AssetPublic, AssetVersionPublic
+from scenecraft.api.deps import AssetsRead, AssetsWrite, ClientIP, PlatformDep, SessionDep, not_found, too_many
+from scenecraft.api.schemas import AssetPage, AssetPublic, AssetVersionPublic, EffectsRequest, JobAccepted
 from scenecraft.db.models import Asset, AssetVersion
+from scenecraft.jobs import queue
 from scenecraft.storage.uploads import UploadRejected, check_image_upload
 
 router = APIRouter(tags=["assets"])
@@ -163,6 +167,62 @@ def version_content(
             "Content-Disposition": f'inline; filename="{asset_id}-v{number}.{ext}"',
         },
     )
+
+
+def effects_cost(width: int, height: int) -> int:
+    """Generation-limit units: one per 512x512 (a render pass over 256k pixels), at least one."""
+    return max(1, -(-width * height // (512 * 512)))
+
+
+@router.post(
+    "/v1/assets/{asset_id}/effects",
+    response_model=JobAccepted,
+    status_code=202,
+    responses={
+        404: {"description": "asset or version not found"},
+        422: {"description": "invalid chain: names the op, the parameter and what is allowed"},
+        429: {"description": "quota or rate limit"},
+    },
+)
+def apply_effects(
+    asset_id: AssetId,
+    body: EffectsRequest,
+    principal: AssetsWrite,
+    platform: PlatformDep,
+    session: SessionDep,
+    ip: ClientIP,
+) -> JobAccepted:
+    """Queue an effects job: the chain is rendered on the version (default: the latest) and stored as
+    the asset's next version with parent = that version; the job's `done` event names the asset."""
+    asset = owned_asset(session, asset_id, principal.user.id)
+    number = body.version if body.version is not None else asset.latest_version
+    version = session.scalar(
+        select(AssetVersion).where(AssetVersion.asset_id == asset_id, AssetVersion.number == number)
+    )
+    if version is None:
+        raise not_found(f"version {number} of asset", asset_id)
+    cost = effects_cost(version.width, version.height)
+    verdict = platform.limiter.hit(platform.settings.rate_limit_generation, "gen", principal.user.id, cost=cost)
+    if not verdict.allowed:
+        raise too_many(verdict, "generation and effects (weighted by size)")
+    params = {"kind": queue.EFFECTS_KIND, "asset_id": asset_id, "version": number, "chain": body.chain.to_json()}
+    try:
+        job, _ = queue.enqueue(session, user_id=principal.user.id, params=params, policy=platform.policy)
+    except queue.QuotaExceeded as exc:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": "30"}) from None
+    audit.append(
+        session,
+        "asset.effects",
+        actor_id=principal.user.id,
+        target=asset_id,
+        detail={"job_id": job.id, "version": number, "ops": [op.name for op in body.chain.ops]},
+        ip=ip,
+    )
+    session.commit()
+    platform.bus.publish(job.id)
+    if platform.workers is not None:
+        platform.workers.wake()
+    return JobAccepted(id=job.id, status=job.status)
 
 
 @router.delete("/v1/assets/{asset_id}", status_code=204, responses={404: {"description": "not found"}})
