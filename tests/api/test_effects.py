@@ -195,3 +195,40 @@ def test_openapi_shows_the_chain_schema_with_bounds(alice: UserClient) -> None:
     assert schemas["EffectsRequest"]["properties"]["version"]["anyOf"][0]["minimum"] == 1
     assert schemas["Exposure"]["properties"]["stops"]["maximum"] == 6.0
     assert "effects" in schemas["JobCreate"]["properties"]
+
+
+def test_transparency_is_kept_through_the_chain(alice: UserClient, worker: Worker) -> None:
+    from PIL import Image
+
+    rgb = np.asarray(expected_image(18, 16))
+    alpha = np.tile(np.arange(0, 256, 16, dtype=np.uint8), (16, 1))[..., None]
+    source = Image.fromarray(np.concatenate([rgb, alpha], axis=2), "RGBA")
+    asset_id = upload(alice, png(source))
+    alice.post(f"/v1/assets/{asset_id}/effects", json={"chain": CHAIN})
+    worker.run_once()
+    out = Image.open(io.BytesIO(alice.get(f"/v1/assets/{asset_id}/versions/2/content").content))
+    assert out.mode == "RGBA"
+    assert np.array_equal(np.asarray(out)[..., 3], alpha[..., 0])
+    assert np.array_equal(np.asarray(out), np.asarray(render_image(CHAIN, source)))
+
+
+def test_an_asset_deleted_before_the_worker_runs_ends_the_job_without_a_retry(
+    alice: UserClient, worker: Worker
+) -> None:
+    asset_id = upload(alice, png(expected_image(19, 16)))
+    job_id = alice.post(f"/v1/assets/{asset_id}/effects", json={"chain": CHAIN}).json()["id"]
+    assert alice.delete(f"/v1/assets/{asset_id}").status_code == 204
+    assert worker.run_once() == 1
+    job = alice.get(f"/v1/jobs/{job_id}").json()
+    assert job["status"] == "dead" and "no longer exists" in job["error"], job
+    assert worker.run_once() == 0
+
+
+def test_effects_jobs_are_never_batched(alice: UserClient, worker: Worker) -> None:
+    asset_id = upload(alice, png(expected_image(20, 16)))
+    for stops in (0.5, -0.5):
+        r = alice.post(f"/v1/assets/{asset_id}/effects", json={"chain": [{"op": "exposure", "stops": stops}]})
+        assert r.status_code == 202
+    assert [worker.run_once(), worker.run_once(), worker.run_once()] == [1, 1, 0]
+    # "latest" is resolved at submission: both were queued while version 1 was the latest
+    assert [(v["number"], v["parent_number"]) for v in versions(alice, asset_id)] == [(1, None), (2, 1), (3, 1)]
