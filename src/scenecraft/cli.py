@@ -17,6 +17,7 @@ from scenecraft import __version__
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("scenecraft.generate_cli", "generate images with a DiT"),
+    "world": ("scenecraft.world.cli", "procedural scenes: render, sample, score the evaluators"),
 }
 
 
