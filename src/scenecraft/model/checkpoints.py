@@ -1,0 +1,137 @@
+"""Reading and writing model weights, with errors that say what does not fit.
+
+Accepted files:
+- the official DiT releases (``DiT-XL-2-256x256.pt``): a bare state dict;
+- a DiT training checkpoint ``{"model": ..., "ema": ..., "opt": ..., "args": Namespace}``: its EMA
+  weights are used, as the official sampling script does;
+- ``.safetensors`` files, ours included.
+
+Pickled files are read with ``torch.load(weights_only=True)``, which refuses arbitrary code; the
+one non-tensor object official training checkpoints hold (``argparse.Namespace``) is allowed.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from scenecraft.model.configs import DIT_CONFIGS
+from scenecraft.model.dit import DiTConfig
+
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DDP and torch.compile wrappers
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable, or does not fit the model."""
+
+
+def read_state_dict(path: str | Path) -> dict[str, Tensor]:
+    """The tensors in a weights file; for a training checkpoint, its EMA (else model) weights."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"checkpoint not found: {p}")
+    try:
+        if p.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj: Any = load_file(str(p))
+        else:
+            with torch.serialization.safe_globals([argparse.Namespace]):
+                obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt file, wrong format, disallowed pickle
+        raise CheckpointError(f"cannot read checkpoint {p}: {exc}") from exc
+    if isinstance(obj, dict):
+        for key in ("ema", "model", "state_dict"):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
+        raise CheckpointError(f"{p} holds no state dict of tensors")
+    state: dict[str, Tensor] = {}
+    for key, value in obj.items():
+        for prefix in _WRAPPER_PREFIXES:
+            if key.startswith(prefix):
+                key = key[len(prefix):]
+        state[key] = value
+    return state
+
+
+def infer_dit_config(state: dict[str, Tensor]) -> DiTConfig | None:
+    """The DiT shape a state dict was saved from, or None if it is not a DiT."""
+    try:
+        proj = state["x_embedder.proj.weight"]  # (D, C, p, p)
+        pos = state["pos_embed"]  # (1, T, D)
+        final = state["final_layer.linear.weight"]  # (p*p*out, D)
+        table = state["y_embedder.embedding_table.weight"]  # (classes + 1, D)
+    except KeyError:
+        return None
+    depth = len({k.split(".")[1] for k in state if k.startswith("blocks.")})
+    hidden, in_channels, patch = proj.shape[0], proj.shape[1], proj.shape[2]
+    grid = round(pos.shape[1] ** 0.5)
+    out_channels = final.shape[0] // (patch * patch)
+    mlp_hidden = state["blocks.0.mlp.fc1.weight"].shape[0] if depth else 4 * hidden
+    # Head count is not stored; take the one a named config of this width uses.
+    heads = next((c.num_heads for c in DIT_CONFIGS.values() if c.hidden_size == hidden), max(1, hidden // 64))
+    return DiTConfig(
+        depth=depth,
+        hidden_size=hidden,
+        num_heads=heads,
+        patch_size=patch,
+        input_size=grid * patch,
+        in_channels=in_channels,
+        mlp_ratio=mlp_hidden / hidden,
+        num_classes=table.shape[0] - 1,
+        class_dropout_prob=0.1,
+        learn_sigma=out_channels == 2 * in_channels,
+    )
+
+
+def describe_config(config: DiTConfig) -> str:
+    """E.g. 'DiT-XL/2 at 256 px (32x32 latents)'."""
+    base = {"depth": config.depth, "hidden_size": config.hidden_size, "patch_size": config.patch_size}
+    name = next(
+        (n for n, c in DIT_CONFIGS.items() if all(getattr(c, k) == v for k, v in base.items())),
+        f"a DiT of depth {config.depth}, width {config.hidden_size}, patch {config.patch_size}",
+    )
+    px = f" at {config.input_size * 8} px" if config.in_channels == 4 else ""
+    return f"{name}{px} ({config.input_size}x{config.input_size} inputs, {config.in_channels} channels)"
+
+
+def load_weights(model: nn.Module, state: dict[str, Tensor], *, source: str = "checkpoint") -> None:
+    """``model.load_state_dict(state, strict=True)``, failing with the keys and shapes that differ."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    if missing or unexpected or shapes:
+        lines = [f"{source} does not fit the model:"]
+        for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)):
+            if items:
+                shown = ", ".join(items[:8]) + (f", ... ({len(items) - 8} more)" if len(items) > 8 else "")
+                lines.append(f"  {len(items)} {title}: {shown}")
+        saved = infer_dit_config(state)
+        if saved is not None:
+            lines.append(f"  the checkpoint looks like {describe_config(saved)}")
+        config = getattr(model, "config", None)
+        if isinstance(config, DiTConfig):
+            lines.append(f"  the model is {describe_config(config)}")
+        raise CheckpointError("\n".join(lines))
+    model.load_state_dict(state, strict=True)
+
+
+def save_weights(model: nn.Module, path: str | Path) -> None:
+    """Writes the model's tensors as safetensors, atomically (temp file, then rename)."""
+    from safetensors.torch import save_file
+
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
+    tmp.replace(p)

@@ -1,0 +1,280 @@
+"""The generation pipeline: the one place where model pieces are wired together.
+
+    request (specs, size, steps, sampler, guidance)
+      -> initial noise, one generator per sample seed
+      -> guided denoiser around the DiT
+      -> sampler (DDPM / DDIM for epsilon models, Euler / Heun for flow models)
+      -> decoder (SD VAE, tiled when large; or pixels) -> PIL images
+
+Every sample draws its noise from a generator seeded with its own seed, so a sample's result does
+not depend on which other samples share its batch (up to floating-point reduction order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from scenecraft.model import DiT, build_dit
+from scenecraft.model.autoencoder import Decoder, LatentDecoder, PixelDecoder, load_vae
+from scenecraft.model.checkpoints import infer_dit_config, load_weights, read_state_dict
+from scenecraft.sampling import (
+    OFFICIAL_DIT_CHANNELS,
+    SAMPLERS,
+    GaussianDiffusion,
+    SamplerStep,
+    flow_times,
+    guided_denoiser,
+    sample_ddim,
+    sample_ddpm,
+    sample_euler,
+    sample_heun,
+)
+
+Objective = Literal["epsilon", "flow"]
+PreviewCallback = Callable[[int, int, list[Image.Image]], None]
+
+
+class Cancelled(Exception):
+    """Raised by ``generate`` when ``should_stop`` returned True."""
+
+
+class GenerationError(ValueError):
+    """A request the pipeline cannot run; the message says which parameter and what is allowed."""
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    seed: int
+    class_label: int | None = None  # None: unconditional (the null class)
+
+
+class GenerationPipeline:
+    """A DiT, a decoder and the samplers, ready to turn sample specs into images."""
+
+    def __init__(
+        self,
+        model: DiT,
+        decoder: Decoder,
+        *,
+        objective: Objective | None = None,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ):
+        if model.in_channels != decoder.channels:
+            raise GenerationError(
+                f"the model works on {model.in_channels}-channel samples but the decoder expects "
+                f"{decoder.channels}: pair latent models with a VAE and 3-channel models with pixels"
+            )
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.model = model.to(self.device, dtype).eval()
+        self.decoder = decoder
+        # DiT with learned sigma is the official epsilon objective; our flow models predict velocity.
+        self.objective: Objective = objective or ("epsilon" if model.learn_sigma else "flow")
+        self._preview_map: tuple[Tensor, Tensor] | None = None
+
+    # ----------------------------------------------------------------------------------------
+    # Construction
+    # ----------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_settings(
+        cls,
+        model: str = "seed-12M",
+        checkpoint: str | Path | None = None,
+        vae: str | Path | None = None,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> GenerationPipeline:
+        """Builds the named model, loads its weights and the decoder.
+
+        With ``vae`` the model works on SD-VAE latents (4 channels); without, in pixel space.
+        ``checkpoint=None`` gives random weights (seed 0) — for tests of the plumbing only: their
+        images are noise-like patterns, never results.
+        """
+        in_channels = 4 if vae is not None else 3
+        if checkpoint is not None:
+            state = read_state_dict(checkpoint)
+            saved = infer_dit_config(state)
+            # The stored pos_embed fixes the training resolution; keep it so strict loading works.
+            overrides: dict[str, int | bool] = {"in_channels": in_channels}
+            if saved is not None:
+                overrides["input_size"] = saved.input_size
+                overrides["num_classes"] = saved.num_classes
+                overrides["learn_sigma"] = saved.learn_sigma
+            net = build_dit(model, **overrides)
+            load_weights(net, state, source=f"checkpoint {checkpoint}")
+        else:
+            torch.manual_seed(0)
+            net = build_dit(model, in_channels=in_channels, input_size=32)
+            _randomize_zero_init(net)
+        decoder: Decoder = LatentDecoder(load_vae(vae, device=device, dtype=dtype)) if vae else PixelDecoder()
+        return cls(net, decoder, device=device, dtype=dtype)
+
+    # ----------------------------------------------------------------------------------------
+    # Sampling
+    # ----------------------------------------------------------------------------------------
+
+    def check_request(self, size: int | tuple[int, int], steps: int, sampler: str, guidance: float) -> tuple[int, int]:
+        """Validates a request; returns (height, width) in pixels."""
+        height, width = (size, size) if isinstance(size, int) else size
+        unit = self.decoder.downsample * self.model.patch_size
+        for name, value in (("height", height), ("width", width)):
+            if value <= 0 or value % unit:
+                raise GenerationError(
+                    f"{name} {value} is not a positive multiple of {unit} "
+                    f"(the decoder's downsampling {self.decoder.downsample} x the patch size {self.model.patch_size})"
+                )
+        if steps < 1 or steps > 1000:
+            raise GenerationError(f"steps must be between 1 and 1000, got {steps}")
+        family = SAMPLERS.get(sampler)
+        if family is None:
+            raise GenerationError(f"unknown sampler {sampler!r}; valid samplers: {', '.join(SAMPLERS)}")
+        if family != self.objective:
+            valid = [name for name, f in SAMPLERS.items() if f == self.objective]
+            raise GenerationError(
+                f"sampler {sampler!r} is for {family} models; this model predicts {self.objective}: "
+                f"use {' or '.join(valid)}"
+            )
+        if not 0 <= guidance <= 50:
+            raise GenerationError(f"guidance must be between 0 and 50, got {guidance}")
+        return height, width
+
+    @torch.no_grad()
+    def sample(
+        self,
+        specs: Sequence[SampleSpec],
+        *,
+        size: int | tuple[int, int],
+        steps: int,
+        sampler: str = "ddim",
+        guidance: float = 1.0,
+        callback: Callable[[SamplerStep], None] | None = None,
+    ) -> Tensor:
+        """Runs the sampler; returns the final samples (N, C, h, w) in the model's space."""
+        if not specs:
+            raise GenerationError("at least one sample is needed")
+        height, width = self.check_request(size, steps, sampler, guidance)
+        h, w = height // self.decoder.downsample, width // self.decoder.downsample
+        null = self.model.config.num_classes
+        for spec in specs:
+            if spec.class_label is not None and not 0 <= spec.class_label < null:
+                raise GenerationError(f"class label {spec.class_label} is outside 0..{null - 1}")
+        generators = [torch.Generator("cpu").manual_seed(spec.seed) for spec in specs]
+        x = torch.stack([torch.randn(self.model.in_channels, h, w, generator=g) for g in generators])
+        x = x.to(self.device, self.dtype)
+        labels = torch.tensor([null if s.class_label is None else s.class_label for s in specs], device=self.device)
+        nulls = torch.full_like(labels, null)
+
+        if self.objective == "epsilon":
+            denoise = guided_denoiser(self.model, labels, nulls, guidance, _guided_channels(self.model))
+            diffusion = GaussianDiffusion.official(_respacing(sampler, steps))
+            run = sample_ddim if sampler == "ddim" else sample_ddpm
+            return run(denoise, x, diffusion, callback=callback, generator=generators)
+
+        def velocity(x: Tensor, t: Tensor, y: Tensor) -> Tensor:
+            return self.model(x, t * 1000, y)  # flow time in [0, 1] -> the embedder's 0..1000 range
+
+        denoise = guided_denoiser(velocity, labels, nulls, guidance)
+        flow = sample_euler if sampler == "euler" else sample_heun
+        return flow(denoise, x, flow_times(steps), callback=callback)
+
+    def generate(
+        self,
+        specs: Sequence[SampleSpec],
+        *,
+        size: int | tuple[int, int],
+        steps: int,
+        sampler: str = "ddim",
+        guidance: float = 1.0,
+        callback: PreviewCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        preview_size: int = 128,
+    ) -> list[Image.Image]:
+        """Samples and decodes; one PIL image per spec, deterministic by seed.
+
+        ``callback(step, total, previews)`` gets small previews of the current clean estimate
+        after every step (``step`` counts from 1). ``should_stop`` is checked before every step;
+        when it returns True, ``Cancelled`` is raised and nothing is returned.
+        """
+
+        def on_step(info: SamplerStep) -> None:
+            if callback is not None:
+                callback(info.i + 1, info.total, self.previews(info.x0, preview_size))
+            if should_stop is not None and should_stop():
+                raise Cancelled(f"cancelled after step {info.i + 1} of {info.total}")
+
+        if should_stop is not None and should_stop():
+            raise Cancelled("cancelled before the first step")
+        z = self.sample(specs, size=size, steps=steps, sampler=sampler, guidance=guidance, callback=on_step)
+        return to_pil(self.decoder.decode(z))
+
+    # ----------------------------------------------------------------------------------------
+    # Previews
+    # ----------------------------------------------------------------------------------------
+
+    def previews(self, x0: Tensor, max_side: int = 128) -> list[Image.Image]:
+        """Cheap previews of clean estimates: pixels as they are, latents through a linear map.
+
+        The linear latent->RGB map is fitted once per pipeline by least squares against the VAE's
+        own decoding of a fixed set of latents (no hand-copied constants; works for any VAE).
+        """
+        x0 = x0.float()
+        if isinstance(self.decoder, LatentDecoder):
+            weight, bias = self._latent_rgb_map()
+            x0 = torch.einsum("nchw,cd->ndhw", x0, weight.to(x0.device)) + bias.to(x0.device)[None, :, None, None]
+        scale = max_side / max(x0.shape[-2:])
+        if scale < 1:
+            x0 = torch.nn.functional.interpolate(x0, scale_factor=scale, mode="area")
+        return to_pil(x0.clamp(-1, 1))
+
+    def _latent_rgb_map(self) -> tuple[Tensor, Tensor]:
+        if self._preview_map is None:
+            assert isinstance(self.decoder, LatentDecoder)
+            g = torch.Generator("cpu").manual_seed(0)
+            z = torch.randn(2, self.decoder.channels, 16, 16, generator=g).to(self.device)
+            rgb = self.decoder.decode(z)  # (2, 3, 16 * f, 16 * f)
+            f = self.decoder.downsample
+            rgb = torch.nn.functional.avg_pool2d(rgb, f)  # one RGB value per latent pixel
+            a = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])  # (pixels, C)
+            a = torch.cat([a, torch.ones_like(a[:, :1])], dim=1)  # (pixels, C + 1) with a bias column
+            b = rgb.permute(0, 2, 3, 1).reshape(-1, 3)
+            solution = torch.linalg.lstsq(a.cpu().double(), b.cpu().double()).solution.float()  # (C + 1, 3)
+            self._preview_map = (solution[:-1], solution[-1])
+        return self._preview_map
+
+
+def _respacing(sampler: str, steps: int) -> str:
+    """DDIM's integer stride from 0 where one gives exactly ``steps``; else even spacing."""
+    if sampler == "ddim" and any(len(range(0, 1000, s)) == steps for s in range(1, 1000)):
+        return f"ddim{steps}"
+    return str(steps)
+
+
+def _guided_channels(model: DiT) -> int | None:
+    """The official DiT guides 3 of its 4 epsilon channels; other models guide all of them."""
+    return OFFICIAL_DIT_CHANNELS if model.learn_sigma and model.in_channels == 4 else None
+
+
+def _randomize_zero_init(model: DiT) -> None:
+    """Gives the zero-initialised output layers small random weights, so an untrained model's
+    output depends on its input (plumbing tests need changing previews, not a constant)."""
+    g = torch.Generator("cpu").manual_seed(0)
+    for module in [model.final_layer.linear, *model.modulation_layers()]:
+        for p in module.parameters():
+            p.data.copy_(torch.randn(p.shape, generator=g) * 0.02)
+
+
+def to_pil(images: Tensor) -> list[Image.Image]:
+    """(N, 3, H, W) in [-1, 1] -> PIL RGB images, rounding to the nearest 8-bit value."""
+    arr = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    arr_np: np.ndarray = arr.permute(0, 2, 3, 1).cpu().numpy()
+    return [Image.fromarray(a) for a in arr_np]
