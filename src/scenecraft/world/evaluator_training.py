@@ -46,7 +46,7 @@ from scenecraft.world.smpl import FLIP_PAIRS
 from scenecraft.world.spec import COLOUR_NAMES, MATERIALS, OBJECT_MATERIALS
 
 DATA = Path("data")
-SETS = (("eval_general", 1000, 6000, None), ("eval_people", 2000, 3000, PERSON_HEAVY))
+SETS = (("eval_general", 1000, 6000, None), ("eval_people", 2000, 2000, PERSON_HEAVY))
 
 
 def chunk_paths() -> list[Path]:
@@ -288,9 +288,9 @@ def export(net: nn.Module, name: str) -> Path:
 
 
 CONFIGS = {  # name -> (steps, batch, lr)
-    "material": (1500, 64, 3e-3),
-    "segmenter": (1600, 32, 3e-3),
-    "keypoints": (1900, 48, 2e-3),
+    "material": (2000, 64, 3e-3),
+    "segmenter": (1400, 32, 3e-3),
+    "keypoints": (1700, 48, 2e-3),
 }
 
 

@@ -79,6 +79,7 @@ class Response:
     transparency: float = 0.0
     sheen: float = 0.0
     tint: float = 0.5
+    shade: float = 1.0  # brightness of the painted colour (rubber is darker than paint)
 
 
 RESPONSES: dict[str, Response] = {
@@ -90,9 +91,9 @@ RESPONSES: dict[str, Response] = {
     "grass": Response(diffuse=0.95, specular=0.02, shininess=4, tint=0.25),
     "sand": Response(diffuse=0.95, specular=0.05, shininess=6, tint=0.3),
     "fabric": Response(diffuse=0.95, specular=0.0, shininess=1, sheen=0.35, tint=0.9),
-    "rubber": Response(diffuse=0.9, specular=0.12, shininess=6, tint=0.95),
+    "rubber": Response(diffuse=0.9, specular=0.04, shininess=4, tint=0.95, shade=0.72),
     "glass": Response(diffuse=0.05, specular=1.2, shininess=150, reflect=0.12, transparency=0.8, tint=0.8),
-    "plastic": Response(diffuse=0.85, specular=0.75, shininess=90, reflect=0.05, tint=0.95),
+    "plastic": Response(diffuse=0.85, specular=0.95, shininess=60, reflect=0.12, tint=0.95),
     "skin": Response(diffuse=0.9, specular=0.15, shininess=14, sheen=0.1, tint=0.0),
 }
 assert tuple(RESPONSES) == MATERIALS, "every material needs a response, in spec.MATERIALS order"
@@ -157,6 +158,16 @@ def _sand(p: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 
 def _fabric(p: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Gingham: crossing bands 7 cm wide over a fine weave."""
+    u, v = surface_uv(p, n)
+    band_u = (np.sin(u * (2 * np.pi / 0.14)) > 0).astype(np.float32)
+    band_v = (np.sin(v * (2 * np.pi / 0.14)) > 0).astype(np.float32)
+    weave = 0.5 + 0.5 * np.sin(u * 180.0) * np.sin(v * 180.0)
+    return _mix((0.85, 0.83, 0.80), (0.30, 0.29, 0.27), 0.32 * band_u + 0.32 * band_v + 0.15 * weave)
+
+
+def _garment(p: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Clothing: a plain fine weave with soft stripes (people's clothes are fabric too)."""
     u, v = surface_uv(p, n)
     weave = 0.5 + 0.5 * np.sin(u * 180.0) * np.sin(v * 180.0)
     stripes = 0.5 + 0.5 * np.sin(u * 25.0)
@@ -164,7 +175,8 @@ def _fabric(p: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 
 def _rubber(p: np.ndarray, n: np.ndarray) -> np.ndarray:
-    return _mix((0.30, 0.30, 0.30), (0.24, 0.24, 0.24), value_noise(p * 40.0))
+    """Matte and mottled."""
+    return _mix((0.32, 0.32, 0.32), (0.18, 0.18, 0.18), value_noise(p * 22.0) * 0.8 + value_noise(p * 90.0) * 0.2)
 
 
 def _glass(p: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -196,15 +208,19 @@ _TEXTURES = (
 _LUMA = np.asarray((0.3, 0.59, 0.11), np.float32)
 
 
+def _probe() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.uniform(-2, 2, (2048, 3)).astype(np.float32), rng.normal(size=(2048, 3)).astype(np.float32)
+
+
 def _mean_luma() -> list[float]:
     """Average brightness of each texture, so a tint keeps the texture's contrast around the colour."""
-    rng = np.random.default_rng(0)
-    p = rng.uniform(-2, 2, (2048, 3)).astype(np.float32)
-    n = rng.normal(size=(2048, 3)).astype(np.float32)
+    p, n = _probe()
     return [max(float((tex(p, n) @ _LUMA).mean()), 0.05) for tex in _TEXTURES]
 
 
 _MEAN_LUMA = _mean_luma()
+_GARMENT_LUMA = max(float((_garment(*_probe()) @ _LUMA).mean()), 0.05)
 
 
 def albedo(
@@ -217,9 +233,18 @@ def albedo(
     if not 0 <= material < len(MATERIALS):
         raise ValueError(f"material index {material} out of range 0..{len(MATERIALS) - 1}")
     base = _TEXTURES[material](np.asarray(p, np.float32) / np.float32(scale), n).astype(np.float32)
-    t = RESPONSES[MATERIALS[material]].tint
+    resp = RESPONSES[MATERIALS[material]]
+    return _tinted(base, colour, resp.tint, _MEAN_LUMA[material] / resp.shade)
+
+
+def garment_albedo(p: np.ndarray, n: np.ndarray, colour: np.ndarray | None) -> np.ndarray:
+    """Clothing colour at points ``p`` (fabric, a plain weave rather than the gingham of objects)."""
+    return _tinted(_garment(np.asarray(p, np.float32), n).astype(np.float32), colour, 0.9, _GARMENT_LUMA)
+
+
+def _tinted(base: np.ndarray, colour: np.ndarray | None, t: float, mean_luma: float) -> np.ndarray:
     if colour is None or t == 0.0:
         return base
     lum = base @ _LUMA
-    painted = np.asarray(colour, np.float32)[None, :] * (lum / _MEAN_LUMA[material])[:, None]
+    painted = np.asarray(colour, np.float32)[None, :] * (lum / mean_luma)[:, None]
     return np.clip((1 - t) * base + t * painted, 0.0, 1.0)

@@ -28,9 +28,9 @@ import numpy as np
 
 from scenecraft.world import geometry as geo
 from scenecraft.world.captions import caption as write_caption
-from scenecraft.world.materials import RESPONSES, albedo
+from scenecraft.world.materials import RESPONSES, albedo, garment_albedo
 from scenecraft.world.smpl import SMPLModel, posed_body
-from scenecraft.world.spec import COLOURS, MATERIALS, Camera, ObjectSubject, SceneSpec
+from scenecraft.world.spec import COLOURS, MATERIALS, Camera, ObjectSubject, PersonSubject, SceneSpec
 
 MIN_SIZE, MAX_SIZE = 32, 1024
 _MAT = {name: i for i, name in enumerate(MATERIALS)}
@@ -205,6 +205,23 @@ def _environment(spec: SceneSpec, o: np.ndarray, d: np.ndarray, light_dir: np.nd
     return col.astype(np.float32)
 
 
+def person_joints(
+    spec: SceneSpec, size: int, smpl_model: SMPLModel | None = None
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Each person's joints without rendering: subject index -> (2-D pixels (24, 2), 3-D world (24, 3)).
+
+    The same numbers as ``render(spec, size).joints2d/joints3d``, at the cost of the kinematics
+    only; pair them with ``smpl.PARENTS`` to draw a skeleton map for pose conditioning.
+    """
+    view = View.from_camera(spec.camera, size)
+    out = {}
+    for k, s in enumerate(spec.subjects):
+        if isinstance(s, PersonSubject):
+            body = posed_body(s.body_pose, s.global_orient, s.betas, s.position, s.scale, smpl_model)
+            out[k] = (view.project(body.joints)[0].astype(np.float32), body.joints.astype(np.float32))
+    return out
+
+
 def render(
     spec: SceneSpec,
     size: int = 128,
@@ -275,7 +292,10 @@ def render(
         mat[idx] = s.material
         instance[idx] = s.subject
         local = s.prim.local_points(p[idx]) if s.part == "body" else p[idx] - bodies[s.subject].joints[0]
-        alb[idx] = albedo(s.material, local, n[idx], s.colour)
+        if s.part in ("top", "bottom"):
+            alb[idx] = garment_albedo(local, n[idx], s.colour)
+        else:
+            alb[idx] = albedo(s.material, local, n[idx], s.colour)
         if s.part == "head":  # hair on the back and top of the head, the face towards head_forward
             body = bodies[s.subject]
             hair = (n[idx] @ body.head_forward < -0.15) | (n[idx] @ body.head_up > 0.55)
