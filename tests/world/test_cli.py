@@ -17,7 +17,8 @@ def test_render_writes_image_and_annotations(tmp_path: Path, two_objects: SceneS
     spec.write_text(two_objects.model_dump_json())
     out = tmp_path / "img.png"
     assert main(["world", "render", "--spec", str(spec), "--size", "96", "--out", str(out)]) == 0
-    assert Image.open(out).size == (96, 96)
+    with Image.open(out) as img:
+        assert img.size == (96, 96)
     ann = json.loads(out.with_suffix(".json").read_text())
     assert [s["shape"] for s in ann["subjects"]] == ["cube", "sphere"] and ann["caption"]
     assert ann["caption"] in capsys.readouterr().out
@@ -29,7 +30,8 @@ def test_sample_writes_pairs_and_a_contact_sheet(tmp_path: Path) -> None:
     stems = sorted(p.stem for p in out.glob("scene_*.png"))
     assert stems == ["scene_00000", "scene_00001", "scene_00002"]
     assert sorted(p.stem for p in out.glob("scene_*.json")) == stems
-    assert Image.open(out / "contact_sheet.png").size == (2 + 2 * 50, 2 + 2 * 50)
+    with Image.open(out / "contact_sheet.png") as sheet:
+        assert sheet.size == (2 + 2 * 50, 2 + 2 * 50)
 
 
 def test_bad_input_exits_2_with_the_reason(tmp_path: Path, capsys) -> None:

@@ -51,6 +51,18 @@ def test_components_split_touching_subjects_at_the_border() -> None:
     assert [f[4] for f in found] == [48, 48]
 
 
+def test_a_cut_off_limb_joins_its_person() -> None:
+    kind = np.zeros((len(SEG_KINDS), 30, 30))
+    kind[0] = 1.0
+    person = SEG_KINDS.index("person")
+    for rows, cols in ((slice(5, 25), slice(10, 16)), (slice(8, 11), slice(17, 21)), (slice(5, 25), slice(24, 29))):
+        kind[:, rows, cols] = 0.0
+        kind[person, rows, cols] = 1.0
+    # A body (cols 10..15), an arm 1 px away (cols 17..20), and a second person 3 px from the arm.
+    found = components(kind, np.ones((12, 30, 30)) / 12, np.zeros((30, 30), bool))
+    assert sorted(f[0] for f in found) == [(10, 5, 21, 25), (24, 5, 29, 25)]
+
+
 def test_network_shapes() -> None:
     assert MaterialNet()(torch.rand(2, 3, 32, 32)).shape == (2, 11)
     k, c, b = SegmenterNet()(torch.rand(2, 3, 64, 64))

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from scenecraft.world.render import View, render
+from scenecraft.world.render import View, person_joints, render
 from scenecraft.world.spec import MATERIALS, Camera, Light, ObjectSubject, PersonSubject, SceneSpec, Surface
 
 
@@ -111,6 +111,9 @@ def test_person_joints_project_by_the_pinhole_formula(person_scene: SceneSpec) -
     v = j3 - np.asarray(cam.position)
     expect = np.stack([64 + focal * (v @ right) / (v @ f), 64 - focal * (v @ up) / (v @ f)], 1)
     np.testing.assert_allclose(j2, expect, atol=1e-3)
+    j2_direct, j3_direct = person_joints(person_scene, 128)[0]
+    np.testing.assert_allclose(j2_direct, j2, atol=1e-4)
+    np.testing.assert_allclose(j3_direct, j3, atol=1e-5)
     # Facing the camera, most joints are visible, and they lie inside the person's box.
     assert r.joints_visible[0].mean() > 0.7
     x0, y0, x1, y1 = r.boxes[0]

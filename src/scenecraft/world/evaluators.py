@@ -146,9 +146,7 @@ class Detection:
     area: float  # pixels of the subject, in input-image pixels
 
 
-def _square(
-    box: tuple[float, float, float, float], grow: float = CROP_GROW
-) -> tuple[float, float, float, float]:
+def _square(box: tuple[float, float, float, float], grow: float = CROP_GROW) -> tuple[float, float, float, float]:
     x0, y0, x1, y1 = box
     cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0, 1.0) * grow / 2
     return cx - half, cy - half, cx + half, cy + half
@@ -204,7 +202,27 @@ def components(
         cp = colour_prob[:, sl[0], sl[1]][:, m].mean(1)
         box = (sl[1].start, sl[0].start, sl[1].stop, sl[0].stop)
         out.append((box, int(kp.argmax()), int(cp.argmax()), float(kp.max()), area))
-    return out
+    return _merge_person_fragments(out)
+
+
+def _merge_person_fragments(
+    found: list[tuple[tuple[int, int, int, int], int, int, float, int]], gap: int = 2, share: float = 0.35
+) -> list[tuple[tuple[int, int, int, int], int, int, float, int]]:
+    """Fold a small person component (a thin limb cut off at low resolution) into a larger person
+    component whose box lies within ``gap`` pixels, when it has under ``share`` of that one's area."""
+    person = SEG_KINDS.index("person")
+    found = sorted(found, key=lambda f: -f[4])
+    kept: list[tuple[tuple[int, int, int, int], int, int, float, int]] = []
+    for box, kind, colour, score, area in found:
+        for i, (kb, kk, kc, ks, ka) in enumerate(kept):
+            near = box[0] <= kb[2] + gap and kb[0] <= box[2] + gap and box[1] <= kb[3] + gap and kb[1] <= box[3] + gap
+            if kind == kk == person and area < share * ka and near:
+                union = (min(box[0], kb[0]), min(box[1], kb[1]), max(box[2], kb[2]), max(box[3], kb[3]))
+                kept[i] = (union, kk, kc, ks, ka + area)
+                break
+        else:
+            kept.append((box, kind, colour, score, area))
+    return kept
 
 
 class Evaluators:
@@ -235,11 +253,7 @@ class Evaluators:
         self, image: np.ndarray, boxes: list[tuple[float, float, float, float]]
     ) -> tuple[list[str], np.ndarray]:
         """Material name per box and the probabilities (N, 11)."""
-        logits = (
-            self.material(crops(image, boxes, MATERIAL_CROP))
-            if boxes
-            else torch.zeros(0, len(OBJECT_MATERIALS))
-        )
+        logits = self.material(crops(image, boxes, MATERIAL_CROP)) if boxes else torch.zeros(0, len(OBJECT_MATERIALS))
         prob = logits.softmax(-1).numpy()
         return [OBJECT_MATERIALS[i] for i in prob.argmax(1)], prob
 
