@@ -21,7 +21,7 @@ Pixel coordinates: ``x`` to the right, ``y`` down, pixel ``(row i, col j)`` cove
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -103,7 +103,6 @@ class Render:
     joints_visible: dict[int, np.ndarray]  # subject index -> (24,) bool, in frame and not hidden
     caption: str
     spec: SceneSpec
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def masks(self) -> np.ndarray:
         """Instance masks (S, H, W) bool."""
