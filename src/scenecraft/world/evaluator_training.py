@@ -6,14 +6,17 @@
 Training scenes come from seeds 1000 (general) and 2000 (person-heavy); the held-out reports use
 other seeds. Every batch is degraded (blur, noise, colour jitter, quantisation; see
 :func:`evaluator_data.degrade`) and randomly mirrored, so the networks judge imperfect images too.
-Runs are resumable: a checkpoint (weights, optimiser, step) is saved every ``save_every`` steps
-and a rerun continues from it; the final weights are exported in float16 safetensors.
+Each run has a wall-time budget and a learning rate that follows the share of it spent (warm-up,
+cosine), so it ends annealed on time on a busy machine. Runs are resumable: a checkpoint (weights,
+optimiser, step, time spent) is saved every ``save_every`` steps and a rerun continues from it;
+the final weights are exported in float16 safetensors.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -46,16 +49,14 @@ from scenecraft.world.smpl import FLIP_PAIRS
 from scenecraft.world.spec import COLOUR_NAMES, MATERIALS, OBJECT_MATERIALS
 
 DATA = Path("data")
-SETS = (("eval_general", 1000, 6000, None), ("eval_people", 2000, 2000, PERSON_HEAVY))
+SETS = (("eval_general", 1000, 3000, None), ("eval_people", 2000, 1000, PERSON_HEAVY))
 
 
 def chunk_paths() -> list[Path]:
     return [p for name, *_ in SETS for p in sorted((DATA / name).glob("chunk_*.npz"))]
 
 
-def _jitter_box(
-    box: tuple[float, ...], rng: np.random.Generator, amount: float
-) -> tuple[float, float, float, float]:
+def _jitter_box(box: tuple[float, ...], rng: np.random.Generator, amount: float) -> tuple[float, float, float, float]:
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
     d = rng.uniform(-amount, amount, 4) * np.array([w, h, w, h])
@@ -80,24 +81,17 @@ def material_set(
         regions = [
             (s["box"], s["material"])
             for s in lab["subjects"]
-            if s["kind"] == "object"
-            and s["box"]
-            and (s["box"][2] - s["box"][0]) * (s["box"][3] - s["box"][1]) >= 36
+            if s["kind"] == "object" and s["box"] and (s["box"][2] - s["box"][0]) * (s["box"][3] - s["box"][1]) >= 36
         ]
         if surfaces:
             for key in ("ground", "wall"):
                 mid = MATERIALS.index(lab[key])
                 regions += [
-                    (b, lab[key])
-                    for b in surface_boxes(arrays["material"][i], arrays["instance"][i], mid, rng, 1)
+                    (b, lab[key]) for b in surface_boxes(arrays["material"][i], arrays["instance"][i], mid, rng, 1)
                 ]
         for box, mat in regions:
             for _ in range(copies):
-                xs.append(
-                    region_crop(
-                        img, _square(_jitter_box(box, rng, 0.08) if copies > 1 else box), MATERIAL_CROP
-                    )
-                )
+                xs.append(region_crop(img, _square(_jitter_box(box, rng, 0.08) if copies > 1 else box), MATERIAL_CROP))
                 ys.append(OBJECT_MATERIALS.index(mat))
     return np.stack(xs), np.array(ys, np.int64)
 
@@ -177,9 +171,19 @@ def _batch_images(x: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
     return _to_tensor(degrade(x, rng))
 
 
-def train(
-    name: str, steps: int, batch: int, lr: float, minutes: float, out: Path, save_every: int = 200
-) -> None:
+def lr_at(progress: float, peak: float, warmup: float = 0.05) -> float:
+    """Linear warm-up, then cosine decay to zero; ``progress`` is the share of the budget spent."""
+    if progress < warmup:
+        return peak * progress / warmup
+    return 0.5 * peak * (1.0 + math.cos(math.pi * min(1.0, (progress - warmup) / (1.0 - warmup))))
+
+
+def train(name: str, batch: int, lr: float, minutes: float, out: Path, save_every: int = 100) -> None:
+    """Train one evaluator for a budget of ``minutes`` of wall time, then export it.
+
+    The learning-rate schedule follows the share of the budget spent rather than a step count, so a
+    run on a busy machine still ends annealed and on time; the checkpoint stores the time spent.
+    """
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     arrays, labels = load_chunks(chunk_paths())
@@ -202,20 +206,21 @@ def train(
     # channels-last convolutions are about 1.3x faster on CPU
     net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     ckpt = out / f"{name}.ckpt.pt"
-    step = 0
+    step, spent = 0, 0.0
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        step = state["step"]
-        rng = np.random.default_rng(state["step"] + 1)
-        print(f"{name}: resumed at step {step}", flush=True)
-    t0, run_loss = time.time(), 0.0
+        step, spent = state["step"], state["spent"]
+        rng = np.random.default_rng(step + 1)
+        print(f"{name}: resumed at step {step} after {spent:.0f}s", flush=True)
+    budget = minutes * 60.0
+    t0, run_loss = time.time() - spent, 0.0
     net.train()
-    while step < steps and (time.time() - t0) < minutes * 60:
+    while (time.time() - t0) < budget:
+        for group in opt.param_groups:
+            group["lr"] = lr_at((time.time() - t0) / budget, lr)
         idx = rng.integers(0, n, batch)
         flip = rng.random(batch) < 0.5
         xb = x_all[idx].copy()
@@ -238,9 +243,7 @@ def train(
             weight[0] = 0.4
             loss = F.cross_entropy(kind_logits, kind_t, weight=weight)
             loss = loss + F.cross_entropy(col_logits, col_t, ignore_index=-1)
-            loss = loss + F.binary_cross_entropy_with_logits(
-                bor_logits[:, 0], bor_t, pos_weight=torch.tensor(4.0)
-            )
+            loss = loss + F.binary_cross_entropy_with_logits(bor_logits[:, 0], bor_t, pos_weight=torch.tensor(4.0))
         else:
             j = j_all[idx].copy()
             j[flip, :, 0] = 1.0 - j[flip, :, 0]
@@ -250,26 +253,18 @@ def train(
         opt.zero_grad()
         loss.backward()
         opt.step()
-        sched.step()
         step += 1
         run_loss += loss.item()
         if step % 50 == 0:
-            print(
-                f"{name} step {step}/{steps} loss {run_loss / 50:.4f} ({time.time() - t0:.0f}s)", flush=True
-            )
+            print(f"{name} step {step} loss {run_loss / 50:.4f} ({time.time() - t0:.0f}/{budget:.0f}s)", flush=True)
             run_loss = 0.0
-        if step % save_every == 0 or step == steps:
+        if step % save_every == 0:
             tmp = ckpt.with_suffix(".tmp")
-            torch.save(
-                {"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step},
-                tmp,
-            )
+            state = {"net": net.state_dict(), "opt": opt.state_dict(), "step": step, "spent": time.time() - t0}
+            torch.save(state, tmp)
             tmp.replace(ckpt)
-    if step >= steps:
-        export(net, name)
-        print(f"{name}: done, exported", flush=True)
-    else:
-        print(f"{name}: paused at step {step}; rerun to continue", flush=True)
+    export(net, name)
+    print(f"{name}: done after {step} steps, exported", flush=True)
 
 
 def export(net: nn.Module, name: str) -> Path:
@@ -278,19 +273,17 @@ def export(net: nn.Module, name: str) -> Path:
 
     WEIGHTS_DIR.mkdir(exist_ok=True)
     state = {
-        k: v.detach().half().contiguous()
-        for k, v in net.state_dict().items()
-        if not k.endswith("num_batches_tracked")
+        k: v.detach().half().contiguous() for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")
     }
     path = WEIGHTS_DIR / f"{name}.safetensors"
     save_file(state, str(path), metadata={"evaluator": name, "crop_grow": str(CROP_GROW)})
     return path
 
 
-CONFIGS = {  # name -> (steps, batch, lr)
-    "material": (2000, 64, 3e-3),
-    "segmenter": (1400, 32, 3e-3),
-    "keypoints": (1700, 48, 2e-3),
+CONFIGS = {  # name -> (batch, peak learning rate, default minutes on one CPU thread)
+    "material": (64, 3e-3, 6.0),
+    "segmenter": (32, 3e-3, 20.0),
+    "keypoints": (48, 2e-3, 18.0),
 }
 
 
@@ -300,20 +293,17 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("data", help="render the training chunks")
     t = sub.add_parser("train", help="train one evaluator")
     t.add_argument("name", choices=sorted(CONFIGS))
-    t.add_argument("--minutes", type=float, default=60.0, help="stop (resumably) after this long")
-    t.add_argument("--steps", type=int, default=None)
+    t.add_argument("--minutes", type=float, default=None, help="training budget (wall time)")
     args = parser.parse_args(argv)
     if args.cmd == "data":
         for name, seed, n, cfg in SETS:
             build_chunks(DATA / name, seed=seed, n_scenes=n, config=cfg)
         return 0
-    steps, batch, lr = CONFIGS[args.name]
+    batch, lr, minutes = CONFIGS[args.name]
     out = DATA / "train"
     out.mkdir(parents=True, exist_ok=True)
-    train(args.name, args.steps or steps, batch, lr, args.minutes, out)
-    (out / f"{args.name}.json").write_text(
-        json.dumps({"steps": args.steps or steps, "batch": batch, "lr": lr})
-    )
+    train(args.name, batch, lr, args.minutes or minutes, out)
+    (out / f"{args.name}.json").write_text(json.dumps({"minutes": args.minutes or minutes, "batch": batch, "lr": lr}))
     return 0
 
 
