@@ -26,7 +26,7 @@ MATERIAL_WORDS: dict[str, tuple[str, ...]] = {
     "brushed_metal": ("brushed-metal", "brushed steel"),
     "chrome": ("chrome", "mirror-chrome"),
     "brick": ("brick",),
-    "grass": ("grass-covered", "mossy green"),
+    "grass": ("grass-covered", "turf"),
     "sand": ("sandy", "sand"),
     "fabric": ("fabric", "cloth"),
     "rubber": ("rubber",),
@@ -71,10 +71,10 @@ WALL_WORDS: dict[str, str] = {
 TEMPLATES: tuple[str, ...] = (
     "{subjects}, on {floor}, {light}",
     "{subjects} on {floor} in front of {wall}, {light}",
-    "a scene with {subjects}; the floor is {floor_bare} and the scene is {light}",
-    "{light_cap}: {subjects}, standing on {floor}",
+    "a scene with {subjects} on {floor}, {light}",
+    "{light_cap}: {subjects}, on {floor}",
     "photo of {subjects} on {floor}, {wall} behind, {light}",
-    "{subjects}. {floor_cap}, {wall} in the background, {light}",
+    "{subjects}. The ground is {floor}, with {wall} in the background, {light}",
 )
 
 
@@ -155,11 +155,9 @@ def caption(spec: SceneSpec, rng: np.random.Generator, view: View | None = None)
     text = template.format(
         subjects=subjects,
         floor=floor,
-        floor_bare=floor.removeprefix("a "),
         light=light,
         light_cap=light[0].upper() + light[1:],
         wall=WALL_WORDS[spec.background.material],
-        floor_cap=f"The floor is {floor.removeprefix('a ')}",
     )
     return text[0].upper() + text[1:]
 
