@@ -178,11 +178,14 @@ def lr_at(progress: float, peak: float, warmup: float = 0.05) -> float:
     return 0.5 * peak * (1.0 + math.cos(math.pi * min(1.0, (progress - warmup) / (1.0 - warmup))))
 
 
-def train(name: str, batch: int, lr: float, minutes: float, out: Path, save_every: int = 100) -> None:
+def train(
+    name: str, batch: int, lr: float, minutes: float, out: Path, save_every: int = 100, extend: bool = False
+) -> None:
     """Train one evaluator for a budget of ``minutes`` of wall time, then export it.
 
     The learning-rate schedule follows the share of the budget spent rather than a step count, so a
     run on a busy machine still ends annealed and on time; the checkpoint stores the time spent.
+    ``extend`` continues from the checkpoint's weights with a fresh schedule of ``minutes``.
     """
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
@@ -212,7 +215,7 @@ def train(name: str, batch: int, lr: float, minutes: float, out: Path, save_ever
         state = torch.load(ckpt, weights_only=False)
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
-        step, spent = state["step"], state["spent"]
+        step, spent = state["step"], 0.0 if extend else state["spent"]
         rng = np.random.default_rng(step + 1)
         print(f"{name}: resumed at step {step} after {spent:.0f}s", flush=True)
     budget = minutes * 60.0
@@ -294,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("train", help="train one evaluator")
     t.add_argument("name", choices=sorted(CONFIGS))
     t.add_argument("--minutes", type=float, default=None, help="training budget (wall time)")
+    t.add_argument("--extend", action="store_true", help="continue from the checkpoint with a new budget")
     args = parser.parse_args(argv)
     if args.cmd == "data":
         for name, seed, n, cfg in SETS:
@@ -302,8 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     batch, lr, minutes = CONFIGS[args.name]
     out = DATA / "train"
     out.mkdir(parents=True, exist_ok=True)
-    train(args.name, batch, lr, args.minutes or minutes, out)
-    (out / f"{args.name}.json").write_text(json.dumps({"minutes": args.minutes or minutes, "batch": batch, "lr": lr}))
+    train(args.name, batch, lr, args.minutes or minutes, out, extend=args.extend)
+    log = out / f"{args.name}.json"
+    runs = json.loads(log.read_text()) if log.exists() else []
+    runs = runs if isinstance(runs, list) else [runs]
+    runs.append({"minutes": args.minutes or minutes, "batch": batch, "lr": lr, "extend": args.extend})
+    log.write_text(json.dumps(runs))
     return 0
 
 
