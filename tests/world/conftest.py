@@ -17,9 +17,7 @@ def two_objects() -> SceneSpec:
         camera=Camera(position=(0.0, 1.0, 5.0), look_at=(0.0, 0.5, 0.0), fov_deg=40.0),
         subjects=[
             ObjectSubject(shape="cube", material="rubber", colour="red", position=(-1.0, 0.0, 0.0), size=0.8),
-            ObjectSubject(
-                shape="sphere", material="glass", colour="blue", position=(1.0, 0.0, 0.0), size=0.8
-            ),
+            ObjectSubject(shape="sphere", material="glass", colour="blue", position=(1.0, 0.0, 0.0), size=0.8),
         ],
     )
 

@@ -39,9 +39,7 @@ def test_bad_input_exits_2_with_the_reason(tmp_path: Path, capsys) -> None:
         main(["world", "render", "--spec", str(tmp_path / "x.json"), "--size", "2000", "--out", "a.png"])
     assert e.value.code == 2 and "--size must be between 32 and 1024" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
-    bad.write_text(
-        '{"subjects": [{"kind": "object", "shape": "cube", "material": "cheese", "colour": "red"}]}'
-    )
+    bad.write_text('{"subjects": [{"kind": "object", "shape": "cube", "material": "cheese", "colour": "red"}]}')
     with pytest.raises(SystemExit) as e:
         main(["world", "render", "--spec", str(bad), "--out", str(tmp_path / "a.png")])
     assert e.value.code == 2 and "material" in capsys.readouterr().err

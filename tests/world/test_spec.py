@@ -11,9 +11,7 @@ from scenecraft.world.spec import Camera, Light, ObjectSubject, PersonSubject, S
 
 
 def test_json_round_trip(two_objects: SceneSpec) -> None:
-    scene = two_objects.model_copy(
-        update={"subjects": [*two_objects.subjects, PersonSubject.from_preset("walk")]}
-    )
+    scene = two_objects.model_copy(update={"subjects": [*two_objects.subjects, PersonSubject.from_preset("walk")]})
     again = SceneSpec.model_validate_json(scene.model_dump_json())
     assert again == scene
     assert again.subjects[2].kind == "person" and again.subjects[2].action == "walk"
@@ -38,9 +36,7 @@ def test_unknown_material_lists_the_allowed_ones() -> None:
 
 
 def test_subject_behind_the_wall_is_refused() -> None:
-    with pytest.raises(
-        ValidationError, match=r"subjects\[0\]\.position z=-9.0 is behind the background wall"
-    ):
+    with pytest.raises(ValidationError, match=r"subjects\[0\]\.position z=-9.0 is behind the background wall"):
         SceneSpec(subjects=[ObjectSubject(shape="cone", material="wood", colour="red", position=(0, 0, -9))])
 
 
@@ -55,6 +51,4 @@ def test_light_direction_from_angles() -> None:
     # Azimuth 0 and elevation 0+: light from +x. Elevation 90: straight above.
     d = Light(azimuth_deg=0.0, elevation_deg=30.0).direction()
     assert d == pytest.approx((math.cos(math.radians(30)), 0.5, 0.0))
-    assert Light(azimuth_deg=123.0, elevation_deg=90.0).direction() == pytest.approx(
-        (0.0, 1.0, 0.0), abs=1e-12
-    )
+    assert Light(azimuth_deg=123.0, elevation_deg=90.0).direction() == pytest.approx((0.0, 1.0, 0.0), abs=1e-12)

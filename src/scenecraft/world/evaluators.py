@@ -167,7 +167,7 @@ def resize_image(image: np.ndarray, size: int) -> torch.Tensor:
     from PIL import Image
 
     img = Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None)
-    return torch.from_numpy(np.asarray(img)).permute(2, 0, 1)[None].float() / 255.0
+    return torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].float() / 255.0
 
 
 def components(
