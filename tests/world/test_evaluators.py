@@ -80,6 +80,7 @@ def test_shipped_weights_are_small() -> None:
     assert sum(f.stat().st_size for f in files) < 4_000_000
 
 
+@pytest.mark.slow
 def test_shipped_evaluators_read_renders() -> None:
     """On fresh renders (seed 11, never trained on) the evaluators beat chance by far.
 
