@@ -17,6 +17,10 @@ from scenecraft import __version__
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("scenecraft.generate_cli", "generate images with a DiT"),
+    "serve": ("scenecraft.api.serve_cli", "start the platform (API, workers, storage) in one command"),
+    "worker": ("scenecraft.jobs.worker_cli", "run standalone workers against a shared database"),
+    "admin": ("scenecraft.admin_cli", "users, passwords, key rotation, audit verification"),
+    "effects": ("scenecraft.effects.cli", "apply an effects chain to an image (stills, WebP/GIF animations)"),
     "world": ("scenecraft.world.cli", "procedural scenes: render, sample, score the evaluators"),
 }
 

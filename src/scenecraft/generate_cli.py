@@ -24,18 +24,29 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list-models", action="store_true", help="print the named configs and exit")
     parser.add_argument("--checkpoint", type=Path, help="model weights: .pt (official or training) or .safetensors")
     parser.add_argument("--vae", type=Path, help="AutoencoderKL: a diffusers folder or a single weights file")
-    parser.add_argument("--class-label", type=int, action="append", dest="class_labels", metavar="N",
-                        help="class to generate (repeat for a batch); omit for unconditional")
+    parser.add_argument(
+        "--class-label",
+        type=int,
+        action="append",
+        dest="class_labels",
+        metavar="N",
+        help="class to generate (repeat for a batch); omit for unconditional",
+    )
     parser.add_argument("--steps", type=int, default=50, help="sampling steps (default 50)")
     parser.add_argument("--sampler", default="ddim", help="ddim or ddpm (epsilon models); euler or heun (flow models)")
     parser.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale (1 = off)")
     parser.add_argument("--seed", type=int, default=0, help="random seed; image i of a batch uses seed + i")
     parser.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: cuda when available)")
-    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
-                        help="compute precision (default float32)")
-    parser.add_argument("--out", type=Path, default=Path("out.png"),
-                        help="output PNG; a batch writes out-0.png, out-1.png, ...")
+    parser.add_argument(
+        "--dtype",
+        choices=["float32", "bfloat16", "float16"],
+        default="float32",
+        help="compute precision (default float32)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("out.png"), help="output PNG; a batch writes out-0.png, out-1.png, ..."
+    )
 
 
 def _list_models() -> int:
@@ -109,9 +120,11 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     elapsed = time.perf_counter() - start
 
-    outputs = [args.out] if len(images) == 1 else [
-        args.out.with_name(f"{args.out.stem}-{i}{args.out.suffix}") for i in range(len(images))
-    ]
+    outputs = (
+        [args.out]
+        if len(images) == 1
+        else [args.out.with_name(f"{args.out.stem}-{i}{args.out.suffix}") for i in range(len(images))]
+    )
     for image, path in zip(images, outputs, strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")

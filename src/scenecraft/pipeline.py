@@ -24,7 +24,7 @@ from torch import Tensor
 
 from scenecraft.model import DiT, build_dit
 from scenecraft.model.autoencoder import Decoder, LatentDecoder, PixelDecoder, load_vae
-from scenecraft.model.checkpoints import infer_dit_config, load_weights, read_state_dict
+from scenecraft.model.checkpoints import CheckpointError, infer_dit_config, load_weights, read_state_dict
 from scenecraft.sampling import (
     OFFICIAL_DIT_CHANNELS,
     SAMPLERS,
@@ -79,6 +79,8 @@ class GenerationPipeline:
         self.decoder = decoder
         # DiT with learned sigma is the official epsilon objective; our flow models predict velocity.
         self.objective: Objective = objective or ("epsilon" if model.learn_sigma else "flow")
+        # Channels that guidance acts on: the official DiT guides 3 of its 4 epsilon channels.
+        self.guided_channels = _guided_channels(model)
         self._preview_map: tuple[Tensor, Tensor] | None = None
 
     # ----------------------------------------------------------------------------------------
@@ -107,14 +109,22 @@ class GenerationPipeline:
             # The stored pos_embed fixes the training resolution; keep it so strict loading works.
             overrides: dict[str, int | bool] = {"in_channels": in_channels}
             if saved is not None:
+                if saved.in_channels != in_channels:
+                    space = (
+                        "SD-VAE latents (4 channels): give a VAE"
+                        if saved.in_channels == 4
+                        else (f"{saved.in_channels}-channel pixels: give no VAE")
+                    )
+                    raise CheckpointError(f"checkpoint {checkpoint} works on {space}")
                 overrides["input_size"] = saved.input_size
                 overrides["num_classes"] = saved.num_classes
                 overrides["learn_sigma"] = saved.learn_sigma
             net = build_dit(model, **overrides)
             load_weights(net, state, source=f"checkpoint {checkpoint}")
         else:
-            torch.manual_seed(0)
-            net = build_dit(model, in_channels=in_channels, input_size=32)
+            with torch.random.fork_rng(devices=[]):  # seed 0 without touching the caller's RNG
+                torch.manual_seed(0)
+                net = build_dit(model, in_channels=in_channels, input_size=32)
             _randomize_zero_init(net)
         decoder: Decoder = LatentDecoder(load_vae(vae, device=device, dtype=dtype)) if vae else PixelDecoder()
         return cls(net, decoder, device=device, dtype=dtype)
@@ -148,7 +158,7 @@ class GenerationPipeline:
             raise GenerationError(f"guidance must be between 0 and 50, got {guidance}")
         return height, width
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def sample(
         self,
         specs: Sequence[SampleSpec],
@@ -169,21 +179,28 @@ class GenerationPipeline:
             if spec.class_label is not None and not 0 <= spec.class_label < null:
                 raise GenerationError(f"class label {spec.class_label} is outside 0..{null - 1}")
         generators = [torch.Generator("cpu").manual_seed(spec.seed) for spec in specs]
+        # The sampler's state stays float32 whatever the model's dtype: 50 steps of bf16
+        # arithmetic on x would cost more precision than the model's own bf16 matmuls.
         x = torch.stack([torch.randn(self.model.in_channels, h, w, generator=g) for g in generators])
-        x = x.to(self.device, self.dtype)
+        x = x.to(self.device)
         labels = torch.tensor([null if s.class_label is None else s.class_label for s in specs], device=self.device)
         nulls = torch.full_like(labels, null)
 
         if self.objective == "epsilon":
-            denoise = guided_denoiser(self.model, labels, nulls, guidance, _guided_channels(self.model))
+
+            def net(x: Tensor, t: Tensor, y: Tensor) -> Tensor:
+                return self.model(x.to(self.dtype), t, y).float()
+
+            denoise = guided_denoiser(net, labels, nulls, guidance, self.guided_channels)
             diffusion = GaussianDiffusion.official(_respacing(sampler, steps))
             run = sample_ddim if sampler == "ddim" else sample_ddpm
             return run(denoise, x, diffusion, callback=callback, generator=generators)
 
         def velocity(x: Tensor, t: Tensor, y: Tensor) -> Tensor:
-            return self.model(x, t * 1000, y)  # flow time in [0, 1] -> the embedder's 0..1000 range
+            # flow time in [0, 1] -> the timestep embedder's 0..1000 range
+            return self.model(x.to(self.dtype), t * 1000, y).float()
 
-        denoise = guided_denoiser(velocity, labels, nulls, guidance)
+        denoise = guided_denoiser(velocity, labels, nulls, guidance, self.guided_channels)
         flow = sample_euler if sampler == "euler" else sample_heun
         return flow(denoise, x, flow_times(steps), callback=callback)
 

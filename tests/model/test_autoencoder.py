@@ -40,9 +40,13 @@ def to_ldm_layout(state: dict[str, torch.Tensor], levels: int) -> dict[str, torc
         k = re.sub(r"^encoder\.down_blocks\.(\d+)\.resnets\.", r"encoder.down.\1.block.", k)
         k = re.sub(r"^encoder\.down_blocks\.(\d+)\.downsamplers\.0\.", r"encoder.down.\1.downsample.", k)
         # diffusers counts decoder levels from the bottom, the original from the top.
-        k = re.sub(r"^decoder\.up_blocks\.(\d+)\.resnets\.", lambda m: f"decoder.up.{levels - 1 - int(m.group(1))}.block.", k)
         k = re.sub(
-            r"^decoder\.up_blocks\.(\d+)\.upsamplers\.0\.", lambda m: f"decoder.up.{levels - 1 - int(m.group(1))}.upsample.", k
+            r"^decoder\.up_blocks\.(\d+)\.resnets\.", lambda m: f"decoder.up.{levels - 1 - int(m.group(1))}.block.", k
+        )
+        k = re.sub(
+            r"^decoder\.up_blocks\.(\d+)\.upsamplers\.0\.",
+            lambda m: f"decoder.up.{levels - 1 - int(m.group(1))}.upsample.",
+            k,
         )
         k = k.replace("conv_shortcut", "nin_shortcut").replace("conv_norm_out", "norm_out")
         out[k] = value.contiguous()
@@ -75,7 +79,7 @@ def test_load_errors(tmp_path: Path) -> None:
     with pytest.raises(VAELoadError, match="VAE not found"):
         load_vae(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(VAELoadError, match="without config.json"):
+    with pytest.raises(VAELoadError, match=r"without config\.json"):
         load_vae(tmp_path / "empty")
     save_file({"something.weight": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
     with pytest.raises(VAELoadError, match="does not look like an AutoencoderKL"):

@@ -60,8 +60,12 @@ def test_training_checkpoint_loads_its_ema_weights(tmp_path: Path) -> None:
     path = tmp_path / "0400000.pt"
     # As the official train.py writes it, DDP prefix and argparse.Namespace included.
     torch.save(
-        {"model": {f"module.{k}": v for k, v in raw.items()}, "ema": ema, "opt": {"state": {}, "param_groups": []},
-         "args": argparse.Namespace(model="DiT-S/4", image_size=128)},
+        {
+            "model": {f"module.{k}": v for k, v in raw.items()},
+            "ema": ema,
+            "opt": {"state": {}, "param_groups": []},
+            "args": argparse.Namespace(model="DiT-S/4", image_size=128),
+        },
         path,
     )
     state = read_state_dict(path)
@@ -79,7 +83,13 @@ def test_safetensors_round_trip(tmp_path: Path) -> None:
 def test_infer_config_from_official_layout() -> None:
     config = infer_dit_config(official_layout(depth=3, D=384, patch=4, grid=8))
     assert config is not None
-    assert (config.depth, config.hidden_size, config.patch_size, config.input_size, config.num_heads) == (3, 384, 4, 32, 6)
+    assert (config.depth, config.hidden_size, config.patch_size, config.input_size, config.num_heads) == (
+        3,
+        384,
+        4,
+        32,
+        6,
+    )
     assert config.learn_sigma and config.num_classes == 1000
 
 

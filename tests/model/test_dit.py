@@ -20,9 +20,7 @@ def randomize(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
-@pytest.mark.parametrize(
-    ("name", "millions"), [("DiT-S/2", 33), ("DiT-B/2", 130), ("DiT-L/2", 458), ("DiT-XL/2", 675)]
-)
+@pytest.mark.parametrize(("name", "millions"), [("DiT-S/2", 33), ("DiT-B/2", 130), ("DiT-L/2", 458), ("DiT-XL/2", 675)])
 def test_parameter_counts_match_the_paper(name: str, millions: int) -> None:
     with torch.device("meta"):
         n = sum(p.numel() for p in build_dit(name).parameters())

@@ -41,7 +41,9 @@ def test_guided_denoiser_equals_two_passes() -> None:
     with torch.no_grad():
         for channels in (3, 8):
             denoise = guided_denoiser(model, labels, nulls, 2.5, guided_channels=channels)
-            torch.testing.assert_close(denoise(x, t), two_pass(model, x, t, labels, 2.5, channels), atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(
+                denoise(x, t), two_pass(model, x, t, labels, 2.5, channels), atol=1e-5, rtol=1e-5
+            )
         # A scale of 1 is the conditional model alone.
         torch.testing.assert_close(guided_denoiser(model, labels, nulls, 1.0)(x, t), model(x, t, labels))
 

@@ -47,8 +47,14 @@ def test_ddim_matches_diffusers_ddim_scheduler() -> None:
     ours = sample_ddim(toy_eps, x.clone(), diffusion)
 
     scheduler = DDIMScheduler(
-        num_train_timesteps=1000, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
-        clip_sample=False, set_alpha_to_one=True, steps_offset=0, timestep_spacing="leading",
+        num_train_timesteps=1000,
+        beta_start=1e-4,
+        beta_end=0.02,
+        beta_schedule="linear",
+        clip_sample=False,
+        set_alpha_to_one=True,
+        steps_offset=0,
+        timestep_spacing="leading",
     )
     scheduler.set_timesteps(50)
     ref = x.clone()
@@ -64,8 +70,13 @@ def test_ddpm_learned_range_matches_diffusers_ddpm_scheduler() -> None:
     ours = sample_ddpm(toy_eps, x.clone(), diffusion, generator=torch.Generator().manual_seed(7))
 
     scheduler = DDPMScheduler(
-        num_train_timesteps=1000, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
-        variance_type="learned_range", clip_sample=False, timestep_spacing="linspace",
+        num_train_timesteps=1000,
+        beta_start=1e-4,
+        beta_end=0.02,
+        beta_schedule="linear",
+        variance_type="learned_range",
+        clip_sample=False,
+        timestep_spacing="linspace",
     )
     scheduler.set_timesteps(25)
     assert scheduler.timesteps.tolist() == diffusion.timestep_map[::-1].tolist()
@@ -115,7 +126,9 @@ def test_ddpm_lands_on_the_data_distribution(var_value: float | None) -> None:
     # None: epsilon only (posterior variance); -1 / +1: the two ends of the learned range.
     diffusion = GaussianDiffusion.official(1000)
     x = torch.randn(2000, 1, 2, 2, generator=torch.Generator().manual_seed(0))
-    out = sample_ddpm(exact_gaussian_eps(diffusion, var_value), x, diffusion, generator=torch.Generator().manual_seed(1))
+    out = sample_ddpm(
+        exact_gaussian_eps(diffusion, var_value), x, diffusion, generator=torch.Generator().manual_seed(1)
+    )
     assert_gaussian(out, mean_tol=0.02, std_rel_tol=0.04)
 
 

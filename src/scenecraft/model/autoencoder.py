@@ -99,9 +99,7 @@ def load_vae(path: str | Path, *, device: str | torch.device = "cpu", dtype: tor
             vae.to(dtype)  # type: ignore[attr-defined]
         else:
             ldm = _ldm_vae_config(state, p)
-            vae = AutoencoderKL.from_single_file(
-                str(p), original_config=ldm, local_files_only=True, torch_dtype=dtype
-            )
+            vae = AutoencoderKL.from_single_file(str(p), original_config=ldm, local_files_only=True, torch_dtype=dtype)
     return vae.to(device).eval()
 
 

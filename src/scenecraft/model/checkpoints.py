@@ -55,7 +55,7 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     for key, value in obj.items():
         for prefix in _WRAPPER_PREFIXES:
             if key.startswith(prefix):
-                key = key[len(prefix):]
+                key = key[len(prefix) :]
         state[key] = value
     return state
 

@@ -51,9 +51,7 @@ def get_config(name: str, **overrides: Any) -> DiTConfig:
     try:
         config = DIT_CONFIGS[name]
     except KeyError:
-        raise UnknownModelError(
-            f"unknown model config {name!r}; valid names: {', '.join(DIT_CONFIGS)}"
-        ) from None
+        raise UnknownModelError(f"unknown model config {name!r}; valid names: {', '.join(DIT_CONFIGS)}") from None
     fields = {f.name for f in dataclasses.fields(DiTConfig)}
     unknown = set(overrides) - fields
     if unknown:

@@ -73,9 +73,7 @@ class TimestepEmbedder(nn.Module):
         (diffusers' DiT divides by ``half - 1`` instead, a small difference the benchmark shows).
         """
         half = dim // 2
-        freqs = torch.exp(
-            -math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half
-        )
+        freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
         args = t[:, None].float() * freqs[None]  # (N, half)
         embedding = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
         if dim % 2:
@@ -219,9 +217,7 @@ class DiT(nn.Module):
     def __init__(self, config: DiTConfig):
         super().__init__()
         if config.input_size % config.patch_size:
-            raise ValueError(
-                f"input size {config.input_size} is not divisible by the patch size {config.patch_size}"
-            )
+            raise ValueError(f"input size {config.input_size} is not divisible by the patch size {config.patch_size}")
         self.config = config
         self.in_channels = config.in_channels
         self.out_channels = config.out_channels
@@ -361,8 +357,7 @@ def get_2d_sincos_pos_embed(embed_dim: int, grid_h: int, grid_w: int) -> np.ndar
     """
     if embed_dim % 4:
         raise ValueError(f"embedding width {embed_dim} must be divisible by 4 for 2-D sin-cos")
-    rows, cols = np.meshgrid(np.arange(grid_h, dtype=np.float64), np.arange(grid_w, dtype=np.float64),
-                             indexing="ij")
+    rows, cols = np.meshgrid(np.arange(grid_h, dtype=np.float64), np.arange(grid_w, dtype=np.float64), indexing="ij")
     emb_x = get_1d_sincos_pos_embed(embed_dim // 2, cols.reshape(-1))
     emb_y = get_1d_sincos_pos_embed(embed_dim // 2, rows.reshape(-1))
     return np.concatenate([emb_x, emb_y], axis=1)

@@ -64,7 +64,7 @@ def to_diffusers(model: DiT) -> Any:
     from diffusers import DiTTransformer2DModel
 
     c = model.config
-    transformer = DiTTransformer2DModel(
+    transformer: Any = DiTTransformer2DModel(
         num_attention_heads=c.num_heads,
         attention_head_dim=c.hidden_size // c.num_heads,
         in_channels=c.in_channels,

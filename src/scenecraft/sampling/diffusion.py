@@ -36,7 +36,7 @@ def space_timesteps(num_timesteps: int, section_counts: str | list[int]) -> list
     """
     if isinstance(section_counts, str):
         if section_counts.startswith("ddim"):
-            desired = int(section_counts[len("ddim"):])
+            desired = int(section_counts[len("ddim") :])
             for stride in range(1, num_timesteps):
                 if len(range(0, num_timesteps, stride)) == desired:
                     return list(range(0, num_timesteps, stride))

@@ -1,0 +1,253 @@
+"""Our generation pipeline vs diffusers' DiTPipeline on the same weights, steps and sampler.
+
+    python benchmarks/generate_speed.py [--models DiT-S/2 DiT-XL/2] [--steps 10] [--repeats 2]
+
+Both pipelines get the same random-initialised DiT (moved into diffusers' DiTTransformer2DModel by
+an exact key mapping) and the same random SD-architecture VAE, DDIM with the same timesteps,
+guidance 4, the same seed. Each pipeline runs in its own process so its peak memory (max RSS) is
+its own; runs alternate (ours, diffusers, ours, ...) so machine noise hits both alike.
+
+Two differences are reported:
+- "aligned": diffusers with the official timestep frequencies and our pipeline guiding all four
+  channels as diffusers does: the same computation, so this should be ~float32 round-off;
+- "as shipped": each as it comes (the official 3-channel guidance and frequencies on our side).
+
+Prints a table and writes benchmarks/results/generate_speed.json (device and card included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+RESULTS = Path(__file__).parent / "results" / "generate_speed.json"
+SEED, LABEL, GUIDANCE = 0, 207, 4.0
+
+
+def make_weights(model_name: str, size: int, folder: Path) -> None:
+    """Random DiT with every layer non-zero, and a random SD-architecture VAE, saved to folder."""
+    from diffusers import AutoencoderKL
+
+    from scenecraft.model import build_dit
+    from scenecraft.model.checkpoints import save_weights
+
+    torch.manual_seed(0)
+    model = build_dit(model_name, input_size=size // 8)
+    with torch.no_grad():
+        for layer in [model.final_layer.linear, *model.modulation_layers()]:
+            layer.weight.normal_(0, 0.02)
+            layer.bias.normal_(0, 0.02)
+    save_weights(model, folder / "dit.safetensors")
+    AutoencoderKL(
+        block_out_channels=(128, 256, 512, 512),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        layers_per_block=2,
+        latent_channels=4,
+        sample_size=size,
+        scaling_factor=0.18215,
+    ).save_pretrained(folder / "vae")
+
+
+def worker(args: argparse.Namespace) -> None:
+    """Runs one pipeline `repeats` times in this process; prints JSON timings and the image."""
+    device = torch.device(args.device)
+    dtype = getattr(torch, args.dtype)
+    folder = Path(args.weights)
+    if args.impl == "ours":
+        from scenecraft.pipeline import GenerationPipeline, SampleSpec
+
+        pipe = GenerationPipeline.from_settings(
+            args.model, folder / "dit.safetensors", folder / "vae", device=device, dtype=dtype
+        )
+        if args.aligned:
+            pipe.guided_channels = None  # diffusers guides all latent channels
+
+        def run() -> np.ndarray:
+            z = pipe.sample(
+                [SampleSpec(SEED, LABEL)], size=args.size, steps=args.steps, sampler="ddim", guidance=GUIDANCE
+            )
+            images = pipe.decoder.decode(z)
+            return ((images.float() + 1) / 2).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
+    else:
+        from diffusers import AutoencoderKL, DDIMScheduler, DiTPipeline
+
+        from scenecraft.model import build_dit
+        from scenecraft.model.checkpoints import load_weights, read_state_dict
+        from scenecraft.model.interop import align_diffusers_with_official, to_diffusers
+
+        model = build_dit(args.model, input_size=args.size // 8)
+        load_weights(model, read_state_dict(folder / "dit.safetensors"))
+        transformer = to_diffusers(model)
+        del model
+        if args.aligned:
+            align_diffusers_with_official(transformer)
+        scheduler = DDIMScheduler(
+            num_train_timesteps=1000,
+            beta_start=1e-4,
+            beta_end=0.02,
+            beta_schedule="linear",
+            clip_sample=False,
+            set_alpha_to_one=True,
+            steps_offset=0,
+            timestep_spacing="leading",
+        )
+        vae = AutoencoderKL.from_pretrained(folder / "vae", local_files_only=True)
+        dit = DiTPipeline(transformer=transformer, vae=vae, scheduler=scheduler).to(device, dtype)
+        dit.set_progress_bar_config(disable=True)
+
+        def run() -> np.ndarray:
+            g = torch.Generator("cpu").manual_seed(SEED)
+            with torch.inference_mode():
+                return dit(
+                    class_labels=[LABEL],
+                    guidance_scale=GUIDANCE,
+                    generator=g,
+                    num_inference_steps=args.steps,
+                    output_type="np",
+                ).images
+
+    times = []
+    for _ in range(args.repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        image = run()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    np.save(args.image_out, np.asarray(image, dtype=np.float32))
+    peak_gpu = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None
+    print(
+        json.dumps(
+            {
+                "seconds": times,
+                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_gpu_mib": peak_gpu,
+            }
+        )
+    )
+
+
+def spawn(impl: str, model: str, folder: Path, args: argparse.Namespace, aligned: bool) -> tuple[dict, np.ndarray]:
+    image_out = folder / f"{impl}-{aligned}.npy"
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        impl,
+        "--model",
+        model,
+        "--weights",
+        str(folder),
+        "--size",
+        str(args.size),
+        "--steps",
+        str(args.steps),
+        "--repeats",
+        str(args.repeats),
+        "--device",
+        args.device,
+        "--dtype",
+        args.dtype,
+        "--image-out",
+        str(image_out),
+    ] + (["--aligned"] if aligned else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1]), np.load(image_out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["DiT-S/2", "DiT-XL/2"])
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--worker", choices=["ours", "diffusers"], help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--weights", help=argparse.SUPPRESS)
+    parser.add_argument("--image-out", help=argparse.SUPPRESS)
+    parser.add_argument("--aligned", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        args.impl = args.worker
+        return worker(args)
+
+    rows = []
+    for model in args.models:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            make_weights(model, args.size, folder)
+            # Aligned runs (timed, alternating), then the as-shipped difference from one more pair.
+            ours, ref = spawn("ours", model, folder, args, aligned=True)
+            theirs, ref_d = spawn("diffusers", model, folder, args, aligned=True)
+            shipped_ours = spawn("ours", model, folder, args, aligned=False)
+            shipped_theirs = spawn("diffusers", model, folder, args, aligned=False)
+        t_ours = statistics.median(ours["seconds"] + shipped_ours[0]["seconds"])
+        t_diff = statistics.median(theirs["seconds"] + shipped_theirs[0]["seconds"])
+        rows.append(
+            {
+                "model": model,
+                "size": args.size,
+                "steps": args.steps,
+                "sampler": "ddim",
+                "guidance": GUIDANCE,
+                "ours_s": round(t_ours, 3),
+                "diffusers_s": round(t_diff, 3),
+                "speed_ratio": round(t_diff / t_ours, 3),  # > 1: ours is faster
+                "ours_peak_mib": round(max(ours["peak_rss_mib"], shipped_ours[0]["peak_rss_mib"])),
+                "diffusers_peak_mib": round(max(theirs["peak_rss_mib"], shipped_theirs[0]["peak_rss_mib"])),
+                "ours_peak_gpu_mib": ours["peak_gpu_mib"],
+                "diffusers_peak_gpu_mib": theirs["peak_gpu_mib"],
+                "max_diff_aligned": float(np.abs(ref - ref_d).max()),
+                "max_diff_as_shipped": float(np.abs(shipped_ours[1] - shipped_theirs[1]).max()),
+            }
+        )
+        print(f"done {model}", file=sys.stderr)
+
+    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu"
+    result = {
+        "device": args.device,
+        "card": device,
+        "dtype": args.dtype,
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "rows": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        f"device: {args.device} ({device}), dtype {args.dtype}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
+    )
+    print(
+        "| model | px | steps | ours s | diffusers s | speed ratio | ours peak MiB | diffusers peak MiB "
+        "| max diff (aligned) | max diff (as shipped) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['model']} | {r['size']} | {r['steps']} | {r['ours_s']:.2f} | {r['diffusers_s']:.2f} | "
+            f"{r['speed_ratio']:.2f}x | {r['ours_peak_mib']} | {r['diffusers_peak_mib']} | "
+            f"{r['max_diff_aligned']:.2e} | {r['max_diff_as_shipped']:.2e} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

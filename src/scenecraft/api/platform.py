@@ -1,0 +1,75 @@
+"""Everything a running API process holds, built once from Settings and kept on `app.state`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from scenecraft.auth.gateway import IPFilter, RateLimiter
+from scenecraft.auth.secretbox import SecretBox
+from scenecraft.config import Settings
+from scenecraft.db import Database
+from scenecraft.jobs.events import EventBus, make_bus
+from scenecraft.jobs.queue import QueuePolicy, queue_depth
+from scenecraft.observability import Metrics
+from scenecraft.storage.store import BlobStore
+
+
+def policy_from_settings(settings: Settings) -> QueuePolicy:
+    return QueuePolicy(
+        lease_seconds=settings.lease_seconds,
+        max_attempts=settings.max_attempts,
+        retry_backoff_seconds=settings.retry_backoff_seconds,
+        max_batch_size=settings.max_batch_size,
+        quota_max_queued=settings.quota_max_queued,
+        quota_max_running=settings.quota_max_running,
+    )
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    db: Database
+    store: BlobStore
+    limiter: RateLimiter
+    ip_filter: IPFilter
+    box: SecretBox
+    bus: EventBus
+    metrics: Metrics
+    policy: QueuePolicy
+    workers: Any = None  # jobs.worker.WorkerPool when embedded workers run
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, bus: EventBus | None = None) -> Platform:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url)
+        metrics = Metrics()
+        platform = cls(
+            settings=settings,
+            db=db,
+            store=BlobStore.from_settings(settings),
+            limiter=RateLimiter(settings.redis_url or "memory://"),
+            ip_filter=IPFilter(settings.ip_allow, settings.ip_deny),
+            box=SecretBox(settings.secret_key.get_secret_value()),
+            bus=bus
+            or make_bus(settings.event_bus, database_url=settings.resolved_database_url, redis_url=settings.redis_url),
+            metrics=metrics,
+            policy=policy_from_settings(settings),
+        )
+
+        def depth() -> dict[str, int]:
+            with db.session() as s:
+                return queue_depth(s)
+
+        metrics.watch_queue(depth)
+        return platform
+
+    @property
+    def session_idle(self) -> timedelta:
+        return timedelta(minutes=self.settings.session_idle_minutes)
+
+    @property
+    def session_absolute(self) -> timedelta:
+        return timedelta(hours=self.settings.session_absolute_hours)

@@ -1,0 +1,174 @@
+"""Assets: upload, read, version history, version content, delete. Every access checks the owner."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, HTTPException, Path, Query, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+
+from scenecraft import audit
+from scenecraft.api.deps import AssetsRead, AssetsWrite, ClientIP, PlatformDep, SessionDep, not_found
+from scenecraft.api.schemas import AssetPage, AssetPublic, AssetVersionPublic
+from scenecraft.db.models import Asset, AssetVersion
+from scenecraft.storage.uploads import UploadRejected, check_image_upload
+
+router = APIRouter(tags=["assets"])
+AssetId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+
+
+def asset_public(a: Asset) -> AssetPublic:
+    return AssetPublic(
+        id=a.id,
+        kind=a.kind,  # type: ignore[arg-type]
+        name=a.name,
+        latest_version=a.latest_version,
+        source_job_id=a.source_job_id,
+        created_at=a.created_at,
+    )
+
+
+def version_public(v: AssetVersion) -> AssetVersionPublic:
+    return AssetVersionPublic(
+        number=v.number,
+        parent_number=v.parent_number,
+        content_type=v.content_type,
+        width=v.width,
+        height=v.height,
+        sha256=v.blob_sha256,
+        operation=v.operation,
+        created_at=v.created_at,
+    )
+
+
+def owned_asset(session: Any, asset_id: str, user_id: str) -> Asset:
+    asset = session.get(Asset, asset_id)
+    if asset is None or asset.user_id != user_id:
+        raise not_found("asset", asset_id)
+    assert isinstance(asset, Asset)
+    return asset
+
+
+@router.post(
+    "/v1/assets",
+    response_model=AssetPublic,
+    status_code=201,
+    responses={413: {"description": "too large or too many pixels"}, 415: {"description": "not an image"}},
+)
+async def upload_asset(
+    principal: AssetsWrite,
+    platform: PlatformDep,
+    session: SessionDep,
+    ip: ClientIP,
+    file: Annotated[UploadFile, File(description="PNG, JPEG or WebP image")],
+) -> AssetPublic:
+    limit = platform.settings.max_upload_bytes
+    data = await file.read(limit + 1)
+    try:
+        checked = check_image_upload(data, max_bytes=limit, max_pixels=platform.settings.max_upload_pixels)
+    except UploadRejected as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    name = (file.filename or "")[:255]
+
+    def store() -> Asset:
+        asset = platform.store.create_asset(
+            session,
+            user_id=principal.user.id,
+            kind="upload",
+            data=data,
+            content_type=checked.content_type,
+            width=checked.width,
+            height=checked.height,
+            operation={"op": "upload"},
+            name=name,
+        )
+        audit.append(
+            session,
+            "asset.uploaded",
+            actor_id=principal.user.id,
+            target=asset.id,
+            detail={"bytes": len(data)},
+            ip=ip,
+        )
+        session.commit()
+        return asset
+
+    return asset_public(await run_in_threadpool(store))
+
+
+@router.get("/v1/assets", response_model=AssetPage)
+def list_assets(
+    principal: AssetsRead,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> AssetPage:
+    rows = session.scalars(
+        select(Asset)
+        .where(Asset.user_id == principal.user.id)
+        .order_by(Asset.created_at.desc(), Asset.id)
+        .offset(offset)
+        .limit(limit + 1)
+    ).all()
+    more = len(rows) > limit
+    return AssetPage(items=[asset_public(a) for a in rows[:limit]], next_cursor=str(offset + limit) if more else None)
+
+
+@router.get("/v1/assets/{asset_id}", response_model=AssetPublic, responses={404: {"description": "not found"}})
+def get_asset(asset_id: AssetId, principal: AssetsRead, session: SessionDep) -> AssetPublic:
+    return asset_public(owned_asset(session, asset_id, principal.user.id))
+
+
+@router.get(
+    "/v1/assets/{asset_id}/versions",
+    response_model=list[AssetVersionPublic],
+    responses={404: {"description": "not found"}},
+)
+def list_versions(asset_id: AssetId, principal: AssetsRead, session: SessionDep) -> list[AssetVersionPublic]:
+    owned_asset(session, asset_id, principal.user.id)
+    rows = session.scalars(select(AssetVersion).where(AssetVersion.asset_id == asset_id).order_by(AssetVersion.number))
+    return [version_public(v) for v in rows]
+
+
+@router.get(
+    "/v1/assets/{asset_id}/versions/{number}/content",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}},
+        404: {"description": "not found"},
+    },
+)
+def version_content(
+    asset_id: AssetId,
+    principal: AssetsRead,
+    platform: PlatformDep,
+    session: SessionDep,
+    number: Annotated[int, Path(ge=1, le=1_000_000)],
+) -> Response:
+    owned_asset(session, asset_id, principal.user.id)
+    version = session.scalar(
+        select(AssetVersion).where(AssetVersion.asset_id == asset_id, AssetVersion.number == number)
+    )
+    if version is None:
+        raise not_found(f"version {number} of asset", asset_id)
+    content = platform.store.read_version(session, version)
+    ext = content.content_type.split("/")[-1].replace("jpeg", "jpg")
+    return Response(
+        content.data,
+        media_type=content.content_type,
+        headers={
+            "ETag": f'"{version.blob_sha256}"',
+            "Cache-Control": "private, max-age=31536000, immutable",
+            "Content-Disposition": f'inline; filename="{asset_id}-v{number}.{ext}"',
+        },
+    )
+
+
+@router.delete("/v1/assets/{asset_id}", status_code=204, responses={404: {"description": "not found"}})
+def delete_asset(asset_id: AssetId, principal: AssetsWrite, session: SessionDep, ip: ClientIP) -> Response:
+    asset = owned_asset(session, asset_id, principal.user.id)
+    session.delete(asset)  # versions go with it (ON DELETE CASCADE); blobs stay for dedup, `gc` collects
+    audit.append(session, "asset.deleted", actor_id=principal.user.id, target=asset_id, ip=ip)
+    session.commit()
+    return Response(status_code=204)

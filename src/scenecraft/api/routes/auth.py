@@ -1,0 +1,178 @@
+"""Log in and out, TOTP MFA, the caller's account, and the admin's user management."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from sqlalchemy import select
+
+from scenecraft import audit
+from scenecraft.api.deps import (
+    SESSION_COOKIE,
+    AdminPrincipal,
+    ClientIP,
+    CurrentPrincipal,
+    PlatformDep,
+    SessionDep,
+    SessionPrincipal,
+    too_many,
+)
+from scenecraft.api.schemas import (
+    LoginRequest,
+    LoginResponse,
+    MfaConfirm,
+    MfaEnrollResponse,
+    UserCreate,
+    UserPublic,
+    WebhookSecret,
+)
+from scenecraft.auth import accounts, mfa, sessions
+from scenecraft.db.models import User
+
+router = APIRouter(tags=["auth"])
+
+
+def user_public(user: User) -> UserPublic:
+    return UserPublic(
+        id=user.id,
+        username=user.username,
+        role=user.role,  # type: ignore[arg-type]
+        mfa_enabled=user.mfa_secret is not None,
+        created_at=user.created_at,
+    )
+
+
+@router.post(
+    "/v1/auth/login",
+    response_model=LoginResponse,
+    responses={401: {"description": "wrong credentials or TOTP code"}, 429: {"description": "slow down"}},
+)
+def login(
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    platform: PlatformDep,
+    session: SessionDep,
+    ip: ClientIP,
+) -> LoginResponse:
+    verdict = platform.limiter.hit(platform.settings.rate_limit_login, "login", ip, body.username.lower())
+    if not verdict.allowed:
+        raise too_many(verdict, "login attempts")
+    user = accounts.authenticate(session, body.username, body.password)
+    if user is not None and user.mfa_secret is not None:
+        if body.totp is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this account needs a TOTP code: send `totp`")
+        verdict = platform.limiter.hit(platform.settings.rate_limit_mfa, "mfa", user.id)
+        if not verdict.allowed:
+            raise too_many(verdict, "TOTP attempts")
+        if not mfa.verify(user, platform.box, body.totp):
+            audit.append(session, "auth.login_failed", actor_id=user.id, detail={"reason": "totp"}, ip=ip)
+            session.commit()
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong or already used TOTP code")
+    if user is None:
+        audit.append(
+            session,
+            "auth.login_failed",
+            actor_id=None,
+            target=body.username[:128],
+            detail={"reason": "password"},
+            ip=ip,
+        )
+        session.commit()
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
+    new = sessions.start_session(session, user, previous_token=request.cookies.get(SESSION_COOKIE))
+    audit.append(session, "auth.login", actor_id=user.id, ip=ip)
+    session.commit()
+    response.set_cookie(
+        SESSION_COOKIE,
+        new.token,
+        httponly=True,
+        samesite="lax",
+        secure=platform.settings.secure_cookies,
+        max_age=platform.settings.session_absolute_hours * 3600,
+        path="/",
+    )
+    return LoginResponse(csrf_token=new.csrf_token, user=user_public(user))
+
+
+@router.post("/v1/auth/logout", status_code=204, responses={401: {"description": "not signed in"}})
+def logout(
+    request: Request, response: Response, principal: SessionPrincipal, session: SessionDep, ip: ClientIP
+) -> Response:
+    sessions.end_session(session, request.cookies.get(SESSION_COOKIE, ""))
+    audit.append(session, "auth.logout", actor_id=principal.user.id, ip=ip)
+    session.commit()
+    out = Response(status_code=204)
+    out.delete_cookie(SESSION_COOKIE, path="/")
+    return out
+
+
+@router.post("/v1/auth/mfa/enroll", response_model=MfaEnrollResponse)
+def mfa_enroll(principal: SessionPrincipal, platform: PlatformDep, session: SessionDep) -> MfaEnrollResponse:
+    user = session.get(User, principal.user.id)
+    assert user is not None
+    if user.mfa_secret is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "MFA is already enabled on this account")
+    uri = mfa.begin_enrolment(user, platform.box)
+    session.commit()
+    return MfaEnrollResponse(provisioning_uri=uri)
+
+
+@router.post(
+    "/v1/auth/mfa/confirm",
+    response_model=UserPublic,
+    responses={400: {"description": "wrong code or nothing to confirm"}, 429: {"description": "slow down"}},
+)
+def mfa_confirm(
+    body: MfaConfirm, principal: SessionPrincipal, platform: PlatformDep, session: SessionDep, ip: ClientIP
+) -> UserPublic:
+    user = session.get(User, principal.user.id)
+    assert user is not None
+    if user.mfa_pending_secret is None:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "no MFA enrolment pending: POST /v1/auth/mfa/enroll first")
+    verdict = platform.limiter.hit(platform.settings.rate_limit_mfa, "mfa", user.id)
+    if not verdict.allowed:
+        raise too_many(verdict, "TOTP attempts")
+    if not mfa.confirm_enrolment(user, platform.box, body.code):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "wrong or already used TOTP code")
+    audit.append(session, "auth.mfa_enabled", actor_id=user.id, ip=ip)
+    session.commit()
+    return user_public(user)
+
+
+@router.get("/v1/me", response_model=UserPublic, tags=["account"])
+def me(principal: CurrentPrincipal) -> UserPublic:
+    return user_public(principal.user)
+
+
+@router.get("/v1/me/webhook-secret", response_model=WebhookSecret, tags=["account"])
+def webhook_secret(principal: SessionPrincipal) -> WebhookSecret:
+    return WebhookSecret(secret=principal.user.webhook_secret)
+
+
+@router.post(
+    "/v1/admin/users",
+    response_model=UserPublic,
+    status_code=201,
+    tags=["admin"],
+    responses={403: {"description": "not an admin"}, 409: {"description": "username taken"}},
+)
+def create_user(body: UserCreate, principal: AdminPrincipal, session: SessionDep, ip: ClientIP) -> UserPublic:
+    try:
+        user = accounts.create_user(session, body.username, body.password, body.role)
+    except accounts.AccountError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    audit.append(
+        session,
+        "admin.user_created",
+        actor_id=principal.user.id,
+        target=user.id,
+        detail={"username": user.username, "role": user.role},
+        ip=ip,
+    )
+    session.commit()
+    return user_public(user)
+
+
+@router.get("/v1/admin/users", response_model=list[UserPublic], tags=["admin"])
+def list_users(principal: AdminPrincipal, session: SessionDep) -> list[UserPublic]:
+    return [user_public(u) for u in session.scalars(select(User).order_by(User.created_at).limit(1000))]

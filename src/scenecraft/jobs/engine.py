@@ -1,0 +1,106 @@
+"""The only place the worker touches the generation pipeline.
+
+`scenecraft.pipeline` (and so torch) is imported lazily, the first time a worker generates, so
+the API process, which never generates, never imports torch. Tests inject another `Engine` (a
+fake with the same contract) through `WorkerPool(engine_factory=...)`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from PIL import Image
+
+PreviewCallback = Callable[[int, int, list[Image.Image]], None]
+
+
+class Cancelled(Exception):
+    """`should_stop` returned True; nothing was produced."""
+
+
+class RequestRejected(ValueError):
+    """The engine cannot run this request (bad size, sampler, ...): retrying will not help."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    seed: int
+    class_label: int | None = None  # None: unconditional (text conditioning arrives with issue 5)
+
+
+class Engine(Protocol):
+    def generate(
+        self,
+        samples: Sequence[Sample],
+        *,
+        model: str,
+        size: int,
+        steps: int,
+        sampler: str,
+        guidance: float,
+        callback: PreviewCallback,
+        should_stop: Callable[[], bool],
+    ) -> list[Image.Image]: ...
+
+
+class PipelineEngine:
+    """Wraps scenecraft.pipeline.GenerationPipeline; one loaded pipeline per model name."""
+
+    def __init__(self, checkpoint: str | None, device: str, threads: int | None = None) -> None:
+        self.checkpoint = checkpoint
+        self.device = device
+        self.threads = threads
+        self._pipelines: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _pipeline(self, model: str) -> Any:
+        with self._lock:
+            if model not in self._pipelines:
+                import torch
+
+                from scenecraft.pipeline import GenerationPipeline
+
+                if self.threads:
+                    torch.set_num_threads(self.threads)
+                self._pipelines[model] = GenerationPipeline.from_settings(
+                    model=model, checkpoint=self.checkpoint, vae=None, device=self.device
+                )
+            return self._pipelines[model]
+
+    def load(self, model: str) -> None:
+        self._pipeline(model)
+
+    def generate(
+        self,
+        samples: Sequence[Sample],
+        *,
+        model: str,
+        size: int,
+        steps: int,
+        sampler: str,
+        guidance: float,
+        callback: PreviewCallback,
+        should_stop: Callable[[], bool],
+    ) -> list[Image.Image]:
+        from scenecraft import pipeline as p
+
+        pipe = self._pipeline(model)
+        specs = [p.SampleSpec(seed=s.seed, class_label=s.class_label) for s in samples]
+        try:
+            images: list[Image.Image] = pipe.generate(
+                specs,
+                size=size,
+                steps=steps,
+                sampler=sampler,
+                guidance=guidance,
+                callback=callback,
+                should_stop=should_stop,
+            )
+        except p.Cancelled as exc:
+            raise Cancelled(str(exc)) from None
+        except p.GenerationError as exc:
+            raise RequestRejected(str(exc)) from None
+        return images

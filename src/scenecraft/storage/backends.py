@@ -1,0 +1,162 @@
+"""Where encrypted blob bytes live: a local directory (default) or an S3-compatible bucket.
+
+Both are addressed by the SHA-256 of the plaintext. A write is all or nothing:
+- local: write to ``tmp/<random>``, flush, fsync, ``os.replace`` onto the final name, fsync the
+  directory. A process killed mid-write leaves only a temp file, which the next start sweeps;
+  readers never see a partial blob because the final name appears atomically.
+- S3: a single PUT is atomic by the service's contract (an object is visible whole or not at all).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Any, Protocol
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+CHUNK = 1 << 20
+
+
+def check_address(sha256: str) -> str:
+    if not _SHA256.match(sha256):
+        raise ValueError(f"blob address must be 64 lowercase hex digits (SHA-256), got {sha256!r}")
+    return sha256
+
+
+class BlobNotFound(KeyError):
+    pass
+
+
+class BlobBackend(Protocol):
+    def put(self, sha256: str, data: bytes) -> None: ...
+    def get(self, sha256: str) -> bytes: ...
+    def exists(self, sha256: str) -> bool: ...
+    def delete(self, sha256: str) -> None: ...
+    def list(self) -> list[str]: ...
+    def ping(self) -> None: ...
+
+
+class LocalBlobBackend:
+    """Blobs under ``root/ab/cd/<sha256>``; in-flight writes under ``root/tmp``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / "tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.sweep_temp()
+
+    def sweep_temp(self) -> int:
+        """Delete temp files left by a process killed mid-write; returns how many."""
+        removed = 0
+        for leftover in self.tmp.iterdir():
+            leftover.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+    def path(self, sha256: str) -> Path:
+        check_address(sha256)
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, sha256: str, data: bytes) -> None:
+        final = self.path(sha256)
+        if final.exists():
+            return  # content-addressed: the same address holds the same bytes
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temp = self.tmp / f"{sha256}.{secrets.token_hex(8)}"
+        try:
+            with temp.open("wb") as f:
+                for start in range(0, len(data), CHUNK):
+                    f.write(data[start : start + CHUNK])
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, final)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(final.parent)
+
+    def get(self, sha256: str) -> bytes:
+        try:
+            return self.path(sha256).read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFound(sha256) from None
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).exists()
+
+    def delete(self, sha256: str) -> None:
+        self.path(sha256).unlink(missing_ok=True)
+
+    def list(self) -> list[str]:
+        return sorted(p.name for p in self.root.glob("??/??/*") if _SHA256.match(p.name))
+
+    def ping(self) -> None:
+        if not os.access(self.root, os.W_OK):
+            raise OSError(f"blob directory {self.root} is not writable")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class S3BlobBackend:
+    """Blobs as objects ``<prefix><sha256>`` in one bucket of any S3-compatible store."""
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "blobs/",
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        client: Any = None,
+    ) -> None:
+        if client is None:
+            import boto3  # imported here: only S3 deployments pay for it
+
+            client = boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region)
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+
+    def _key(self, sha256: str) -> str:
+        return self.prefix + check_address(sha256)
+
+    def put(self, sha256: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self._key(sha256), Body=data)
+
+    def get(self, sha256: str) -> bytes:
+        try:
+            obj = self.client.get_object(Bucket=self.bucket, Key=self._key(sha256))
+        except self.client.exceptions.NoSuchKey:
+            raise BlobNotFound(sha256) from None
+        body: bytes = obj["Body"].read()
+        return body
+
+    def exists(self, sha256: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(sha256))
+        except self.client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def delete(self, sha256: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(sha256))
+
+    def list(self) -> list[str]:
+        names: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+            names.extend(o["Key"][len(self.prefix) :] for o in page.get("Contents", []))
+        return sorted(names)
+
+    def ping(self) -> None:
+        self.client.head_bucket(Bucket=self.bucket)

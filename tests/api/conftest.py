@@ -1,0 +1,3 @@
+"""Fixtures for tests/api."""
+
+from tests.utils.fixtures import *  # noqa: F403

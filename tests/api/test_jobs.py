@@ -1,0 +1,213 @@
+"""Jobs over HTTP: submit, idempotency, validation messages, status, pagination, cancel, the SSE
+stream with Last-Event-ID resume, quotas and weighted rate limits, and other users' jobs (404)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from tests.utils.factories import JOB, UserClient, create_user
+from tests.utils.fake_engine import FakeEngine
+from tests.utils.sse import parse
+
+from scenecraft.api.platform import Platform
+from scenecraft.jobs.worker import WorkerPool
+
+
+@pytest.fixture
+def alice(app: FastAPI, platform: Platform) -> UserClient:
+    create_user(platform, "alice")
+    return UserClient(app, "alice")
+
+
+@pytest.fixture
+def bob(app: FastAPI, platform: Platform) -> UserClient:
+    create_user(platform, "bob")
+    return UserClient(app, "bob")
+
+
+@pytest.fixture
+def workers(platform: Platform) -> Iterator[FakeEngine]:
+    engine = FakeEngine(step_delay=0.05)
+    platform.workers = WorkerPool(
+        db=platform.db,
+        store=platform.store,
+        bus=platform.bus,
+        policy=platform.policy,
+        engine_factory=lambda: engine,
+        count=1,
+        poll_seconds=0.1,
+    )
+    platform.workers.start()
+    yield engine
+    platform.workers.stop()
+    platform.workers = None
+
+
+def test_submit_returns_202_and_status(alice: UserClient) -> None:
+    r = alice.post("/v1/jobs", json=JOB)
+    assert r.status_code == 202 and r.json()["status"] == "queued"
+    job = alice.get(f"/v1/jobs/{r.json()['id']}").json()
+    assert job["params"]["prompt"] == JOB["prompt"] and job["params"]["seed"] == 7
+    assert job["progress"] == {"step": 0, "total": 0} and job["attempts"] == 0
+
+
+def test_idempotency_key_gives_the_same_job(alice: UserClient) -> None:
+    body = {k: v for k, v in JOB.items() if k != "seed"}  # even with a server-chosen seed
+    first = alice.post("/v1/jobs", json=body, headers={"Idempotency-Key": "order-42"})
+    again = alice.post("/v1/jobs", json=body, headers={"Idempotency-Key": "order-42"})
+    assert first.json()["id"] == again.json()["id"] and again.headers["Idempotent-Replayed"] == "true"
+    other = alice.post("/v1/jobs", json={**body, "steps": 9}, headers={"Idempotency-Key": "order-42"})
+    assert other.status_code == 409 and "different request" in other.json()["detail"]
+    assert len(alice.get("/v1/jobs").json()["items"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "allowed"),
+    [
+        ({"width": 2048, "height": 2048}, "width", "less than or equal to 1024"),
+        ({"width": 60, "height": 60}, "width", "multiple of 8"),
+        ({"steps": 0}, "steps", "greater than or equal to 1"),
+        ({"width": 64, "height": 128}, "body", "width and height must be equal"),
+        ({"prompt": ""}, "prompt", "at least 1 character"),
+        ({"sampler": "magic"}, "sampler", "'ddim', 'ddpm', 'euler' or 'heun'"),
+        ({"subjects": [{"prompt": "cat", "box": [0.5, 0.1, 0.2, 0.9]}]}, "subjects.0.box", "x0 < x1"),
+        (
+            {
+                "subjects": [
+                    {"prompt": "man", "pose": {"body_pose": [0.0] * 68, "global_orient": [0, 0, 0], "betas": [0] * 10}}
+                ]
+            },
+            "subjects.0.pose.body_pose",
+            "at least 69",
+        ),
+        ({"effects": []}, "effects", "Extra inputs are not permitted"),
+        ({"webhook_url": "ftp://x"}, "webhook_url", "URL scheme should be 'http' or 'https'"),
+    ],
+)
+def test_validation_names_the_field_and_what_is_allowed(
+    alice: UserClient, change: dict[str, object], field: str, allowed: str
+) -> None:
+    r = alice.post("/v1/jobs", json={**JOB, **change})
+    assert r.status_code == 422
+    message = r.json()["message"]
+    assert message.startswith(f"{field}: ") and allowed in message, message
+
+
+def test_scene_asset_must_be_the_callers(alice: UserClient, bob: UserClient) -> None:
+    from tests.utils.factories import png_bytes
+
+    asset_id = bob.post("/v1/assets", files={"file": ("s.png", png_bytes(), "image/png")}).json()["id"]
+    r = alice.post("/v1/jobs", json={**JOB, "scene_asset_id": asset_id})
+    assert r.status_code == 422 and "not one of your assets" in r.text
+    assert bob.post("/v1/jobs", json={**JOB, "scene_asset_id": asset_id}).status_code == 202
+
+
+def test_list_is_paginated_newest_first_and_only_own(alice: UserClient, bob: UserClient) -> None:
+    ids = [alice.post("/v1/jobs", json={**JOB, "seed": i}).json()["id"] for i in range(5)]
+    bob.post("/v1/jobs", json=JOB)
+    page1 = alice.get("/v1/jobs?limit=2").json()
+    page2 = alice.get(f"/v1/jobs?limit=2&cursor={page1['next_cursor']}").json()
+    page3 = alice.get(f"/v1/jobs?limit=2&cursor={page2['next_cursor']}").json()
+    got = [j["id"] for p in (page1, page2, page3) for j in p["items"]]
+    assert got == ids[::-1] and page3["next_cursor"] is None
+    assert alice.get("/v1/jobs?status=succeeded").json()["items"] == []
+    assert alice.get("/v1/jobs?cursor=bm9wZQ").status_code == 422
+    assert alice.get("/v1/jobs?limit=101").status_code == 422
+
+
+def test_cancel_a_queued_job(alice: UserClient) -> None:
+    job_id = alice.post("/v1/jobs", json=JOB).json()["id"]
+    r = alice.post(f"/v1/jobs/{job_id}/cancel")
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert alice.post(f"/v1/jobs/{job_id}/cancel").status_code == 409  # already ended
+
+
+def test_other_users_jobs_are_404_everywhere(alice: UserClient, bob: UserClient) -> None:
+    job_id = alice.post("/v1/jobs", json=JOB).json()["id"]
+    for method, url in [
+        ("GET", f"/v1/jobs/{job_id}"),
+        ("POST", f"/v1/jobs/{job_id}/cancel"),
+        ("GET", f"/v1/jobs/{job_id}/events"),
+    ]:
+        r = bob.write(method, url)
+        assert r.status_code == 404 and r.json()["detail"] == f"job {job_id} not found"
+    assert alice.get(f"/v1/jobs/{job_id}").json()["status"] == "queued"  # untouched
+    missing = "0" * 32
+    assert alice.get(f"/v1/jobs/{missing}").status_code == 404
+    assert alice.post(f"/v1/jobs/{missing}/cancel").status_code == 404
+    assert alice.get("/v1/jobs/not-an-id").status_code == 422
+
+
+def test_sse_streams_progress_previews_and_done_then_resumes(alice: UserClient, workers: FakeEngine) -> None:
+    job_id = alice.post("/v1/jobs", json={**JOB, "width": 32, "height": 32, "steps": 3}).json()["id"]
+    with alice.http.stream("GET", f"/v1/jobs/{job_id}/events") as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = parse(r.iter_lines())
+    kinds = [e.event for e in events]
+    assert kinds == ["status", "status"] + ["progress", "preview"] * 3 + ["done"]
+    assert [int(e.id) for e in events] == list(range(1, 10))
+    assert events[4].data == {"step": 2, "total": 3}
+    asset_id = events[-1].data["asset_id"]
+    assert alice.get(f"/v1/jobs/{job_id}").json()["asset_id"] == asset_id
+    # reconnecting with Last-Event-ID replays only what came after
+    with alice.http.stream("GET", f"/v1/jobs/{job_id}/events", headers={"Last-Event-ID": "6"}) as r:
+        resumed = parse(r.iter_lines())
+    assert [e.id for e in resumed] == ["7", "8", "9"] and resumed[-1].event == "done"
+    png = alice.get(f"/v1/assets/{asset_id}/versions/1/content")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+
+
+def test_cancel_a_running_job_over_http(alice: UserClient, platform: Platform) -> None:
+    engine = FakeEngine(step_delay=0.05)
+    cancelled_at: list[int] = []
+
+    def on_step(step: int) -> None:
+        if step == 2:
+            assert alice.post(f"/v1/jobs/{job_id}/cancel").json()["cancel_requested"] is True
+            cancelled_at.append(step)
+
+    engine.on_step = on_step
+    job_id = alice.post("/v1/jobs", json={**JOB, "width": 32, "height": 32, "steps": 50}).json()["id"]
+    pool = WorkerPool(
+        db=platform.db,
+        store=platform.store,
+        bus=platform.bus,
+        policy=platform.policy,
+        engine_factory=lambda: engine,
+        count=1,
+        poll_seconds=0.1,
+    )
+    pool.start()
+    try:
+        with alice.http.stream("GET", f"/v1/jobs/{job_id}/events") as r:
+            events = parse(r.iter_lines())
+    finally:
+        pool.stop()
+    assert events[-1].event == "cancelled" and cancelled_at == [2]
+    job = alice.get(f"/v1/jobs/{job_id}").json()
+    assert job["status"] == "cancelled" and job["progress"]["step"] == 2 and job["asset_id"] is None
+
+
+def test_quota_of_queued_jobs_is_429(app: FastAPI, platform: Platform) -> None:
+    object.__setattr__(platform.policy, "quota_max_queued", 2)
+    create_user(platform, "carol")
+    carol = UserClient(app, "carol")
+    assert [carol.post("/v1/jobs", json={**JOB, "seed": i}).status_code for i in range(3)] == [202, 202, 429]
+
+
+def test_generation_rate_limit_is_weighted_by_cost(alice: UserClient) -> None:
+    # default 200 units/minute; a 512x512, 200-step job costs 64*20 = 1280 units... too much at once
+    big = {**JOB, "width": 512, "height": 512, "steps": 200}
+    r = alice.post("/v1/jobs", json=big)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    assert "weighted by size and steps" in r.json()["detail"]
+    assert alice.post("/v1/jobs", json=JOB).status_code == 202  # a small one still fits
+
+
+def test_anonymous_requests_are_401(app: FastAPI) -> None:
+    anon = TestClient(app)
+    assert anon.post("/v1/jobs", json=JOB).status_code == 401
+    assert anon.get("/v1/jobs").status_code == 401

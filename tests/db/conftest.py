@@ -1,0 +1,3 @@
+"""Fixtures for tests/db."""
+
+from tests.utils.fixtures import *  # noqa: F403

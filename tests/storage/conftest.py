@@ -1,0 +1,3 @@
+"""Fixtures for tests/storage."""
+
+from tests.utils.fixtures import *  # noqa: F403
