@@ -1,0 +1,292 @@
+"""Frozen evaluators that judge images of world-like scenes.
+
+Three small networks, trained on world renders with blur, noise and colour-jitter augmentation
+(:mod:`scenecraft.world.evaluator_training`), shipped as safetensors in ``world/weights/``:
+
+- :class:`MaterialNet` — the material in a region: a box is cropped square, resized to 32 x 32
+  and classified into one of the 11 object materials (``spec.OBJECT_MATERIALS``).
+- :class:`SegmenterNet` — a small U-Net on the image resized to 64 x 64 that labels every pixel
+  with a kind (background, 6 shapes, person), a colour (12 names) and whether it lies on a border
+  between two subjects. :meth:`Evaluators.detect` splits the foreground at the borders into
+  connected components, giving each subject a box, a kind and a colour.
+- :class:`KeypointNet` — 24 SMPL joints of a person: the box is cropped square, resized to
+  64 x 64, and each joint is the soft-argmax (integral regression, Sun et al. 2018) of its heatmap.
+
+Use::
+
+    ev = Evaluators.load()
+    detections = ev.detect(image)                  # list[Detection]
+    materials = ev.classify_materials(image, [d.box for d in detections])
+    joints = ev.keypoints(image, [person_box])     # (n, 24, 2) pixel (x, y)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from scenecraft.world.spec import COLOUR_NAMES, KINDS, OBJECT_MATERIALS
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+MATERIAL_CROP, SEGMENT_SIZE, KEYPOINT_CROP = 32, 64, 64
+CROP_GROW = 1.15  # square crops are this much larger than the box's longer side
+SEG_KINDS = ("background", *KINDS)  # class 0 is background
+
+
+def _conv(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+def _block(cin: int, cout: int, layers: int = 2) -> nn.Sequential:
+    """``layers`` 3x3 conv + BatchNorm + ReLU layers."""
+    return nn.Sequential(*_conv(cin, cout), *[m for _ in range(layers - 1) for m in _conv(cout, cout)])
+
+
+def normalise(x: torch.Tensor) -> torch.Tensor:
+    """Images in 0..1 (B, 3, H, W) to the networks' input range."""
+    return (x - 0.5) / 0.25
+
+
+class MaterialNet(nn.Module):
+    """(B, 3, 32, 32) crop -> (B, 11) material logits."""
+
+    def __init__(self, width: int = 24) -> None:
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            _block(3, w),
+            nn.MaxPool2d(2),  # 16
+            _block(w, 2 * w),
+            nn.MaxPool2d(2),  # 8
+            _block(2 * w, 4 * w),
+            nn.AdaptiveAvgPool2d(1),
+        )
+        self.head = nn.Linear(4 * w, len(OBJECT_MATERIALS))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(normalise(x)).flatten(1))
+
+
+class SegmenterNet(nn.Module):
+    """(B, 3, 64, 64) image -> kind (B, 8, 64, 64), colour (B, 12, 64, 64), border (B, 1, 64, 64) logits."""
+
+    def __init__(self, widths: tuple[int, int, int, int] = (16, 32, 64, 96)) -> None:
+        super().__init__()
+        w1, w2, w3, w4 = widths
+        self.enc1, self.enc2, self.enc3, self.enc4 = (
+            _block(3, w1, 1),
+            _block(w1, w2),
+            _block(w2, w3),
+            _block(w3, w4),
+        )
+        # Decoder: project the coarser map (1x1), upsample, add the skip, one 3x3 conv.
+        self.up3, self.up2, self.up1 = nn.Conv2d(w4, w3, 1), nn.Conv2d(w3, w2, 1), nn.Conv2d(w2, w1, 1)
+        self.dec3, self.dec2, self.dec1 = _block(w3, w3, 1), _block(w2, w2, 1), _block(w1, w1, 1)
+        self.head = nn.Conv2d(w1, len(SEG_KINDS) + len(COLOUR_NAMES) + 1, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        e1 = self.enc1(normalise(x))  # (B, w1, 64, 64)
+        e2 = self.enc2(F.max_pool2d(e1, 2))  # (B, w2, 32, 32)
+        e3 = self.enc3(F.max_pool2d(e2, 2))  # (B, w3, 16, 16)
+        e4 = self.enc4(F.max_pool2d(e3, 2))  # (B, w4, 8, 8)
+        d3 = self.dec3(F.interpolate(self.up3(e4), scale_factor=2.0) + e3)  # (B, w3, 16, 16)
+        d2 = self.dec2(F.interpolate(self.up2(d3), scale_factor=2.0) + e2)  # (B, w2, 32, 32)
+        d1 = self.dec1(F.interpolate(self.up1(d2), scale_factor=2.0) + e1)  # (B, w1, 64, 64)
+        out = self.head(d1)
+        nk, nc = len(SEG_KINDS), len(COLOUR_NAMES)
+        return out[:, :nk], out[:, nk : nk + nc], out[:, nk + nc :]
+
+
+class KeypointNet(nn.Module):
+    """(B, 3, 64, 64) person crop -> (B, 24, 2) joints in crop units 0..1 (x, y), and heatmap logits."""
+
+    def __init__(self, widths: tuple[int, int, int] = (24, 48, 96), joints: int = 24) -> None:
+        super().__init__()
+        w1, w2, w3 = widths
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, w1, 3, padding=1, stride=2, bias=False), nn.BatchNorm2d(w1), nn.ReLU(inplace=True)
+        )
+        self.enc32, self.enc16, self.enc8 = _block(w1, w1, 1), _block(w1, w2), _block(w2, w3)
+        self.up16, self.up32 = nn.Conv2d(w3, w2, 1), nn.Conv2d(w2, w1, 1)
+        self.dec16, self.dec32 = _block(w2, w2), _block(w1, w1, 1)
+        self.head = nn.Conv2d(w1, joints, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        e32 = self.enc32(self.stem(normalise(x)))  # (B, w1, 32, 32)
+        e16 = self.enc16(F.max_pool2d(e32, 2))  # (B, w2, 16, 16)
+        e8 = self.enc8(F.max_pool2d(e16, 2))  # (B, w3, 8, 8)
+        d16 = self.dec16(F.interpolate(self.up16(e8), scale_factor=2.0) + e16)  # (B, w2, 16, 16)
+        d32 = self.dec32(F.interpolate(self.up32(d16), scale_factor=2.0) + e32)  # (B, w1, 32, 32)
+        logits = self.head(d32)  # (B, 24, 32, 32)
+        return soft_argmax(logits), logits
+
+
+def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
+    """Expected (x, y) of softmax heatmaps, in 0..1 of the map. (B, J, H, W) -> (B, J, 2)."""
+    b, j, h, w = logits.shape
+    prob = logits.flatten(2).softmax(-1).view(b, j, h, w)
+    xs = (torch.arange(w, dtype=prob.dtype) + 0.5) / w
+    ys = (torch.arange(h, dtype=prob.dtype) + 0.5) / h
+    return torch.stack([(prob.sum(2) * xs).sum(-1), (prob.sum(3) * ys).sum(-1)], -1)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One subject found in an image: box (x0, y0, x1, y1) in pixels, kind, colour, confidence."""
+
+    box: tuple[float, float, float, float]
+    kind: str
+    colour: str
+    score: float
+    area: float  # pixels of the subject, in input-image pixels
+
+
+def _square(box: tuple[float, float, float, float], grow: float = CROP_GROW) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = box
+    cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0, 1.0) * grow / 2
+    return cx - half, cy - half, cx + half, cy + half
+
+
+def crops(image: np.ndarray, boxes: list[tuple[float, float, float, float]], out: int) -> torch.Tensor:
+    """Square crops around boxes, resized: (H, W, 3) uint8 -> (N, 3, out, out) float 0..1."""
+    from scenecraft.world.evaluator_data import region_crop
+
+    if not boxes:
+        return torch.zeros(0, 3, out, out)
+    arr = np.stack([region_crop(image, _square(b), out) for b in boxes])
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 255.0
+
+
+def resize_image(image: np.ndarray, size: int) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (1, 3, size, size) float 0..1, area-averaged when shrinking."""
+    from PIL import Image
+
+    img = Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None)
+    return torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].float() / 255.0
+
+
+def components(
+    kind_prob: np.ndarray, colour_prob: np.ndarray, border: np.ndarray, min_area: int = 5
+) -> list[tuple[tuple[int, int, int, int], int, int, float, int]]:
+    """Subjects from per-pixel predictions on the segmenter's grid.
+
+    kind_prob (K, h, w), colour_prob (C, h, w) probabilities; border (h, w) bool.
+    Returns (box, kind index, colour index, score, area) per connected component of the foreground
+    with the borders removed; border pixels are given back to their nearest component.
+    """
+    from scipy import ndimage
+
+    kind = kind_prob.argmax(0)
+    fg = kind > 0
+    labels, n = ndimage.label(fg & ~border, structure=np.ones((3, 3)))
+    if n == 0:
+        return []
+    # Give the border pixels of the foreground to the nearest component.
+    _, (iy, ix) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
+    full = np.where(fg, labels[iy, ix], 0)
+    out = []
+    for c, sl in enumerate(ndimage.find_objects(full), start=1):
+        if sl is None:
+            continue
+        m = full[sl] == c
+        area = int(m.sum())
+        if area < min_area:
+            continue
+        kp = kind_prob[:, sl[0], sl[1]][:, m].mean(1)
+        kp[0] = 0.0
+        cp = colour_prob[:, sl[0], sl[1]][:, m].mean(1)
+        box = (sl[1].start, sl[0].start, sl[1].stop, sl[0].stop)
+        out.append((box, int(kp.argmax()), int(cp.argmax()), float(kp.max()), area))
+    return _merge_person_fragments(out)
+
+
+def _merge_person_fragments(
+    found: list[tuple[tuple[int, int, int, int], int, int, float, int]], gap: int = 2, share: float = 0.35
+) -> list[tuple[tuple[int, int, int, int], int, int, float, int]]:
+    """Fold a small person component (a thin limb cut off at low resolution) into a larger person
+    component whose box lies within ``gap`` pixels, when it has under ``share`` of that one's area."""
+    person = SEG_KINDS.index("person")
+    found = sorted(found, key=lambda f: -f[4])
+    kept: list[tuple[tuple[int, int, int, int], int, int, float, int]] = []
+    for box, kind, colour, score, area in found:
+        for i, (kb, kk, kc, ks, ka) in enumerate(kept):
+            near = box[0] <= kb[2] + gap and kb[0] <= box[2] + gap and box[1] <= kb[3] + gap and kb[1] <= box[3] + gap
+            if kind == kk == person and area < share * ka and near:
+                union = (min(box[0], kb[0]), min(box[1], kb[1]), max(box[2], kb[2]), max(box[3], kb[3]))
+                kept[i] = (union, kk, kc, ks, ka + area)
+                break
+        else:
+            kept.append((box, kind, colour, score, area))
+    return kept
+
+
+class Evaluators:
+    """The three frozen networks with image-in, labels-out methods. Thread count is the caller's."""
+
+    def __init__(self, material: MaterialNet, segmenter: SegmenterNet, keypoints: KeypointNet) -> None:
+        self.material, self.segmenter, self.keypoint = material.eval(), segmenter.eval(), keypoints.eval()
+
+    @classmethod
+    def load(cls, weights_dir: str | Path = WEIGHTS_DIR) -> Evaluators:
+        from safetensors.torch import load_file
+
+        d = Path(weights_dir)
+        nets: list[nn.Module] = [MaterialNet(), SegmenterNet(), KeypointNet()]
+        for net, name in zip(nets, ("material", "segmenter", "keypoints"), strict=True):
+            path = d / f"{name}.safetensors"
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"evaluator weights missing: {path} (train them with "
+                    f"`python -m scenecraft.world.evaluator_training`)"
+                )
+            state = {k: v.float() for k, v in load_file(str(path)).items()}
+            net.load_state_dict(state)
+        return cls(*nets)  # type: ignore[arg-type]
+
+    @torch.no_grad()
+    def classify_materials(
+        self, image: np.ndarray, boxes: list[tuple[float, float, float, float]]
+    ) -> tuple[list[str], np.ndarray]:
+        """Material name per box and the probabilities (N, 11)."""
+        logits = self.material(crops(image, boxes, MATERIAL_CROP)) if boxes else torch.zeros(0, len(OBJECT_MATERIALS))
+        prob = logits.softmax(-1).numpy()
+        return [OBJECT_MATERIALS[i] for i in prob.argmax(1)], prob
+
+    @torch.no_grad()
+    def segment(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-pixel kind probabilities (8, 64, 64), colour probabilities (12, 64, 64), border (64, 64)."""
+        kind, colour, border = self.segmenter(resize_image(image, SEGMENT_SIZE))
+        return kind[0].softmax(0).numpy(), colour[0].softmax(0).numpy(), (border[0, 0] > 0).numpy()
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Subjects in an image: box in the image's pixels, kind, colour and confidence."""
+        h, w = image.shape[:2]
+        sx, sy = w / SEGMENT_SIZE, h / SEGMENT_SIZE
+        found = components(*self.segment(image))
+        return [
+            Detection(
+                box=(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy),
+                kind=SEG_KINDS[k],
+                colour=COLOUR_NAMES[c],
+                score=s,
+                area=a * sx * sy,
+            )
+            for b, k, c, s, a in found
+        ]
+
+    @torch.no_grad()
+    def keypoints(self, image: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> np.ndarray:
+        """24 joints per person box, in image pixels (x, y). -> (N, 24, 2)."""
+        if not boxes:
+            return np.zeros((0, 24, 2), np.float32)
+        uv, _ = self.keypoint(crops(image, boxes, KEYPOINT_CROP))
+        out = []
+        for b, pts in zip(boxes, uv.numpy(), strict=True):
+            x0, y0, x1, y1 = _square(b)
+            out.append(np.stack([x0 + pts[:, 0] * (x1 - x0), y0 + pts[:, 1] * (y1 - y0)], 1))
+        return np.asarray(out, np.float32)
