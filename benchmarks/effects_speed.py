@@ -99,9 +99,7 @@ def main() -> int:
                 print(f"  {device} {size}² {name}: {seconds * 1000:.0f} ms", flush=True)
     names = [name for name, _ in cases]
     columns = [(d, s) for d in devices for s in args.sizes]
-    print(
-        f"\nms per megapixel (torch {torch.__version__}, {args.threads} thread(s), {platform.machine()})"
-    )
+    print(f"\nms per megapixel (torch {torch.__version__}, {args.threads} thread(s), {platform.machine()})")
     print(f"{'case':<24}" + "".join(f"{f'{d} {s}²':>14}" for d, s in columns))
     for name in names:
         cells = [

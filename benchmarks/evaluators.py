@@ -65,8 +65,15 @@ def main() -> None:
     keys = ("material_fidelity", "layout_recall", "mean_iou", "attribute_binding", "count_accuracy")
     for key in (*keys, "pose_pck"):
         print(f"{key:<22}{real[key]:>8.3f}{shuffled[key]:>10.3f}")
-    out = {"benchmark": "evaluators", "targets": TARGETS, "held_out": report, "seconds": round(seconds, 1),
-           "metrics_real": real, "metrics_shuffled": shuffled, "pairs_seed": args.seed + 1}
+    out = {
+        "benchmark": "evaluators",
+        "targets": TARGETS,
+        "held_out": report,
+        "seconds": round(seconds, 1),
+        "metrics_real": real,
+        "metrics_shuffled": shuffled,
+        "pairs_seed": args.seed + 1,
+    }
     path = Path(__file__).parent / "results" / "evaluators.json"
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(out, indent=1))

@@ -50,6 +50,10 @@ def make_weights(model_name: str, size: int, folder: Path) -> None:
             layer.weight.normal_(0, 0.02)
             layer.bias.normal_(0, 0.02)
     save_weights(model, folder / "dit.safetensors")
+    # The same weights in diffusers' layout, saved here so the diffusers process loads only its own copy.
+    from scenecraft.model.interop import to_diffusers
+
+    to_diffusers(model).save_pretrained(folder / "diffusers_dit")
     AutoencoderKL(
         block_out_channels=(128, 256, 512, 512),
         down_block_types=("DownEncoderBlock2D",) * 4,
@@ -82,16 +86,11 @@ def worker(args: argparse.Namespace) -> None:
             images = pipe.decoder.decode(z)
             return ((images.float() + 1) / 2).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
     else:
-        from diffusers import AutoencoderKL, DDIMScheduler, DiTPipeline
+        from diffusers import AutoencoderKL, DDIMScheduler, DiTPipeline, DiTTransformer2DModel
 
-        from scenecraft.model import build_dit
-        from scenecraft.model.checkpoints import load_weights, read_state_dict
-        from scenecraft.model.interop import align_diffusers_with_official, to_diffusers
+        from scenecraft.model.interop import align_diffusers_with_official
 
-        model = build_dit(args.model, input_size=args.size // 8)
-        load_weights(model, read_state_dict(folder / "dit.safetensors"))
-        transformer = to_diffusers(model)
-        del model
+        transformer = DiTTransformer2DModel.from_pretrained(folder / "diffusers_dit", local_files_only=True)
         if args.aligned:
             align_diffusers_with_official(transformer)
         scheduler = DDIMScheduler(

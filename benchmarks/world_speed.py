@@ -54,9 +54,14 @@ def main() -> None:
     for r in rows:
         print(f"{r['size']:>6}{r['workers']:>9}{r['renders_per_s']:>11.2f}{r['ms_per_render']:>11.1f}")
     out = {
-        "benchmark": "world_speed", "rows": rows, "n": args.n, "cpu_count": os.cpu_count(),
-        "load_average_before": round(load_before, 2), "load_average_after": round(os.getloadavg()[0], 2),
-        "machine": platform.processor() or platform.machine(), "python": platform.python_version(),
+        "benchmark": "world_speed",
+        "rows": rows,
+        "n": args.n,
+        "cpu_count": os.cpu_count(),
+        "load_average_before": round(load_before, 2),
+        "load_average_after": round(os.getloadavg()[0], 2),
+        "machine": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
     }
     path = Path(__file__).parent / "results" / "world_speed.json"
     path.parent.mkdir(exist_ok=True)
