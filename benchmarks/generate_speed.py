@@ -133,11 +133,20 @@ def worker(args: argparse.Namespace) -> None:
         json.dumps(
             {
                 "seconds": times,
-                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_rss_mib": peak_rss_mib(),
                 "peak_gpu_mib": peak_gpu,
             }
         )
     )
+
+
+def peak_rss_mib() -> float:
+    """This process's own resident high-water mark (VmHWM). ru_maxrss is not used: Linux carries it
+    across fork and exec, so a worker would report its parent's peak when that is higher."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
 
 
 def spawn(impl: str, model: str, folder: Path, args: argparse.Namespace, aligned: bool) -> tuple[dict, np.ndarray]:
