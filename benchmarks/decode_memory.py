@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -38,14 +37,16 @@ def worker(size: int, tiled: bool) -> None:
     decoder = LatentDecoder(vae, tile_size=512)
     if not tiled:
         vae.disable_tiling()
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from generate_speed import peak_rss_mib  # this folder is on sys.path when run as a script
+
+    base = peak_rss_mib()
     z = torch.randn(1, 4, size // 8, size // 8)
     start = time.perf_counter()
     with torch.inference_mode():
         image = decoder.decode(z)
     seconds = time.perf_counter() - start
     assert image.shape == (1, 3, size, size)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mib()
     print(json.dumps({"seconds": seconds, "peak_rss_mib": peak, "before_decode_mib": base}))
 
 
