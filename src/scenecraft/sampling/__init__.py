@@ -1,7 +1,7 @@
 """Samplers, noise schedules and guidance. Knows nothing of models beyond ``model(x, t)``."""
 
 from scenecraft.sampling.diffusion import GaussianDiffusion, linear_beta_schedule, space_timesteps
-from scenecraft.sampling.guidance import OFFICIAL_DIT_CHANNELS, combine_guidance, guided_denoiser
+from scenecraft.sampling.guidance import OFFICIAL_DIT_CHANNELS, combine_guidance, guided_denoiser, nested_guidance
 from scenecraft.sampling.samplers import (
     SAMPLERS,
     SamplerStep,
@@ -20,6 +20,7 @@ __all__ = [
     "combine_guidance",
     "flow_times",
     "guided_denoiser",
+    "nested_guidance",
     "linear_beta_schedule",
     "sample_ddim",
     "sample_ddpm",
