@@ -22,8 +22,6 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from scenecraft.scene_conditions import ConditionEncoder, SceneRequest
-
 from scenecraft.model import DiT, build_dit
 from scenecraft.model.autoencoder import Decoder, LatentDecoder, PixelDecoder, load_vae
 from scenecraft.model.checkpoints import (
@@ -48,6 +46,7 @@ from scenecraft.sampling import (
     sample_euler,
     sample_heun,
 )
+from scenecraft.scene_conditions import ConditionEncoder, SceneRequest
 
 Objective = Literal["epsilon", "flow"]
 PreviewCallback = Callable[[int, int, list[Image.Image]], None]

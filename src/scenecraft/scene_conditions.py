@@ -122,13 +122,14 @@ def draw_skeletons(skeletons: Sequence[np.ndarray], size: int) -> np.ndarray:
 def skeleton_in_box(pose: SMPLPose, box: tuple[float, float, float, float], size: int) -> np.ndarray:
     """A requested pose as (24, 2) pixels: the body seen from the front, fitted into ``box``.
 
-    The body's extent (feet to the top of the head) fills the box's height; it is centred
-    horizontally. This matches how world renders frame people (boxes are the visible body).
+    The body's extent (its lowest point to the top of the head or of a raised hand) fills the
+    box's height; it is centred horizontally. This matches how world renders frame people (boxes
+    are the visible body).
     """
     body = posed_body(pose.body_pose, pose.global_orient, pose.betas)
     xy = body.joints[:, :2].copy()
     xy[:, 1] *= -1  # image y grows downwards
-    top = -(body.head_centre[1] + body.head_radius)
+    top = min(-(body.head_centre[1] + body.head_radius), float(xy[:, 1].min()) - 0.05)
     bottom = 0.0  # posed_body puts the lowest point at height 0
     x0, y0, x1, y1 = (v * size for v in box)
     scale = (y1 - y0) / max(bottom - top, 1e-6)

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
 from scenecraft.model.configs import DIT_CONFIGS
 from scenecraft.model.dit import DiTConfig
+
+if TYPE_CHECKING:
+    from scenecraft.model.conditioning import SceneDiT
 
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DDP and torch.compile wrappers
 
@@ -196,7 +199,7 @@ def read_scene_metadata(path: str | Path) -> dict[str, Any] | None:
     return {k: json.loads(meta[k]) for k in ("dit", "conditioning", "extra")}
 
 
-def load_scene_model(path: str | Path) -> nn.Module:
+def load_scene_model(path: str | Path) -> SceneDiT:
     """A SceneDiT built from the configs in ``path``'s metadata, with its weights, in float32."""
     from scenecraft.model.conditioning import ConditioningConfig, SceneDiT
 
@@ -206,5 +209,5 @@ def load_scene_model(path: str | Path) -> nn.Module:
     model = SceneDiT(DiTConfig(**meta["dit"]), ConditioningConfig.from_dict(meta["conditioning"]))
     state = {k: v.float() if v.is_floating_point() else v for k, v in read_state_dict(path).items()}
     load_weights(model, state, source=f"scene model {path}")
-    model.extra = meta["extra"]  # type: ignore[assignment]
+    model.extra = meta["extra"]
     return model

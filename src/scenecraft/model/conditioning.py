@@ -47,7 +47,7 @@ class ConditioningConfig:
     max_subjects: int = 8  # grounding tokens per image
     box_freqs: int = 8  # Fourier frequencies per box coordinate
     ground_every: int = 2  # gated grounding attention after every n-th block
-    scene: SceneViTConfig = SceneViTConfig()
+    scene: SceneViTConfig = dataclasses.field(default_factory=SceneViTConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -154,8 +154,10 @@ class SceneDiT(DiT):
     def __init__(self, config: DiTConfig, cond: ConditioningConfig | None = None):
         super().__init__(config)
         self.cond_config = cond = cond or ConditioningConfig()
+        self.extra: dict[str, Any] = {}  # what the trainer recorded (step, size, text encoder)
         D, heads, p = config.hidden_size, config.num_heads, config.patch_size
         self.map_embedder = PatchEmbed(p, POSE_CHANNELS + INPAINT_CHANNELS, D)
+        self.map_embedder.proj.register_parameter("bias", None)  # absent maps (zeros) must add nothing
         self.text_proj = nn.Sequential(nn.LayerNorm(cond.text_dim), nn.Linear(cond.text_dim, D))
         self.text_pool = nn.Linear(cond.text_dim, D)
         self.scene_encoder = SceneViT(cond.scene)
@@ -176,10 +178,14 @@ class SceneDiT(DiT):
                     nn.init.zeros_(m.bias)
         nn.init.normal_(self.context_type, std=0.02)
         # Zero-out every path into the base model, so the untrained modules change nothing:
-        for layer in [self.text_pool, self.map_embedder.proj, *[b.proj for b in self.cross_blocks]]:
+        zero_paths: list[nn.Linear | nn.Conv2d] = [self.text_pool, self.map_embedder.proj]
+        zero_paths += [b.proj for b in self.cross_blocks if isinstance(b, CrossAttention)]
+        for layer in zero_paths:
             nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)  # type: ignore[arg-type]
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
         for block in self.ground_blocks:
+            assert isinstance(block, GatedSelfAttention)
             nn.init.zeros_(block.gamma)
 
     def context(self, cond: Conditions) -> tuple[Tensor, Tensor, Tensor]:
@@ -187,8 +193,10 @@ class SceneDiT(DiT):
         sample has any key at all (B,)."""
         text = self.text_proj(cond.text_tokens) + self.context_type[0]
         text_mask = cond.text_mask & cond.present[:, TEXT : TEXT + 1]
-        scene_tokens = self.scene_encoder(cond.scene)
-        scene = self.scene_proj(scene_tokens) + self.context_type[1]
+        if self.training or bool(cond.present[:, SCENE].any()):  # DDP needs the same modules on every rank
+            scene = self.scene_proj(self.scene_encoder(cond.scene)) + self.context_type[1]
+        else:  # inference, and no sample has a scene: skip the encoder (its keys would all be masked)
+            scene = text.new_zeros(text.shape[0], self.cond_config.scene.tokens, text.shape[2])
         scene_mask = cond.present[:, SCENE : SCENE + 1].expand(-1, scene.shape[1])
         keys = torch.cat([text, scene], dim=1)
         mask = torch.cat([text_mask, scene_mask], dim=1)
@@ -221,13 +229,14 @@ class SceneDiT(DiT):
         keys, key_mask, any_key = self.context(cond.map(lambda v: v.to(dtype) if v.is_floating_point() else v))
         ground = self.grounding(cond.boxes.to(dtype), cond.subject_text.to(dtype))
         ground_mask = cond.subject_mask & present[:, SUBJECTS : SUBJECTS + 1]
+        grounded = ground_mask.any(dim=1).to(dtype)[:, None, None]  # no subjects: no grounding attention
         keep = any_key.to(dtype)[:, None, None]
         every = self.cond_config.ground_every
         for i, block in enumerate(self.blocks):
             tokens = block(tokens, c)
             tokens = tokens + self.cross_blocks[i](tokens, keys, key_mask) * keep
             if (i + 1) % every == 0 and (i + 1) // every <= len(self.ground_blocks):
-                tokens = tokens + self.ground_blocks[(i + 1) // every - 1](tokens, ground, ground_mask)
+                tokens = tokens + self.ground_blocks[(i + 1) // every - 1](tokens, ground, ground_mask) * grounded
         out = self.final_layer(tokens, c)
         return self.unpatchify(out, h, w)
 
@@ -236,13 +245,17 @@ class SceneDiT(DiT):
         return self.scene_encoder.parse(self.scene_encoder(scene))
 
 
-def build_scene_dit(name: str = "seed-12M", image_size: int = 64, cond: ConditioningConfig | None = None) -> SceneDiT:
+def build_scene_dit(
+    name: str = "seed-12M", image_size: int = 64, cond: ConditioningConfig | None = None, **overrides: Any
+) -> SceneDiT:
     """A fresh scene model: the named DiT shape on ``image_size`` px RGB, velocity output."""
     from scenecraft.model.configs import get_config
 
-    config = get_config(
-        name, in_channels=3, input_size=image_size, num_classes=1, class_dropout_prob=0.0, learn_sigma=False
+    fields: dict[str, Any] = dict(
+        in_channels=3, input_size=image_size, num_classes=1, class_dropout_prob=0.0, learn_sigma=False
     )
+    fields.update(overrides)
+    config = get_config(name, **fields)
     return SceneDiT(config, cond)
 
 

@@ -77,7 +77,7 @@ class TextEncoder(nn.Module):
         self.model = model.eval().requires_grad_(False).to(device)
         self.kind = kind
         self.max_tokens = max_tokens
-        self.dim = int(getattr(config, "hidden_size", None) or getattr(config, "d_model", 0))
+        self.dim = int(getattr(config, "hidden_size", 0) or getattr(config, "d_model", 0))
         if kind == "clip" and hasattr(config, "text_config"):
             self.dim = int(config.text_config.hidden_size)
         self.path = folder
@@ -188,7 +188,7 @@ class ClipSceneEncoder(nn.Module):
             raise EncoderError(f"CLIP vision folder {folder} has no config.json")
         self.model = CLIPVisionModel.from_pretrained(folder, local_files_only=True).eval().requires_grad_(False)
         config: CLIPVisionConfig = self.model.config
-        self.image_size = int(config.image_size)
+        self.image_size = int(config.image_size)  # type: ignore[arg-type]
         self.width = int(config.hidden_size)
         # CLIP's own input normalisation (OpenAI's mean and std), applied to [0, 1] pixels.
         self.register_buffer("mean", torch.tensor([0.4815, 0.4578, 0.4082]).view(1, 3, 1, 1), persistent=False)
@@ -198,7 +198,7 @@ class ClipSceneEncoder(nn.Module):
     def forward(self, scene: Tensor) -> Tensor:
         x = (scene.float() + 1) / 2
         x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bicubic", align_corners=False)
-        x = (x - self.mean) / self.std
+        x = (x - self.mean) / self.std  # type: ignore[operator]
         return self.model(pixel_values=x).last_hidden_state  # (B, 1 + patches, width)
 
 

@@ -38,8 +38,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=None, help="stop after this many seconds of this run")
     parser.add_argument("--ema", type=float, default=0.999, help="EMA decay")
     parser.add_argument("--clip", type=float, default=1.0, help="gradient norm clipping")
-    parser.add_argument("--drop", type=_rate, action="append", default=[], metavar="NAME=RATE",
-                        help="condition dropout (text, scene, subjects, pose); repeatable")
+    parser.add_argument(
+        "--drop",
+        type=_rate,
+        action="append",
+        default=[],
+        metavar="NAME=RATE",
+        help="condition dropout (text, scene, subjects, pose); repeatable",
+    )
     parser.add_argument("--inpaint", type=float, default=None, help="share of samples with an inpainting mask")
     parser.add_argument("--workers", type=int, default=1, help="rendering processes per rank")
     parser.add_argument("--buffer", type=int, default=20_000, help="examples kept in memory")

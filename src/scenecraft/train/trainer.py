@@ -13,7 +13,6 @@ process (CPU or one GPU), or as several under ``torchrun`` (DDP; each rank rende
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
@@ -30,9 +29,8 @@ from scenecraft.model.conditioning import (
     CONDITIONS,
     INPAINT,
     POSE,
-    SCENE,
     SUBJECTS,
-    TEXT,
+    ConditioningConfig,
     Conditions,
     SceneDiT,
     build_scene_dit,
@@ -76,6 +74,8 @@ class TrainConfig:
     log_every: float = 10.0  # seconds between log lines when not on a terminal
     init: Path | None = None  # start from these weights (a model.safetensors)
     text_encoder: Path | None = None  # local transformers folder; default all-MiniLM-L6-v2
+    overrides: dict[str, Any] = field(default_factory=dict)  # DiTConfig fields (tests use tiny models)
+    conditioning: ConditioningConfig | None = None  # None: the default for the text encoder
 
     def validate(self) -> None:
         unknown = set(self.drop) - {"text", "scene", "subjects", "pose"}
@@ -103,11 +103,10 @@ class ExampleBuffer:
     def __init__(self, capacity: int, size: int, max_subjects: int, text: TextEncoder, device: torch.device):
         self.capacity, self.device, self.text = capacity, device, text
         L, E, M = text.max_tokens, text.dim, max_subjects
-        u8 = dict(dtype=torch.uint8, device=device)
-        self.image = torch.zeros(capacity, 3, size, size, **u8)  # type: ignore[arg-type]
-        self.pose = torch.zeros(capacity, 3, size, size, **u8)  # type: ignore[arg-type]
-        self.context = torch.zeros(capacity, 3, CONTEXT_SIZE, CONTEXT_SIZE, **u8)  # type: ignore[arg-type]
-        self.material = torch.zeros(capacity, CONTEXT_SIZE, CONTEXT_SIZE, **u8)  # type: ignore[arg-type]
+        self.image = torch.zeros(capacity, 3, size, size, dtype=torch.uint8, device=device)
+        self.pose = torch.zeros(capacity, 3, size, size, dtype=torch.uint8, device=device)
+        self.context = torch.zeros(capacity, 3, CONTEXT_SIZE, CONTEXT_SIZE, dtype=torch.uint8, device=device)
+        self.material = torch.zeros(capacity, CONTEXT_SIZE, CONTEXT_SIZE, dtype=torch.uint8, device=device)
         self.light = torch.zeros(capacity, 3, device=device)
         self.boxes = torch.zeros(capacity, M, 4, device=device)
         self.count = torch.zeros(capacity, dtype=torch.long, device=device)
@@ -264,8 +263,9 @@ class Trainer:
         self.bf16 = cfg.bf16 if cfg.bf16 is not None else self.device.type == "cuda"
         torch.manual_seed(cfg.seed + self.rank)
         self.generator = torch.Generator(self.device).manual_seed(cfg.seed * 1000 + self.rank)
-        self.model = build_scene_dit(cfg.model, cfg.size).to(self.device)
-        self.ema = build_scene_dit(cfg.model, cfg.size).to(self.device).requires_grad_(False)
+        self.model = build_scene_dit(cfg.model, cfg.size, cfg.conditioning, **cfg.overrides).to(self.device)
+        self.ema = build_scene_dit(cfg.model, cfg.size, cfg.conditioning, **cfg.overrides)
+        self.ema.to(self.device).requires_grad_(False)
         self.step = 0
         self.data_next = 0
         self.opt = torch.optim.AdamW(
@@ -396,7 +396,8 @@ class Trainer:
         tty = sys.stderr.isatty()
         bar = tqdm(total=cfg.max_steps, initial=self.step, disable=self.rank != 0 or not tty, unit="step")
         last_save = last_log = time.perf_counter()
-        t0, seen0, losses = time.perf_counter(), 0, []
+        t0, seen0 = time.perf_counter(), 0
+        sums = torch.zeros(3, device=self.device)  # flow loss, parse loss, steps since the last log
         self.model.train()
         while True:
             for chunk in stream.ready():
@@ -427,15 +428,16 @@ class Trainer:
             self.update_ema()
             self.step += 1
             seen0 += cfg.batch * self.world
-            losses.append((flow.item(), parse.item()) if self.step % 10 == 0 or tty else None)
+            sums += torch.stack([flow.detach().float(), parse.detach().float(), torch.ones((), device=self.device)])
             now = time.perf_counter()
             rate = seen0 / max(now - t0, 1e-9)
             if tty:
                 bar.update(1)
                 bar.set_postfix(loss=f"{flow.item():.4f}", parse=f"{parse.item():.3f}", img_s=f"{rate:.0f}")
             elif now - last_log >= cfg.log_every:
-                recent = [x for x in losses[-200:] if x is not None]
-                mean = [sum(c) / len(recent) for c in zip(*recent, strict=True)] if recent else [math.nan] * 2
+                flow_sum, parse_sum, n = sums.tolist()
+                mean = [flow_sum / max(n, 1), parse_sum / max(n, 1)]
+                sums.zero_()
                 self.log(
                     f"step {self.step} loss {mean[0]:.4f} parse {mean[1]:.3f} {rate:.0f} img/s "
                     f"buffer {len(buf)} seen {buf.seen} lr {self.lr_at(self.step):.2e} {now - start:.0f}s"
