@@ -75,9 +75,8 @@ def image_grid(images: list[Image.Image], columns: int = 8, scale: int = 2) -> I
     rows = (len(images) + columns - 1) // columns
     grid = Image.new("RGB", (columns * w * scale, rows * h * scale), (255, 255, 255))
     for i, im in enumerate(images):
-        grid.paste(
-            im.resize((w * scale, h * scale), Image.Resampling.NEAREST), ((i % columns) * w * scale, (i // columns) * h * scale)
-        )
+        at = ((i % columns) * w * scale, (i // columns) * h * scale)
+        grid.paste(im.resize((w * scale, h * scale), Image.Resampling.NEAREST), at)
     return grid
 
 
