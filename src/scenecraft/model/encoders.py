@@ -74,7 +74,7 @@ class TextEncoder(nn.Module):
         else:
             model = AutoModel.from_pretrained(folder, local_files_only=True)
         self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        self.model = model.eval().requires_grad_(False).to(device)
+        self.model = model.float().eval().requires_grad_(False).to(device)  # float32 whatever the file holds
         self.kind = kind
         self.max_tokens = max_tokens
         self.dim = int(getattr(config, "hidden_size", 0) or getattr(config, "d_model", 0))

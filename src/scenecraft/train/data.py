@@ -19,6 +19,7 @@ after the first chunk and the buffer keeps growing while it runs.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -126,6 +127,10 @@ class WorldStream:
         self.next_index = start + rank
         self.limit = limit
         self.issued = 0
+        # One thread per rendering process: they are many, and numpy's BLAS threads in each of them
+        # would oversubscribe the cores (the training process started its own pools already).
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = "1"
         self.pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
         self.pending: list[Future[Chunk]] = []
         for _ in range(2 * workers):
@@ -140,9 +145,13 @@ class WorldStream:
         self.issued += n
         self.pending.append(self.pool.submit(render_chunk, self.seed, indices, self.size, self.max_subjects))
 
-    def ready(self) -> Iterator[Chunk]:
-        """The chunks finished so far, without waiting (new work is queued for each)."""
-        while self.pending and self.pending[0].done():
+    def ready(self, most: int = 4) -> Iterator[Chunk]:
+        """Up to ``most`` chunks finished so far, without waiting (new work is queued for each).
+
+        Bounded, so that a consumer slower than the renderers still gets back to training."""
+        for _ in range(most):
+            if not (self.pending and self.pending[0].done()):
+                return
             yield self.pending.pop(0).result()
             self._submit()
 
