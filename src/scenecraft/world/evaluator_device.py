@@ -257,7 +257,8 @@ def train_on_device(
     for net in nets.values():
         net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     opts = {
-        name: torch.optim.AdamW(net.parameters(), lr=PEAK_LR[name], weight_decay=1e-4) for name, net in nets.items()
+        name: torch.optim.AdamW(net.parameters(), lr=PEAK_LR[name], weight_decay=1e-4, fused=dev.type == "cuda")
+        for name, net in nets.items()
     }
     batches = {name: max(2, round(b * batch_scale)) for name, b in BATCH.items()}
     buffers = {name: DeviceBuffer(dev) for name in EVALUATOR_NAMES}
