@@ -245,7 +245,7 @@ def train_on_device(
     batch_scale: float = 1.0,
     log: Callable[[str], None] = lambda line: print(line, flush=True),
 ) -> dict[str, Any]:
-    """Render, train and save as the module doc says; returns a summary (steps, scenes, losses)."""
+    """Render, train and save as the module doc says; returns a summary (steps, scenes, seconds)."""
     t0 = time.monotonic()
     end = t0 + seconds - min(5.0, 0.05 * seconds)  # leave time for the final save
     dev = torch.device(device)
@@ -301,7 +301,8 @@ def train_on_device(
         while any(b.n == 0 for b in buffers.values()) and time.monotonic() < end:
             scenes += feed()
             time.sleep(0.05)
-        train_start, last_save, last_log, done_rendering = time.monotonic(), time.monotonic(), time.monotonic(), False
+        train_start, last_log, done_rendering = time.monotonic(), time.monotonic(), False
+        last_save = t0  # checkpoints every save_every seconds from the start, untrained ones included
         log(f"[{train_start - t0:5.1f}s] training starts on {scenes} scenes")
         for net in nets.values():
             net.train()
