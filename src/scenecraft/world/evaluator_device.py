@@ -111,6 +111,29 @@ def scene_examples(task: tuple[int, int, int]) -> Examples:
     }
 
 
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _single_threaded_worker() -> None:
+    """Pool initializer: one torch thread per render worker (the pool has a worker per core to fill)."""
+    torch.set_num_threads(1)
+
+
+def _start_pool(workers: int) -> Any:
+    """A spawn pool whose workers start with single-threaded BLAS (the variables are read on import)."""
+    saved = {k: os.environ.get(k) for k in _THREAD_VARIABLES}
+    os.environ.update(dict.fromkeys(_THREAD_VARIABLES, "1"))
+    try:
+        # spawn, not fork: the parent holds CUDA and threads, and fork is unsafe with either
+        return mp.get_context("spawn").Pool(workers, initializer=_single_threaded_worker)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 # --- on the device --------------------------------------------------------------------------------
 
 
@@ -270,8 +293,7 @@ def train_on_device(
     autocast = torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda")
 
     scenes, step, next_task, render_until = 0, 0, 0, t0 + render_share * seconds
-    ctx = mp.get_context("spawn")  # the parent holds CUDA and threads; fork is unsafe with either
-    pool = ctx.Pool(workers)
+    pool = _start_pool(workers)
     pending: list[Any] = []
 
     def feed() -> int:
