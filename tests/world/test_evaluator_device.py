@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -97,12 +98,14 @@ def test_device_command_trains_checkpoints_and_leaves_loadable_weights(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The whole run at tiny scale on the CPU: one render worker, small batches, 12 seconds."""
+    threads = os.environ.get("OMP_NUM_THREADS")
     args = ["device", "--seconds", "12", "--workers", "1", "--device", "cpu", "--size", "64"]
     assert (
         main([*args, "--batch-scale", "0.04", "--save-every", "4", "--render-share", "0.5", "--out", str(tmp_path)])
         == 0
     )
     out = capsys.readouterr().out
+    assert os.environ.get("OMP_NUM_THREADS") == threads  # the workers' single-thread setting stays theirs
     assert "training starts" in out and "checkpoint written" in out and "rendering stopped" in out
     assert {p.name for p in tmp_path.iterdir()} == {f"{n}.safetensors" for n in EVALUATOR_NAMES}
     ev = Evaluators.load(tmp_path)
