@@ -100,3 +100,19 @@ def test_shipped_evaluators_read_renders() -> None:
     r = WorldSampler(seed=11).render(0, 128)
     dets = Evaluators.load().detect(r.image)
     assert all(0 <= d.box[0] < d.box[2] <= 128 and 0 <= d.box[1] < d.box[3] <= 128 for d in dets)
+
+
+def test_material_probabilities_average_a_crop_and_its_mirror() -> None:
+    from scenecraft.world.evaluators import MATERIAL_CROP, crops
+
+    ev = Evaluators.load()
+    image = (np.random.default_rng(3).random((64, 64, 3)) * 255).astype(np.uint8)
+    boxes = [(4.0, 6.0, 30.0, 40.0), (20.0, 20.0, 60.0, 50.0)]
+    _, prob = ev.classify_materials(image, boxes)
+    x = crops(image, boxes, MATERIAL_CROP)
+    with torch.no_grad():
+        want = ((ev.material(x) + ev.material(torch.flip(x, dims=[3]))) / 2).softmax(-1).numpy()
+    np.testing.assert_allclose(prob, want, rtol=1e-5, atol=1e-6)
+    ev.mirror_average = False
+    assert not np.allclose(ev.classify_materials(image, boxes)[1], want)
+    assert ev.classify_materials(image, [])[1].shape == (0, 11)
