@@ -382,7 +382,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cuda", help="torch device (cuda, cpu)")
     parser.add_argument("--render-share", type=float, default=0.6, help="share of the budget spent rendering")
     parser.add_argument("--save-every", type=float, default=45.0, help="seconds between checkpoints")
-    parser.add_argument("--batch-scale", type=float, default=1.0, help="multiplies the batch sizes")
+    parser.add_argument(
+        "--batch-scale", type=float, default=None, help="multiplies the batch sizes (default 1 on CUDA, 0.05 on CPU)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -395,7 +397,7 @@ def run(args: argparse.Namespace) -> int:
         ),
         (0 < args.render_share <= 1, f"--render-share must be in (0, 1], got {args.render_share}"),
         (0 < args.save_every <= 60, f"--save-every must be in (0, 60] seconds, got {args.save_every}"),
-        (args.batch_scale > 0, f"--batch-scale must be > 0, got {args.batch_scale}"),
+        (args.batch_scale is None or args.batch_scale > 0, f"--batch-scale must be > 0, got {args.batch_scale}"),
     ]
     for ok, message in checks:
         if not ok:
@@ -410,6 +412,6 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         render_share=args.render_share,
         save_every=args.save_every,
-        batch_scale=args.batch_scale,
+        batch_scale=args.batch_scale or (0.05 if args.device == "cpu" else 1.0),  # CPU steps stay short
     )
     return 0
