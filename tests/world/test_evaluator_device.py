@@ -65,9 +65,20 @@ def test_scene_examples_match_renders_made_directly() -> None:
     assert kp["image"].shape[1:] == (64, 64, 3) and kp["joints"].shape == (len(kp["image"]), 24, 2)
 
 
-def test_weights_without_a_config_load_as_v1() -> None:
-    ev = Evaluators.load()
+def test_weights_without_a_config_load_as_v1(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    for name in EVALUATOR_NAMES:  # bare state dicts, as the first shipped weights were
+        net = build(name, ARCHITECTURES["v1"][name])
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp_path / f"{name}.safetensors"))
+    ev = Evaluators.load(tmp_path)
     assert ev.segmenter.size == 64 and ev.segmenter.config == ARCHITECTURES["v1"]["segmenter"]
+
+
+def test_shipped_weights_are_v2() -> None:
+    ev = Evaluators.load()
+    assert ev.segmenter.size == 128 and ev.segmenter.config == ARCHITECTURES["v2"]["segmenter"]
 
 
 def test_exported_v2_nets_load_back_with_their_architecture(tmp_path: Path) -> None:
