@@ -48,6 +48,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="PROMPT@x0,y0,x1,y1[@POSE]",
         help="a subject with its box in 0..1 of the frame and, for a person, a pose preset (repeatable)",
     )
+    parser.add_argument(
+        "--no-plan", action="store_true", help="without --subject, do not read subjects and boxes from the prompt"
+    )
     parser.add_argument("--scene", type=Path, help="context scene image (PNG/JPEG) whose materials and light to keep")
     parser.add_argument("--inpaint", action="store_true", help="paint the subjects into --scene; the rest is kept")
     parser.add_argument(
@@ -119,6 +122,12 @@ def _scene_specs(args: argparse.Namespace) -> list[Any]:
     if args.class_labels:
         raise UsageError("--class-label is for class-conditional DiTs; scene models take a prompt")
     subjects = tuple(parse_subject(s) for s in args.subject)
+    if not subjects and args.prompt and not args.no_plan:
+        from scenecraft.planner import describe_plan, plan_subjects
+
+        subjects = plan_subjects(args.prompt)
+        if subjects:
+            print(f"planned from the prompt (--no-plan to skip):\n{describe_plan(subjects)}", file=sys.stderr)
     scene = None
     if args.scene is not None:
         if not args.scene.is_file():
