@@ -54,7 +54,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scene", type=Path, help="context scene image (PNG/JPEG) whose materials and light to keep")
     parser.add_argument("--inpaint", action="store_true", help="paint the subjects into --scene; the rest is kept")
     parser.add_argument(
-        "--scale", action="append", default=[], metavar="COND=S", help="guidance of one condition (scene, subjects, ...)"
+        "--scale",
+        action="append",
+        default=[],
+        metavar="COND=S",
+        help="guidance of one condition (scene, subjects, ...)",
     )
     parser.add_argument("--num-images", type=int, default=1, help="images per prompt (seeds seed, seed+1, ...)")
     parser.add_argument("--text-encoder", type=Path, help="local text encoder folder (default all-MiniLM-L6-v2)")
@@ -96,7 +100,7 @@ def parse_subject(text: str) -> Any:
         if parts[2] not in POSE_PRESETS:
             raise UsageError(f"--subject {text!r}: unknown pose {parts[2]!r}; presets: {', '.join(POSE_PRESETS)}")
         pose = SMPLPose(tuple(float(v) for v in preset_pose(parts[2])))
-    return SubjectRequest(parts[0].strip(), box, pose)  # type: ignore[arg-type]
+    return SubjectRequest(parts[0].strip(), box, pose)
 
 
 def _list_models() -> int:
@@ -215,7 +219,9 @@ def run(args: argparse.Namespace) -> int:
         specs = _scene_specs(args)
     else:
         if args.prompt or args.subject or args.scene or args.inpaint:
-            raise UsageError(f"{args.model} from this checkpoint is class-conditional: it takes --class-label, not a prompt")
+            raise UsageError(
+                f"{args.model} from this checkpoint is class-conditional: it takes --class-label, not a prompt"
+            )
         labels = args.class_labels or [None]
         specs = [SampleSpec(seed=args.seed + i, class_label=label) for i, label in enumerate(labels)]
     start = time.perf_counter()

@@ -73,10 +73,10 @@ def plan_subjects(prompt: str, max_subjects: int = MAX_SUBJECTS) -> tuple[Subjec
     subjects = []
     for k, (phrase, _, pose_name) in enumerate(found):
         cx = (k + 1) / (n + 1) if n > 1 else 0.5
-        w, h, bottom = PERSON_BOX if pose_name is not None else OBJECT_BOX
-        box = (max(cx - w / 2, 0.0), max(bottom - h, 0.0), min(cx + w / 2, 1.0), bottom)
-        pose = SMPLPose(tuple(float(v) for v in preset_pose(pose_name))) if pose_name else None
-        subjects.append(SubjectRequest(phrase, box, pose))
+        width, height, bottom = PERSON_BOX if pose_name is not None else OBJECT_BOX
+        box = (max(cx - width / 2, 0.0), max(bottom - height, 0.0), min(cx + width / 2, 1.0), bottom)
+        smpl = SMPLPose(tuple(float(v) for v in preset_pose(pose_name))) if pose_name else None
+        subjects.append(SubjectRequest(phrase, box, smpl))
     return tuple(subjects)
 
 
