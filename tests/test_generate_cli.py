@@ -117,3 +117,59 @@ def test_pixel_checkpoint_with_a_vae_is_explained(pixel_checkpoint: Path, tmp_pa
 def test_list_models() -> None:
     code, output = run_cli("generate", "--list-models")
     assert code == 0 and "DiT-XL/2" in output and "675.1M" in output and "seed-12M" in output
+
+
+def test_prompt_with_the_bundled_model(tmp_path: Path) -> None:
+    out = tmp_path / "a.png"
+    code = main(
+        [
+            "generate",
+            "a person waving next to a red metal sphere on grass",
+            "--seed",
+            "5",
+            "--steps",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    with Image.open(out) as im:
+        assert im.size == (64, 64)  # the bundled model's own size
+    again = tmp_path / "b.png"
+    assert (
+        main(
+            [
+                "generate",
+                "a person waving next to a red metal sphere on grass",
+                "--seed",
+                "5",
+                "--steps",
+                "2",
+                "--out",
+                str(again),
+            ]
+        )
+        == 0
+    )
+    assert out.read_bytes() == again.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["a cube", "--inpaint"], "--inpaint needs --scene"),
+        (["a cube", "--subject", "a cube@0.5,0.1,0.2,0.9"], "x0 < x1 and y0 < y1"),
+        (["a cube", "--subject", "a person@0.1,0.1,0.4,0.9@moonwalk"], "unknown pose 'moonwalk'"),
+        (["a cube", "--class-label", "3"], "scene models take a prompt"),
+        (["a cube", "--scene", "/nonexistent.png"], "scene image not found"),
+        (["a cube", "--scale", "subjects=lots"], "expected CONDITION=NUMBER"),
+        (["a cube", "--sampler", "ddim"], "sampler 'ddim' is for epsilon models"),
+        ([], "give a prompt"),
+    ],
+)
+def test_scene_errors_are_clear(tmp_path: Path, args: list[str], message: str) -> None:
+    code, output = run_cli("generate", *args, "--steps", "1", "--out", str(tmp_path / "x.png"))
+    assert code == 2, output
+    assert message in output
+    assert not (tmp_path / "x.png").exists()

@@ -83,6 +83,16 @@ def test_idempotency_key_gives_the_same_job(alice: UserClient) -> None:
             "subjects.0.pose.body_pose",
             "at least 69",
         ),
+        ({"inpaint": True}, "body", "inpaint needs scene_asset_id"),
+        (
+            {
+                "subjects": [
+                    {"prompt": "man", "pose": {"body_pose": [0.0] * 69, "global_orient": [0, 0, 0], "betas": [0] * 10}}
+                ]
+            },
+            "body",
+            "has a pose but no box",
+        ),
         ({"effects": []}, "effects", "the chain is empty"),
         ({"effects": [{"op": "exposure", "stops": 7}]}, "effects", "op 0 (exposure): parameter 'stops'"),
         ({"webhook_url": "ftp://x"}, "webhook_url", "URL scheme should be 'http' or 'https'"),

@@ -158,3 +158,53 @@ def test_a_worker_that_lost_its_lease_writes_nothing(db: Database, store: BlobSt
         job = s.get(Job, job_id)
         assert job is not None and job.status == "running" and job.lease_owner == "w2" and job.asset_id is None
         assert s.scalars(select(Asset)).all() == []
+
+
+def test_the_engine_gets_the_request_and_the_scene_assets_latest_version(db: Database, store: BlobStore) -> None:
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 200, 30)).save(png, format="PNG")
+    with db.session() as s:
+        uid = create_user(s, "alice", "long password").id
+        scene = store.create_asset(
+            s,
+            user_id=uid,
+            kind="upload",
+            data=png.getvalue(),
+            content_type="image/png",
+            width=8,
+            height=8,
+            operation={"op": "upload"},
+        )
+        subjects = [{"prompt": "a red cube", "box": [0.1, 0.5, 0.4, 0.9], "pose": None}]
+        params = {**PARAMS, "scene_asset_id": scene.id, "subjects": subjects, "inpaint": True}
+        job_id = queue.enqueue(s, user_id=uid, params=params, policy=QueuePolicy())[0].id
+    engine = FakeEngine()
+    make_worker(db, store, engine).run_once()
+    (sample,) = engine.samples
+    assert sample.prompt == "p" and sample.subjects == tuple(subjects) and sample.inpaint
+    assert sample.scene == png.getvalue()
+    from scenecraft.jobs.engine import scene_request
+
+    request = scene_request(sample)
+    assert request.scene is not None and request.scene.shape == (8, 8, 3) and request.inpaint
+    assert request.subjects[0].box == (0.1, 0.5, 0.4, 0.9)
+    with db.session() as s:
+        assert s.get(Job, job_id).status == "succeeded"  # type: ignore[union-attr]
+
+
+def test_a_deleted_scene_asset_fails_the_job_without_retry(db: Database, store: BlobStore) -> None:
+    _, (job_id,) = setup_jobs(db, [3], QueuePolicy(), scene_asset_id="no-such-asset")
+    engine = FakeEngine()
+    make_worker(db, store, engine).run_once()
+    assert engine.samples == []
+    with db.session() as s:
+        job = s.get(Job, job_id)
+        assert job is not None and job.status == "dead" and "no longer exists" in (job.error or "")
+
+
+def test_prompt_only_jobs_are_planned() -> None:
+    from scenecraft.jobs.engine import Sample, scene_request
+
+    request = scene_request(Sample(seed=1, prompt="a person waving next to a red metal sphere"))
+    assert [s.prompt for s in request.subjects] == ["a person waving", "a red metal sphere"]
+    assert scene_request(Sample(seed=1, prompt="p")).subjects == ()

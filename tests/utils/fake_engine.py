@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -32,6 +33,7 @@ class FakeEngine:
         self.reject = reject
         self.on_step = on_step
         self.batches: list[list[int]] = []  # seeds of each forward pass
+        self.samples: list[Any] = []  # every Sample it was given
         self.lock = threading.Lock()
 
     def generate(
@@ -48,6 +50,7 @@ class FakeEngine:
     ) -> list[Image.Image]:
         with self.lock:
             self.batches.append([s.seed for s in samples])
+            self.samples.extend(samples)
             if self.reject:
                 raise RequestRejected(f"size {size} is not supported")
             if self.fail_times > 0:

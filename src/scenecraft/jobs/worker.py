@@ -176,12 +176,17 @@ class Worker:
 
         first = jobs[0].params
         started = time.perf_counter()
-        try:
-            samples = [self._sample(j) for j in jobs]
-        except LookupError as exc:
+        samples, runnable = [], []
+        for job in jobs:  # a job whose scene asset is gone fails alone; its batch mates go on
+            try:
+                samples.append(self._sample(job))
+                runnable.append(job)
+            except LookupError as exc:
+                self._finish_failed([job], str(exc), retryable=False)
+        if not runnable:
             halt_heartbeat()
-            self._finish_failed(jobs, str(exc), retryable=False)
             return
+        jobs = runnable
         try:
             images = self.engine.generate(
                 samples,
