@@ -27,6 +27,7 @@ class HeldOut:
     specs: list[SceneSpec]
     requests: list[SceneRequest]
     scenes: list[np.ndarray | None]  # the context scene given, if any
+    seed: int = HELD_OUT_SEED
 
 
 def held_out_requests(
@@ -66,7 +67,7 @@ def held_out_requests(
         specs.append(spec)
         scenes.append(scene)
         requests.append(SceneRequest(ref.caption, tuple(subjects), scene, inpaint=inpaint and bool(subjects)))
-    return HeldOut(specs, requests, scenes)
+    return HeldOut(specs, requests, scenes, seed)
 
 
 def image_grid(images: list[Image.Image], columns: int = 8, scale: int = 2) -> Image.Image:
