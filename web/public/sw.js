@@ -8,8 +8,16 @@ const DATA = 'scenecraft-data';
 const SHELL_FILES = ['/', '/index.html', '/manifest.webmanifest', '/icon.svg', '/icon-192.png'];
 const CACHED_API = [/^\/v1\/me$/, /^\/v1\/assets$/, /^\/v1\/assets\/[0-9a-f]{32}(\/versions(\/\d+\/content)?)?$/];
 
+// The shell is index.html, the files it names under /assets/ (hashed by the build) and the icons.
+async function cacheShell() {
+  const cache = await caches.open(SHELL);
+  const html = await (await fetch('/index.html', { cache: 'no-cache' })).text();
+  const bundles = [...html.matchAll(/\/assets\/[^"']+/g)].map((m) => m[0]);
+  await cache.addAll([...SHELL_FILES, ...new Set(bundles)]);
+}
+
 self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(SHELL).then((c) => c.addAll(SHELL_FILES)).then(() => self.skipWaiting()));
+  event.waitUntil(cacheShell().then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (event) => {

@@ -12,6 +12,20 @@ import { Admin } from './pages/Admin';
 const PAGES = ['studio', 'gallery', 'account', 'admin'] as const;
 type Page = (typeof PAGES)[number];
 
+// The last signed-in user, so the app opens offline (the service worker then serves cached data).
+const USER_KEY = 'scenecraft.user';
+const rememberUser = (u: User | null): void => {
+  if (u) localStorage.setItem(USER_KEY, JSON.stringify(u));
+  else localStorage.removeItem(USER_KEY);
+};
+const rememberedUser = (): User | null => {
+  try {
+    return JSON.parse(localStorage.getItem(USER_KEY) ?? 'null') as User | null;
+  } catch {
+    return null;
+  }
+};
+
 function currentPage(): { page: Page; arg: string | null } {
   const [, page, arg] = location.hash.split('/');
   return { page: (PAGES as readonly string[]).includes(page) ? (page as Page) : 'studio', arg: arg ?? null };
@@ -28,7 +42,13 @@ export function App() {
     window.addEventListener('hashchange', onHash);
     window.addEventListener('online', onLine);
     window.addEventListener('offline', onLine);
-    api.get<User>('/v1/me').then(setUser, (e) => setUser(e instanceof ApiError && e.status === 0 ? null : null));
+    api.get<User>('/v1/me').then(
+      (u) => {
+        rememberUser(u);
+        setUser(u);
+      },
+      (e) => setUser(e instanceof ApiError && e.status === 0 ? rememberedUser() : null),
+    );
     return () => {
       window.removeEventListener('hashchange', onHash);
       window.removeEventListener('online', onLine);
@@ -43,6 +63,7 @@ export function App() {
       /* already logged out */
     }
     csrf.set(null);
+    rememberUser(null);
     if ('caches' in window) await caches.delete('scenecraft-data');
     setUser(null);
   }, []);
@@ -52,7 +73,9 @@ export function App() {
   }, [route.page]);
 
   if (user === undefined) return <main className="centre" aria-busy="true"><p>Loading…</p></main>;
-  if (user === null) return <Login onLogin={(u) => { setUser(u); if (!location.hash) location.hash = '#/studio'; }} />;
+  if (user === null) {
+    return <Login onLogin={(u) => { rememberUser(u); setUser(u); if (!location.hash) location.hash = '#/studio'; }} />;
+  }
 
   const nav = PAGES.filter((p) => p !== 'admin' || user.role === 'admin');
   return (

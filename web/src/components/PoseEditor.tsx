@@ -15,7 +15,7 @@ const label = (name: string): string => name.replace('_', ' ');
 export function PoseEditor({ pose, onPose, title }: { pose: SmplPose; onPose: (p: SmplPose) => void; title: string }) {
   const svg = useRef<SVGSVGElement>(null);
   const [joint, setJoint] = useState<number>(J.right_wrist);
-  const [dragging, setDragging] = useState<number | null>(null);
+  const dragging = useRef<number | null>(null);
   const { joints } = useMemo(() => forwardKinematics(pose), [pose]);
   const screen = (v: Vec3): [number, number] => [v[0], -v[1]];
 
@@ -27,14 +27,14 @@ export function PoseEditor({ pose, onPose, title }: { pose: SmplPose; onPose: (p
   };
   const down = (j: number) => (e: PointerEvent) => {
     setJoint(j);
-    setDragging(j);
+    dragging.current = j;
     svg.current!.setPointerCapture(e.pointerId);
     e.preventDefault();
     e.stopPropagation();
   };
   const move = (e: PointerEvent) => {
-    if (dragging === null) return;
-    onPose(dragJoint(pose, dragging, toWorld(e)));
+    if (dragging.current === null) return;
+    onPose(dragJoint(pose, dragging.current, toWorld(e)));
   };
   const key = (j: number) => (e: KeyboardEvent) => {
     const d: Record<string, [number, number]> = {
@@ -61,7 +61,7 @@ export function PoseEditor({ pose, onPose, title }: { pose: SmplPose; onPose: (p
           onChange={(e) => onPose({ ...pose, betas: [Number(e.target.value), ...pose.betas.slice(1)] })} />
       </div>
       <svg ref={svg} className="skeleton" viewBox={`${VIEW.left} ${VIEW.top} ${VIEW.size} ${VIEW.size}`}
-        onPointerMove={move} onPointerUp={() => setDragging(null)} onPointerCancel={() => setDragging(null)}
+        onPointerMove={move} onPointerUp={() => (dragging.current = null)} onPointerCancel={() => (dragging.current = null)}
         role="group" aria-label="Skeleton: drag a joint, or focus it and use the arrow keys" data-testid="skeleton">
         {BONES.map(([a, b]) => {
           const [x1, y1] = screen(joints[a]);

@@ -195,19 +195,22 @@ export function Studio() {
 
       <section className="generate" aria-label="Generate">
         <div className="row">
-          <label>Size
-            <select value={state.size} onChange={(e) => dispatch({ type: 'settings', size: Number(e.target.value) })}>
+          <div className="field">
+            <label htmlFor="size">Size</label>
+            <select id="size" value={state.size} onChange={(e) => dispatch({ type: 'settings', size: Number(e.target.value) })}>
               {[32, 64, 128, 256].map((s) => <option key={s} value={s}>{s}×{s}</option>)}
             </select>
-          </label>
-          <label>Steps
-            <input type="number" min={1} max={200} value={state.steps}
+          </div>
+          <div className="field">
+            <label htmlFor="steps">Steps</label>
+            <input id="steps" type="number" min={1} max={200} value={state.steps}
               onChange={(e) => dispatch({ type: 'settings', steps: Math.max(1, Math.min(200, Number(e.target.value) || 1)) })} />
-          </label>
-          <label>Seed
-            <input type="number" min={0} placeholder="random" value={state.seed ?? ''}
+          </div>
+          <div className="field">
+            <label htmlFor="seed">Seed</label>
+            <input id="seed" type="number" min={0} placeholder="random" value={state.seed ?? ''}
               onChange={(e) => dispatch({ type: 'settings', seed: e.target.value === '' ? null : Math.max(0, Number(e.target.value)) })} />
-          </label>
+          </div>
           <button type="button" className="primary" onClick={generate} disabled={active}>Generate</button>
           {active && <button type="button" onClick={cancel}>Cancel</button>}
         </div>
