@@ -99,9 +99,11 @@ def test_the_built_studio_is_served_at_the_root(platform: Platform, tmp_path: Pa
         assert index.status_code == 200 and "app-1.js" in index.text
         assert index.headers["cache-control"] == "no-cache"
         csp = index.headers["content-security-policy"]
-        assert "script-src 'self';" in csp and "worker-src 'self'" in csp and "unsafe-inline" not in csp.split(
-            "script-src"
-        )[1].split(";")[0]
+        assert (
+            "script-src 'self';" in csp
+            and "worker-src 'self'" in csp
+            and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+        )
         bundle = client.get("/assets/app-1.js")
         assert bundle.status_code == 200 and "immutable" in bundle.headers["cache-control"]
         assert client.get("/manifest.webmanifest").headers["content-type"] == "application/manifest+json"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.utils.processes import free_port, scenecraft
 
 WEB = Path(__file__).resolve().parents[2] / "web"
@@ -51,9 +52,7 @@ def require(*, browser: bool) -> None:
 def test_vitest_unit_tests_pass() -> None:
     """Box editing, skeleton maths (FK against smpl.py's numbers, IK), studio state, effects controls."""
     require(browser=False)
-    out = subprocess.run(
-        ["npx", "--no-install", "vitest", "run"], cwd=WEB, capture_output=True, text=True, timeout=300
-    )
+    out = subprocess.run(["npx", "--no-install", "vitest", "run"], cwd=WEB, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     passed = re.search(r"Tests\s+(\d+) passed", out.stdout)
     assert passed is not None and int(passed.group(1)) >= 30, out.stdout
@@ -83,10 +82,15 @@ def test_studio_end_to_end_in_chromium(tmp_path: Path) -> None:
         wait_ready(base, server, log)
         password = re.search(r"password: (\S+)", log.read_text())
         assert password is not None, log.read_text()
-        assert "<div id=\"root\">" in httpx.get(base + "/").text  # the built app is served at /
+        assert '<div id="root">' in httpx.get(base + "/").text  # the built app is served at /
         if SCREENSHOTS.exists():
             shutil.rmtree(SCREENSHOTS)
-        env = {**os.environ, "SCENECRAFT_URL": base, "SCENECRAFT_PASSWORD": password.group(1), "E2E_OUT": str(SCREENSHOTS)}
+        env = {
+            **os.environ,
+            "SCENECRAFT_URL": base,
+            "SCENECRAFT_PASSWORD": password.group(1),
+            "E2E_OUT": str(SCREENSHOTS),
+        }
         out = subprocess.run(
             ["node", "e2e/studio.e2e.mjs"], cwd=WEB, env=env, capture_output=True, text=True, timeout=240
         )
