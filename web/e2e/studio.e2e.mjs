@@ -3,11 +3,12 @@
 //
 //   SCENECRAFT_URL=http://127.0.0.1:PORT SCENECRAFT_PASSWORD=... E2E_OUT=DIR node e2e/studio.e2e.mjs
 //
-// Steps: 1 log in; 2 place two subjects (drag and resize boxes) and a pose (drag a joint); 3 generate;
+// Steps: 1 log in (and, after enrolling MFA, again with a TOTP code); 2 place two subjects (drag and resize boxes) and a pose (drag a joint); 3 generate;
 // 4 see at least two preview frames; 5 see the result in the gallery; 6 apply an effect (live WebGL
 // preview, then the server); 7 see version 2. Then the account and admin pages, phone width, and the
 // gallery offline. A screenshot of each page goes to E2E_OUT; the last line printed is a JSON summary.
 
+import { createHmac } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -23,6 +24,19 @@ await mkdir(out, { recursive: true });
 const shots = [];
 const summary = {};
 const TIMEOUT = 60_000;
+
+/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) for a base32 secret, `offset` steps from now. */
+function totp(secret, offset = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + offset));
+  const h = createHmac('sha1', key).update(counter).digest();
+  const o = h[h.length - 1] & 0xf;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
 
 function check(ok, message) {
   if (!ok) throw new Error(`check failed: ${message}`);
@@ -177,6 +191,11 @@ try {
   await page.getByRole('link', { name: 'Account' }).click();
   await page.getByRole('button', { name: 'Set up two-factor authentication' }).click();
   await page.getByTestId('mfa-qr').waitFor();
+  const secret = new URL(await page.getByTestId('mfa-uri').textContent()).searchParams.get('secret');
+  await shot('07-account-mfa-qr');
+  await page.getByLabel('Code', { exact: true }).fill(totp(secret, -1)); // the server allows one step of drift
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  await page.getByText('On: logging in asks for a code').waitFor();
   await page.getByLabel('Name', { exact: true }).fill('e2e');
   await page.getByRole('button', { name: 'Create key' }).click();
   check((await page.getByTestId('new-key').textContent()).startsWith('sc_'), 'the new key is shown');
@@ -221,6 +240,18 @@ try {
   await shot('10-offline-gallery');
   await context.setOffline(false);
   summary.offline = true;
+
+  // log in again, now with two-factor authentication
+  await page.reload();
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByLabel('Authentication code').fill(totp(secret));
+  await shot('11-login-mfa');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('link', { name: 'Account' }).waitFor();
+  summary.mfaLogin = true;
 
   check(problems.length === 0, `no page errors: ${problems.join(' | ')}`);
 } catch (err) {
