@@ -93,5 +93,11 @@ export function followJob(jobId: string, on: (e: JobEvent) => void): () => void 
     });
   };
   (['status', 'progress', 'preview', 'done', 'failed', 'cancelled'] as const).forEach(listen);
+  // A refused stream (logged out, job gone) is closed for good; a dropped one reconnects by itself.
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED) {
+      on({ kind: 'failed', error: 'The live progress stream was refused: log in again, then look in the gallery.' });
+    }
+  };
   return () => source.close();
 }

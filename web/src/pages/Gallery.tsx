@@ -7,6 +7,9 @@ import { api, contentUrl, type Asset, type AssetVersion } from '../api';
 import { EffectsPanel } from '../components/EffectsPanel';
 import { ErrorNote, messageOf } from '../components/ErrorNote';
 
+/** A short name for a tile: generated assets are named after their job id, which says little. */
+export const displayName = (a: Asset): string => (a.name.startsWith('job-') ? `image ${a.id.slice(0, 6)}` : a.name || a.kind);
+
 const describe = (op: Record<string, unknown>): string => {
   const name = String(op.op ?? 'unknown');
   if (name === 'effects' && Array.isArray(op.chain)) return `effects: ${(op.chain as { op: string }[]).map((o) => o.op).join(', ')}`;
@@ -36,7 +39,7 @@ function AssetDetail({ asset, onDeleted }: { asset: Asset; onDeleted: () => void
 
   return (
     <article className="detail" aria-label={`Asset ${asset.name || asset.id}`}>
-      <h2>{asset.name || 'Generated image'} <small>{asset.id.slice(0, 8)}</small></h2>
+      <h2>{displayName(asset)} <small>{asset.id}</small></h2>
       <ErrorNote error={error} />
       <ol className="versions" aria-label="Versions">
         {versions.map((v) => (
@@ -87,7 +90,7 @@ export function Gallery({ selected }: { selected: string | null }) {
           <li key={a.id} className={a.id === selected ? 'on' : ''}>
             <a href={`#/gallery/${a.id}`} aria-current={a.id === selected ? 'true' : undefined} data-testid="asset-tile">
               <img src={contentUrl(a.id, a.latest_version)} alt="" loading="lazy" width={128} height={128} />
-              <span>{a.name || a.kind} · v{a.latest_version}</span>
+              <span>{displayName(a)} · v{a.latest_version}</span>
             </a>
           </li>
         ))}
