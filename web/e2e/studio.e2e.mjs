@@ -96,9 +96,14 @@ try {
 
   // 2. two subjects with boxes, and a pose
   await page.getByLabel('Prompt', { exact: true }).fill('a sunlit room with a chair and a person');
-  await page.getByLabel('Floor').selectOption('marble');
-  await page.getByRole('button', { name: 'Make scene' }).click();
+  await page.getByLabel('Upload an image').setInputFiles(join('public', 'icon-192.png'));
   await page.locator('.stage img[alt="Context scene"]').waitFor();
+  check((await page.getByLabel('Or pick an earlier asset').inputValue()).length === 32, 'the upload is the context scene');
+  await page.getByLabel('Floor').selectOption('marble');
+  const worldScene = page.waitForResponse((r) => r.url().endsWith('/v1/scenes/world') && r.status() === 201);
+  await page.getByRole('button', { name: 'Make scene' }).click();
+  const worldId = (await (await worldScene).json()).id;
+  await page.waitForFunction((id) => document.querySelector('.stage img')?.getAttribute('src')?.includes(id), worldId);
   await page.getByRole('button', { name: 'Add subject' }).click();
   await page.getByLabel('Subject 1 prompt').fill('a chair');
   await page.getByTestId('subject-0').getByLabel('Colour').selectOption('red');
@@ -145,7 +150,7 @@ try {
   check(body.subjects[0].box[2] - body.subjects[0].box[0] > 0.3, `box 0 widened: ${body.subjects[0].box}`);
   check(body.subjects[1].box[0] > 0.37, `box 1 moved right: ${body.subjects[1].box}`);
   check(body.subjects[1].pose && body.subjects[1].pose.body_pose.length === 69, 'a pose with 69 body values');
-  check(typeof body.scene_asset_id === 'string', 'the world scene is the context scene');
+  check(body.scene_asset_id === worldId, 'the world scene is the context scene');
   summary.request = { subjects: body.subjects.map((s) => ({ prompt: s.prompt, box: s.box, pose: Boolean(s.pose) })) };
   const run = page.getByTestId('run');
   await page.waitForSelector('[data-testid=run][data-status=succeeded]', { timeout: 120_000 });
@@ -159,7 +164,7 @@ try {
   await page.getByRole('link', { name: 'Open in the gallery' }).click();
   await page.getByRole('heading', { name: 'Gallery' }).waitFor();
   await page.getByTestId('version-1').waitFor();
-  check((await page.getByTestId('asset-tile').count()) === 2, 'two assets: the world scene and the result');
+  check((await page.getByTestId('asset-tile').count()) === 3, 'three assets: the upload, the world scene and the result');
   await shot('04-gallery');
 
   // 6. apply an effect: live preview first (no server round trip), then the server renders it
@@ -236,7 +241,7 @@ try {
   await page.reload();
   await page.getByRole('heading', { name: 'Gallery' }).waitFor();
   await page.getByText('You are offline').waitFor();
-  check((await page.getByTestId('asset-tile').count()) === 2, 'the cached gallery shows offline');
+  check((await page.getByTestId('asset-tile').count()) === 3, 'the cached gallery shows offline');
   await shot('10-offline-gallery');
   await context.setOffline(false);
   summary.offline = true;
