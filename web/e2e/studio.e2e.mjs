@@ -159,9 +159,21 @@ try {
   check((await page.locator('.strip img').count()) === frames, 'every frame is shown');
   summary.previewFrames = frames;
   await shot('03-studio-generated');
+  const resultLink = await page.getByRole('link', { name: 'Open in the gallery' }).getAttribute('href');
+  check(/^#\/gallery\/[0-9a-f]{32}$/.test(resultLink), `a link to the result: ${resultLink}`);
+
+  // a long run, cancelled while it runs
+  await page.getByLabel('Steps').fill('200');
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await page.waitForSelector('[data-testid=run][data-status=running]', { timeout: 120_000 });
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await page.waitForSelector('[data-testid=run][data-status=cancelled]', { timeout: 120_000 });
+  check(Number(await run.getAttribute('data-frames')) < 200, 'cancelled before the end');
+  summary.cancelled = true;
+  await page.getByRole('button', { name: 'Generate' }).waitFor(); // enabled again
 
   // 5. the result in the gallery
-  await page.getByRole('link', { name: 'Open in the gallery' }).click();
+  await page.goto(`${base}/${resultLink}`);
   await page.getByRole('heading', { name: 'Gallery' }).waitFor();
   await page.getByTestId('version-1').waitFor();
   check((await page.getByTestId('asset-tile').count()) === 3, 'three assets: the upload, the world scene and the result');
