@@ -101,5 +101,6 @@ def test_studio_end_to_end_in_chromium(tmp_path: Path) -> None:
     result = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {"ok": False, "screenshots": []}
     print("e2e screenshots:\n  " + "\n  ".join(result["screenshots"]))
     assert out.returncode == 0 and result["ok"], out.stdout + out.stderr + "\n" + log.read_text()[-4000:]
-    assert result["previewFrames"] >= 2 and result["version2"] and result["offline"] and result["mfaLogin"] and result["cancelled"]
+    assert result["previewFrames"] >= 2
+    assert all(result[step] for step in ("version2", "offline", "mfaLogin", "cancelled")), result
     assert len(result["request"]["subjects"]) == 2
