@@ -6,7 +6,7 @@ scene), detection recall at IoU 0.5, and keypoint PCK@0.1 (all 24 joints, given 
 Also scores generated-image metrics on the same renders (real pairs) and on shuffled pairs, the
 sanity check of :mod:`scenecraft.world.metrics`. Writes benchmarks/results/evaluators.json.
 
-    python benchmarks/evaluators.py [--n 500] [--seed 7]
+    python benchmarks/evaluators.py [--n 500] [--seed 7] [--weights DIR]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--pairs", type=int, default=100, help="scenes for the real/shuffled metric check")
+    parser.add_argument("--weights", default=None, help="weights directory (default: the shipped weights)")
     args = parser.parse_args()
     import numpy as np
     import torch
@@ -37,7 +38,7 @@ def main() -> None:
     from scenecraft.world.metrics import held_out_report, score_images
 
     torch.set_num_threads(1)
-    ev = Evaluators.load()
+    ev = Evaluators.load(args.weights) if args.weights else Evaluators.load()
     t0 = time.perf_counter()
     report = held_out_report(ev, n=args.n, seed=args.seed, size=args.size)
     seconds = time.perf_counter() - t0
@@ -73,6 +74,7 @@ def main() -> None:
         "metrics_real": real,
         "metrics_shuffled": shuffled,
         "pairs_seed": args.seed + 1,
+        "weights": args.weights or "shipped",
     }
     path = Path(__file__).parent / "results" / "evaluators.json"
     path.parent.mkdir(exist_ok=True)

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "admin": ("scenecraft.admin_cli", "users, passwords, key rotation, audit verification"),
     "effects": ("scenecraft.effects.cli", "apply an effects chain to an image (stills, WebP/GIF animations)"),
     "world": ("scenecraft.world.cli", "procedural scenes: render, sample, score the evaluators"),
+    "train": ("scenecraft.train.cli", "train a scene-aware DiT on the scene world (CPU, GPU, torchrun)"),
 }
 
 

@@ -127,7 +127,7 @@ class Settings(BaseSettings):
 
     # -- generation engine ----------------------------------------------------------------
     model: str = "seed-12M"
-    checkpoint: str | None = None  # None: random-initialised weights (tests only)
+    checkpoint: str | None = None  # None: the bundled weights of the model
     device: str = "cpu"
 
     @classmethod

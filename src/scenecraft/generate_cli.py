@@ -1,11 +1,16 @@
-"""Generate images with a DiT, e.g. from the official ImageNet checkpoint:
+"""Generate images: from a prompt with the bundled scene model, or with any DiT checkpoint.
 
+    scenecraft generate "a person waving next to a red metal sphere on grass" --seed 5 --out a.png
+    scenecraft generate "two cubes on sand" --subject "a red rubber cube@0.1,0.5,0.45,0.9" \\
+        --subject "a person waving@0.55,0.2,0.85,0.95@wave" --scale subjects=3 --out b.png
+    scenecraft generate "a cube" --scene room.png --subject "a blue cube@0.3,0.4,0.7,0.9" --inpaint
     scenecraft generate --model DiT-XL/2 --checkpoint DiT-XL-2-256x256.pt \\
         --vae sd-vae-ft-ema/ --class-label 207 --steps 50 --sampler ddim --guidance 4 \\
         --seed 0 --size 256 --out out.png
 
-Nothing is downloaded: the checkpoint and the VAE are local paths. Without --vae the model works
-in pixel space (3-channel models).
+Nothing is downloaded: checkpoints, the VAE and the text encoder are local files (the default
+model, seed-12M, and its text encoder ship with the package). Without --vae a DiT works in pixel
+space (3-channel models).
 """
 
 from __future__ import annotations
@@ -14,15 +19,19 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from scenecraft.cli import UsageError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--model", default="DiT-XL/2", help="named config (default DiT-XL/2); see --list-models")
+    parser.add_argument("prompt", nargs="?", default=None, help="what to make (scene models)")
+    parser.add_argument("--model", default="seed-12M", help="named config (default seed-12M); see --list-models")
     parser.add_argument("--list-models", action="store_true", help="print the named configs and exit")
-    parser.add_argument("--checkpoint", type=Path, help="model weights: .pt (official or training) or .safetensors")
+    parser.add_argument(
+        "--checkpoint", type=Path, help="model weights: .pt (official or training) or .safetensors (default: bundled)"
+    )
     parser.add_argument("--vae", type=Path, help="AutoencoderKL: a diffusers folder or a single weights file")
     parser.add_argument(
         "--class-label",
@@ -32,11 +41,34 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="class to generate (repeat for a batch); omit for unconditional",
     )
-    parser.add_argument("--steps", type=int, default=50, help="sampling steps (default 50)")
-    parser.add_argument("--sampler", default="ddim", help="ddim or ddpm (epsilon models); euler or heun (flow models)")
-    parser.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale (1 = off)")
+    parser.add_argument(
+        "--subject",
+        action="append",
+        default=[],
+        metavar="PROMPT@x0,y0,x1,y1[@POSE]",
+        help="a subject with its box in 0..1 of the frame and, for a person, a pose preset (repeatable)",
+    )
+    parser.add_argument(
+        "--no-plan", action="store_true", help="without --subject, do not read subjects and boxes from the prompt"
+    )
+    parser.add_argument("--scene", type=Path, help="context scene image (PNG/JPEG) whose materials and light to keep")
+    parser.add_argument("--inpaint", action="store_true", help="paint the subjects into --scene; the rest is kept")
+    parser.add_argument(
+        "--scale",
+        action="append",
+        default=[],
+        metavar="COND=S",
+        help="guidance of one condition (scene, subjects, ...)",
+    )
+    parser.add_argument("--num-images", type=int, default=1, help="images per prompt (seeds seed, seed+1, ...)")
+    parser.add_argument("--text-encoder", type=Path, help="local text encoder folder (default all-MiniLM-L6-v2)")
+    parser.add_argument("--steps", type=int, default=None, help="sampling steps (default 30 for flow, 50 otherwise)")
+    parser.add_argument(
+        "--sampler", default=None, help="ddim or ddpm (epsilon models); euler or heun (flow models, default euler)"
+    )
+    parser.add_argument("--guidance", type=float, default=None, help="guidance scale: the prompt's, or the class's")
     parser.add_argument("--seed", type=int, default=0, help="random seed; image i of a batch uses seed + i")
-    parser.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
+    parser.add_argument("--size", type=int, default=None, help="image side in pixels (default: the model's own)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: cuda when available)")
     parser.add_argument(
         "--dtype",
@@ -47,6 +79,28 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=Path, default=Path("out.png"), help="output PNG; a batch writes out-0.png, out-1.png, ..."
     )
+
+
+def parse_subject(text: str) -> Any:
+    """Parses PROMPT@x0,y0,x1,y1[@POSE] into a SubjectRequest; a clear UsageError otherwise."""
+    from scenecraft.scene_conditions import SMPLPose, SubjectRequest
+    from scenecraft.world.smpl import POSE_PRESETS, preset_pose
+
+    parts = text.split("@")
+    if len(parts) not in (2, 3) or not parts[0].strip():
+        raise UsageError(f"--subject {text!r}: expected PROMPT@x0,y0,x1,y1 or PROMPT@x0,y0,x1,y1@POSE")
+    try:
+        box = tuple(float(v) for v in parts[1].split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not (0 <= box[0] < box[2] <= 1 and 0 <= box[1] < box[3] <= 1):
+        raise UsageError(f"--subject {text!r}: the box must be x0,y0,x1,y1 in 0..1 with x0 < x1 and y0 < y1")
+    pose = None
+    if len(parts) == 3:
+        if parts[2] not in POSE_PRESETS:
+            raise UsageError(f"--subject {text!r}: unknown pose {parts[2]!r}; presets: {', '.join(POSE_PRESETS)}")
+        pose = SMPLPose(tuple(float(v) for v in preset_pose(parts[2])))
+    return SubjectRequest(parts[0].strip(), box, pose)
 
 
 def _list_models() -> int:
@@ -62,6 +116,50 @@ def _list_models() -> int:
     return 0
 
 
+def _scene_specs(args: argparse.Namespace) -> list[Any]:
+    import numpy as np
+    from PIL import Image
+
+    from scenecraft.pipeline import SampleSpec
+    from scenecraft.scene_conditions import SceneRequest
+
+    if args.class_labels:
+        raise UsageError("--class-label is for class-conditional DiTs; scene models take a prompt")
+    subjects = tuple(parse_subject(s) for s in args.subject)
+    if not subjects and args.prompt and not args.no_plan:
+        from scenecraft.planner import describe_plan, plan_subjects
+
+        subjects = plan_subjects(args.prompt)
+        if subjects:
+            print(f"planned from the prompt (--no-plan to skip):\n{describe_plan(subjects)}", file=sys.stderr)
+    scene = None
+    if args.scene is not None:
+        if not args.scene.is_file():
+            raise UsageError(f"scene image not found: {args.scene}")
+        try:
+            with Image.open(args.scene) as im:
+                scene = np.asarray(im.convert("RGB"))
+        except OSError as exc:
+            raise UsageError(f"cannot read scene image {args.scene}: {exc}") from None
+    if args.inpaint and scene is None:
+        raise UsageError("--inpaint needs --scene (the image to paint into)")
+    if not args.prompt and not subjects and scene is None:
+        raise UsageError('give a prompt, e.g. scenecraft generate "a red metal sphere on grass"')
+    request = SceneRequest(args.prompt or "", subjects, scene, inpaint=args.inpaint)
+    return [SampleSpec(seed=args.seed + i, request=request) for i in range(args.num_images)]
+
+
+def _scales(items: list[str]) -> dict[str, float]:
+    scales = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            scales[name] = float(value)
+        except ValueError:
+            raise UsageError(f"--scale {item!r}: expected CONDITION=NUMBER, e.g. subjects=3") from None
+    return scales
+
+
 def run(args: argparse.Namespace) -> int:
     if args.list_models:
         return _list_models()
@@ -72,45 +170,70 @@ def run(args: argparse.Namespace) -> int:
     from scenecraft.model import DIT_CONFIGS
     from scenecraft.model.autoencoder import VAELoadError
     from scenecraft.model.checkpoints import CheckpointError
-    from scenecraft.pipeline import GenerationError, GenerationPipeline, SampleSpec, to_pil
+    from scenecraft.model.conditioning import SceneDiT
+    from scenecraft.model.encoders import EncoderError
+    from scenecraft.pipeline import BUNDLED, BUNDLED_MODELS, GenerationError, GenerationPipeline, SampleSpec, to_pil
 
     if args.model not in DIT_CONFIGS:
         raise UsageError(f"unknown model {args.model!r}; valid names: {', '.join(DIT_CONFIGS)}")
-    if args.checkpoint is None:
-        raise UsageError("--checkpoint is required (no bundled weights for this model)")
-    if not args.checkpoint.is_file():
+    if args.checkpoint is None and args.model not in BUNDLED_MODELS:
+        raise UsageError(f"--checkpoint is required (no bundled weights for {args.model})")
+    if args.checkpoint is not None and not args.checkpoint.is_file():
         raise UsageError(f"checkpoint not found: {args.checkpoint}")
     if args.vae is not None and not args.vae.exists():
         raise UsageError(f"VAE not found: {args.vae}")
-    downsample = 8 if args.vae is not None else 1
-    unit = downsample * DIT_CONFIGS[args.model].patch_size
-    if args.size <= 0 or args.size % unit:
-        raise UsageError(
-            f"--size {args.size} is not divisible by the patch grid: {args.model} "
-            f"{'on VAE latents (8x downsampling)' if args.vae else 'in pixel space'} needs a multiple of {unit}"
-        )
+    if not 1 <= args.num_images <= 64:
+        raise UsageError(f"--num-images must be between 1 and 64, got {args.num_images}")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = getattr(torch, args.dtype)
 
     try:
-        pipe = GenerationPipeline.from_settings(args.model, args.checkpoint, args.vae, device=device, dtype=dtype)
-    except (CheckpointError, VAELoadError) as exc:
+        pipe = GenerationPipeline.from_settings(
+            args.model,
+            args.checkpoint if args.checkpoint is not None else BUNDLED,
+            args.vae,
+            device=device,
+            dtype=dtype,
+            text_encoder=args.text_encoder,
+        )
+    except (CheckpointError, VAELoadError, EncoderError) as exc:
         raise UsageError(str(exc)) from None
+    scene_model = isinstance(pipe.model, SceneDiT)
+    downsample = pipe.decoder.downsample
     native = pipe.model.config.input_size * downsample
-    if native != args.size:
-        print(f"warning: the checkpoint was trained at {native} px; generating at {args.size} px", file=sys.stderr)
+    size = args.size or (native if scene_model or args.checkpoint is not None else 256)
+    unit = downsample * pipe.model.patch_size
+    if size <= 0 or size % unit:
+        raise UsageError(
+            f"--size {size} is not divisible by the patch grid: {args.model} "
+            f"{'on VAE latents (8x downsampling)' if args.vae else 'in pixel space'} needs a multiple of {unit}"
+        )
+    if native != size:
+        print(f"warning: the checkpoint was trained at {native} px; generating at {size} px", file=sys.stderr)
+    flow = pipe.objective == "flow"
+    sampler = args.sampler or ("euler" if flow else "ddim")
+    steps = args.steps or (30 if flow else 50)
+    guidance = args.guidance if args.guidance is not None else (3.0 if scene_model else 4.0)
 
-    labels = args.class_labels or [None]
-    specs = [SampleSpec(seed=args.seed + i, class_label=label) for i, label in enumerate(labels)]
+    if scene_model:
+        specs = _scene_specs(args)
+    else:
+        if args.prompt or args.subject or args.scene or args.inpaint:
+            raise UsageError(
+                f"{args.model} from this checkpoint is class-conditional: it takes --class-label, not a prompt"
+            )
+        labels = args.class_labels or [None]
+        specs = [SampleSpec(seed=args.seed + i, class_label=label) for i, label in enumerate(labels)]
     start = time.perf_counter()
-    bar = tqdm(total=args.steps, desc="sampling", unit="step", file=sys.stderr)
+    bar = tqdm(total=steps, desc="sampling", unit="step", file=sys.stderr)
     try:
         z = pipe.sample(
             specs,
-            size=args.size,
-            steps=args.steps,
-            sampler=args.sampler,
-            guidance=args.guidance,
+            size=size,
+            steps=steps,
+            sampler=sampler,
+            guidance=guidance,
+            condition_scales=_scales(args.scale) if scene_model else None,
             callback=lambda info: bar.update(1),
         )
         images = to_pil(pipe.decoder.decode(z))

@@ -12,7 +12,7 @@ not depend on which other samples share its batch (up to floating-point reductio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -24,7 +24,15 @@ from torch import Tensor
 
 from scenecraft.model import DiT, build_dit
 from scenecraft.model.autoencoder import Decoder, LatentDecoder, PixelDecoder, load_vae
-from scenecraft.model.checkpoints import CheckpointError, infer_dit_config, load_weights, read_state_dict
+from scenecraft.model.checkpoints import (
+    CheckpointError,
+    infer_dit_config,
+    load_scene_model,
+    load_weights,
+    read_scene_metadata,
+    read_state_dict,
+)
+from scenecraft.model.conditioning import CONDITIONS, INPAINT, Conditions, SceneDiT
 from scenecraft.sampling import (
     OFFICIAL_DIT_CHANNELS,
     SAMPLERS,
@@ -32,11 +40,13 @@ from scenecraft.sampling import (
     SamplerStep,
     flow_times,
     guided_denoiser,
+    nested_guidance,
     sample_ddim,
     sample_ddpm,
     sample_euler,
     sample_heun,
 )
+from scenecraft.scene_conditions import ConditionEncoder, SceneRequest
 
 Objective = Literal["epsilon", "flow"]
 PreviewCallback = Callable[[int, int, list[Image.Image]], None]
@@ -54,6 +64,18 @@ class GenerationError(ValueError):
 class SampleSpec:
     seed: int
     class_label: int | None = None  # None: unconditional (the null class)
+    request: SceneRequest | None = None  # for scene models: prompt, subjects, context scene
+
+
+# The bundled default model: seed-12M trained on the scene world (see docs/models.md).
+BUNDLED_DIR = Path(__file__).parent / "weights"
+BUNDLED = "bundled"
+BUNDLED_MODELS = {"seed-12M": BUNDLED_DIR / "seed-12M.safetensors"}
+
+# Guidance of scene models, nested in this order (see ``nested_guidance``); the scale of each
+# condition is how far its own contribution is pushed, given the ones before it.
+GUIDANCE_ORDER: tuple[str, ...] = ("inpaint", "scene", "pose", "subjects", "text")
+DEFAULT_SCALES: dict[str, float] = {"inpaint": 1.0, "scene": 1.5, "pose": 1.5, "subjects": 2.0, "text": 3.0}
 
 
 class GenerationPipeline:
@@ -67,7 +89,10 @@ class GenerationPipeline:
         objective: Objective | None = None,
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
+        conditioner: ConditionEncoder | None = None,
     ):
+        if isinstance(model, SceneDiT) and conditioner is None:
+            raise GenerationError("a scene model needs a conditioner (its text encoder) to turn requests into tensors")
         if model.in_channels != decoder.channels:
             raise GenerationError(
                 f"the model works on {model.in_channels}-channel samples but the decoder expects "
@@ -82,6 +107,7 @@ class GenerationPipeline:
         # Channels that guidance acts on: the official DiT guides 3 of its 4 epsilon channels.
         self.guided_channels = _guided_channels(model)
         self._preview_map: tuple[Tensor, Tensor] | None = None
+        self.conditioner = conditioner
 
     # ----------------------------------------------------------------------------------------
     # Construction
@@ -91,17 +117,39 @@ class GenerationPipeline:
     def from_settings(
         cls,
         model: str = "seed-12M",
-        checkpoint: str | Path | None = None,
+        checkpoint: str | Path | None = BUNDLED,
         vae: str | Path | None = None,
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
+        text_encoder: str | Path | None = None,
     ) -> GenerationPipeline:
         """Builds the named model, loads its weights and the decoder.
 
+        ``checkpoint="bundled"`` (the default) is the weights shipped for ``model`` (seed-12M).
+        A scene model's checkpoint (saved by the trainer) brings its own shape and conditioning;
+        ``text_encoder`` is then a local transformers folder (default all-MiniLM-L6-v2).
         With ``vae`` the model works on SD-VAE latents (4 channels); without, in pixel space.
         ``checkpoint=None`` gives random weights (seed 0) — for tests of the plumbing only: their
         images are noise-like patterns, never results.
         """
+        if checkpoint == BUNDLED:
+            if model not in BUNDLED_MODELS:
+                raise CheckpointError(
+                    f"no bundled weights for {model}; bundled: {', '.join(BUNDLED_MODELS)}; give a checkpoint"
+                )
+            checkpoint = BUNDLED_MODELS[model]
+            if not Path(checkpoint).is_file():
+                raise CheckpointError(f"the bundled weights {checkpoint} are missing from this install")
+        if checkpoint is not None and read_scene_metadata(checkpoint) is not None:
+            if vae is not None:
+                raise CheckpointError(f"{checkpoint} is a pixel-space scene model: give no VAE")
+            from scenecraft.model.encoders import TextEncoder
+
+            scene_model = load_scene_model(checkpoint)
+            assert isinstance(scene_model, SceneDiT)
+            encoder = TextEncoder(text_encoder, max_tokens=scene_model.cond_config.max_text_tokens, device=device)
+            conditioner = ConditionEncoder(encoder, scene_model.cond_config)
+            return cls(scene_model, PixelDecoder(), device=device, dtype=dtype, conditioner=conditioner)
         in_channels = 4 if vae is not None else 3
         if checkpoint is not None:
             state = read_state_dict(checkpoint)
@@ -136,6 +184,8 @@ class GenerationPipeline:
     def check_request(self, size: int | tuple[int, int], steps: int, sampler: str, guidance: float) -> tuple[int, int]:
         """Validates a request; returns (height, width) in pixels."""
         height, width = (size, size) if isinstance(size, int) else size
+        if isinstance(self.model, SceneDiT) and height != width:
+            raise GenerationError(f"scene models make square images, got {height}x{width}")
         unit = self.decoder.downsample * self.model.patch_size
         for name, value in (("height", height), ("width", width)):
             if value <= 0 or value % unit:
@@ -167,15 +217,20 @@ class GenerationPipeline:
         steps: int,
         sampler: str = "ddim",
         guidance: float = 1.0,
+        condition_scales: Mapping[str, float] | None = None,
         callback: Callable[[SamplerStep], None] | None = None,
     ) -> Tensor:
-        """Runs the sampler; returns the final samples (N, C, h, w) in the model's space."""
+        """Runs the sampler; returns the final samples (N, C, h, w) in the model's space.
+
+        For scene models ``guidance`` is the text scale and ``condition_scales`` sets any other
+        condition's (see :data:`DEFAULT_SCALES`); class models use ``guidance`` alone.
+        """
         if not specs:
             raise GenerationError("at least one sample is needed")
         height, width = self.check_request(size, steps, sampler, guidance)
         h, w = height // self.decoder.downsample, width // self.decoder.downsample
         null = self.model.config.num_classes
-        for spec in specs:
+        for spec in specs if not isinstance(self.model, SceneDiT) else ():
             if spec.class_label is not None and not 0 <= spec.class_label < null:
                 raise GenerationError(f"class label {spec.class_label} is outside 0..{null - 1}")
         generators = [torch.Generator("cpu").manual_seed(spec.seed) for spec in specs]
@@ -183,6 +238,8 @@ class GenerationPipeline:
         # arithmetic on x would cost more precision than the model's own bf16 matmuls.
         x = torch.stack([torch.randn(self.model.in_channels, h, w, generator=g) for g in generators])
         x = x.to(self.device)
+        if isinstance(self.model, SceneDiT):
+            return self._sample_scene(specs, x, steps, sampler, guidance, condition_scales, callback)
         labels = torch.tensor([null if s.class_label is None else s.class_label for s in specs], device=self.device)
         nulls = torch.full_like(labels, null)
 
@@ -204,6 +261,80 @@ class GenerationPipeline:
         flow = sample_euler if sampler == "euler" else sample_heun
         return flow(denoise, x, flow_times(steps), callback=callback)
 
+    def scene_conditions(self, specs: Sequence[SampleSpec], size: int) -> Conditions:
+        """The encoded conditions of scene-model specs, on the pipeline's device."""
+        assert self.conditioner is not None
+        requests = [s.request or SceneRequest() for s in specs]
+        try:
+            cond = self.conditioner.encode(requests, size)
+        except ValueError as exc:
+            raise GenerationError(str(exc)) from None
+        return cond.map(lambda v: v.to(self.device))
+
+    def _sample_scene(
+        self,
+        specs: Sequence[SampleSpec],
+        x: Tensor,
+        steps: int,
+        sampler: str,
+        guidance: float,
+        condition_scales: Mapping[str, float] | None,
+        callback: Callable[[SamplerStep], None] | None,
+    ) -> Tensor:
+        """Flow sampling of a scene model with nested per-condition guidance and inpainting.
+
+        Inpainting keeps the scene outside the mask exactly: there the velocity is replaced by the
+        straight path's own, ``noise - scene``, which the noise at t = 1 starts on and which lands
+        on the scene at t = 0.
+        """
+        scales = dict(DEFAULT_SCALES)
+        scales["text"] = guidance
+        for name, value in (condition_scales or {}).items():
+            if name not in scales:
+                raise GenerationError(f"unknown condition {name!r} for guidance; valid: {', '.join(CONDITIONS)}")
+            if not 0 <= value <= 50:
+                raise GenerationError(f"guidance for {name} must be between 0 and 50, got {value}")
+            scales[name] = value
+        cond = self.scene_conditions(specs, x.shape[-1])
+        order = [CONDITIONS.index(name) for name in GUIDANCE_ORDER]
+        # Levels of nesting: level k has the first k conditions (of those each sample has).
+        levels: list[Tensor] = []
+        level_scales: list[float] = []
+        if all(scales[name] == 1.0 for name in GUIDANCE_ORDER):
+            levels = [cond.present]
+        else:
+            present = torch.zeros_like(cond.present)
+            levels.append(present.clone())
+            for k, name in zip(order, GUIDANCE_ORDER, strict=True):
+                if not bool(cond.present[:, k].any()):
+                    continue
+                present[:, k] = cond.present[:, k]
+                levels.append(present.clone())
+                level_scales.append(scales[name])
+        batch = Conditions.cat([cond.with_present(p) for p in levels])
+        n = x.shape[0]
+        inpaint_on = cond.present[:, INPAINT].any()
+        mask = cond.inpaint[:, :1]  # 1 = generate
+        known = cond.inpaint[:, 1:]
+        noise = x.clone()
+
+        def velocity(x: Tensor, t: Tensor) -> Tensor:
+            xs = torch.cat([x] * len(levels)).to(self.dtype)
+            ts = torch.cat([t] * len(levels)) * 1000
+            out = self.model(xs, ts, batch).float().split(n)
+            v = out[0] if len(out) == 1 else nested_guidance(list(out), level_scales)
+            if inpaint_on:
+                on = cond.present[:, INPAINT, None, None, None]
+                v = torch.where(on, mask * v + (1 - mask) * (noise - known), v)
+            return v
+
+        flow = sample_euler if sampler == "euler" else sample_heun
+        z = flow(velocity, x, flow_times(steps), callback=callback)
+        if inpaint_on:  # exact scene outside the mask, whatever the float error of the steps
+            on = cond.present[:, INPAINT, None, None, None]
+            z = torch.where(on, mask * z + (1 - mask) * known, z)
+        return z
+
     def generate(
         self,
         specs: Sequence[SampleSpec],
@@ -212,6 +343,7 @@ class GenerationPipeline:
         steps: int,
         sampler: str = "ddim",
         guidance: float = 1.0,
+        condition_scales: Mapping[str, float] | None = None,
         callback: PreviewCallback | None = None,
         should_stop: Callable[[], bool] | None = None,
         preview_size: int = 128,
@@ -231,7 +363,15 @@ class GenerationPipeline:
 
         if should_stop is not None and should_stop():
             raise Cancelled("cancelled before the first step")
-        z = self.sample(specs, size=size, steps=steps, sampler=sampler, guidance=guidance, callback=on_step)
+        z = self.sample(
+            specs,
+            size=size,
+            steps=steps,
+            sampler=sampler,
+            guidance=guidance,
+            condition_scales=condition_scales,
+            callback=on_step,
+        )
         return to_pil(self.decoder.decode(z))
 
     # ----------------------------------------------------------------------------------------

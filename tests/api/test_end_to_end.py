@@ -67,6 +67,6 @@ def test_login_key_job_sse_previews_and_png_download(tmp_path: Path) -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    expected = np.asarray(reference_image(123, 32, 4), dtype=np.int16)
+    expected = np.asarray(reference_image(123, 32, 4, prompt="a chair in a sunlit room", guidance=3.0), dtype=np.int16)
     assert got.shape == (32, 32, 3)
     assert np.abs(got - expected).max() <= 1  # the pipeline run directly gives the same image

@@ -20,7 +20,7 @@ PARAMS = {
     "width": 64,
     "height": 64,
     "steps": 4,
-    "sampler": "ddim",
+    "sampler": "euler",
     "guidance": 1.0,
     "model": "seed-12M",
     "seed": 1,

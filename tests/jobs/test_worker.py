@@ -24,7 +24,7 @@ PARAMS = {
     "width": 32,
     "height": 32,
     "steps": 3,
-    "sampler": "ddim",
+    "sampler": "euler",
     "guidance": 1.0,
     "model": "seed-12M",
     "seed": 11,

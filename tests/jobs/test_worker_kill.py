@@ -52,7 +52,7 @@ def test_sigkilled_worker_loses_nothing(tmp_path: Path, database_url: str, monke
             "width": SIZE,
             "height": SIZE,
             "steps": STEPS,
-            "sampler": "ddim",
+            "sampler": "euler",
             "guidance": 1.0,
             "model": "seed-12M",
             "seed": SEED,

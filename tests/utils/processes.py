@@ -26,12 +26,17 @@ def scenecraft(args: list[str], *, env: dict[str, str] | None = None, log: Path 
         return subprocess.Popen(command, env=full_env, stdout=out, stderr=subprocess.STDOUT, text=True)
 
 
-def reference_image(seed: int, size: int, steps: int, sampler: str = "ddim", guidance: float = 1.0):  # type: ignore[no-untyped-def]
-    """The image the real pipeline makes for `seed`, computed in this process (random seed-12M)."""
+def reference_image(  # type: ignore[no-untyped-def]
+    seed: int, size: int, steps: int, prompt: str = "p", sampler: str = "euler", guidance: float = 1.0
+):
+    """The image the real pipeline (bundled seed-12M) makes for a job of `seed` and `prompt`,
+    computed in this process the way the worker's engine builds the request."""
     import torch
 
+    from scenecraft.jobs.engine import Sample, scene_request
     from scenecraft.pipeline import GenerationPipeline, SampleSpec
 
     torch.set_num_threads(1)
-    pipe = GenerationPipeline.from_settings(model="seed-12M", checkpoint=None, vae=None, device="cpu")
-    return pipe.generate([SampleSpec(seed=seed)], size=size, steps=steps, sampler=sampler, guidance=guidance)[0]
+    pipe = GenerationPipeline.from_settings(model="seed-12M", device="cpu")
+    spec = SampleSpec(seed=seed, request=scene_request(Sample(seed=seed, prompt=prompt)))
+    return pipe.generate([spec], size=size, steps=steps, sampler=sampler, guidance=guidance)[0]

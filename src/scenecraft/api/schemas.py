@@ -155,14 +155,22 @@ class JobCreate(Strict):
     width: Annotated[int, Field(ge=32, le=1024, multiple_of=8)] = 64
     height: Annotated[int, Field(ge=32, le=1024, multiple_of=8)] = 64
     steps: Annotated[int, Field(ge=1, le=200)] = 20
-    guidance: Annotated[float, Field(ge=0.0, le=30.0)] = 1.0
+    guidance: Annotated[float, Field(ge=0.0, le=30.0)] = Field(
+        default=3.0, description="guidance of the prompt (1 = off); other conditions use the model's defaults"
+    )
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
         default=None, description="omit for a random seed; the chosen seed is stored, so reruns match"
     )
-    sampler: Literal["ddim", "ddpm", "euler", "heun"] = "ddim"
+    sampler: Literal["ddim", "ddpm", "euler", "heun"] = Field(
+        default="euler", description="euler or heun for flow models (seed-12M); ddim or ddpm for epsilon models"
+    )
     model: Literal["seed-12M"] = "seed-12M"
     scene_asset_id: Id | None = None
     subjects: Annotated[list[Subject], Field(max_length=8)] = []
+    inpaint: bool = Field(
+        default=False,
+        description="paint the subjects into the scene asset: inside their boxes only, the rest of the scene is kept",
+    )
     priority: Annotated[int, Field(ge=-10, le=10, description="orders your own jobs; higher first")] = 0
     webhook_url: AnyHttpUrl | None = Field(default=None, description="POSTed when the job ends (signed)")
     effects: ChainField | None = Field(
@@ -182,6 +190,17 @@ class JobCreate(Strict):
         if url is not None and len(str(url)) > 2048:
             raise ValueError("webhook_url must be at most 2048 characters")
         return url
+
+    @model_validator(mode="after")
+    def _inpaint_needs_scene_and_boxes(self) -> JobCreate:
+        if self.inpaint and self.scene_asset_id is None:
+            raise ValueError("inpaint needs scene_asset_id: the scene to paint the subjects into")
+        if self.inpaint and not any(s.box is not None for s in self.subjects):
+            raise ValueError("inpaint needs at least one subject with a box: the boxes are where it paints")
+        for i, s in enumerate(self.subjects):
+            if s.pose is not None and s.box is None:
+                raise ValueError(f"subjects[{i}] has a pose but no box: a pose is drawn into its subject's box")
+        return self
 
     @model_validator(mode="after")
     def _square(self) -> JobCreate:

@@ -28,7 +28,11 @@ class RequestRejected(ValueError):
 @dataclass(frozen=True)
 class Sample:
     seed: int
-    class_label: int | None = None  # None: unconditional (text conditioning arrives with issue 5)
+    class_label: int | None = None  # for class-conditional DiTs; None: unconditional
+    prompt: str = ""
+    subjects: tuple[dict[str, Any], ...] = ()  # {"prompt", "box"?, "pose"?} as the API validated them
+    scene: bytes | None = None  # the context scene's image file (PNG/JPEG/WebP)
+    inpaint: bool = False
 
 
 class Engine(Protocol):
@@ -65,8 +69,10 @@ class PipelineEngine:
 
                 if self.threads:
                     torch.set_num_threads(self.threads)
+                from scenecraft.pipeline import BUNDLED
+
                 self._pipelines[model] = GenerationPipeline.from_settings(
-                    model=model, checkpoint=self.checkpoint, vae=None, device=self.device
+                    model=model, checkpoint=self.checkpoint or BUNDLED, vae=None, device=self.device
                 )
             return self._pipelines[model]
 
@@ -88,7 +94,10 @@ class PipelineEngine:
         from scenecraft import pipeline as p
 
         pipe = self._pipeline(model)
-        specs = [p.SampleSpec(seed=s.seed, class_label=s.class_label) for s in samples]
+        try:
+            specs = [p.SampleSpec(seed=s.seed, class_label=s.class_label, request=scene_request(s)) for s in samples]
+        except ValueError as exc:
+            raise RequestRejected(str(exc)) from None
         try:
             images: list[Image.Image] = pipe.generate(
                 specs,
@@ -104,3 +113,35 @@ class PipelineEngine:
         except p.GenerationError as exc:
             raise RequestRejected(str(exc)) from None
         return images
+
+
+def scene_request(sample: Sample) -> Any:
+    """The pipeline's SceneRequest for a job's sample; subjects are planned from the prompt when
+    the job gives none (see scenecraft.planner)."""
+    import io
+
+    import numpy as np
+
+    from scenecraft.planner import plan_subjects
+    from scenecraft.scene_conditions import SceneRequest, SMPLPose, SubjectRequest
+
+    subjects = []
+    for s in sample.subjects:
+        pose = s.get("pose")
+        smpl = (
+            SMPLPose(tuple(pose["body_pose"]), tuple(pose["global_orient"]), tuple(pose["betas"]))
+            if pose is not None
+            else None
+        )
+        box = tuple(s["box"]) if s.get("box") is not None else None
+        subjects.append(SubjectRequest(str(s["prompt"]), box, smpl))
+    if not subjects and sample.prompt:
+        subjects = list(plan_subjects(sample.prompt))
+    scene = None
+    if sample.scene is not None:
+        try:
+            with Image.open(io.BytesIO(sample.scene)) as im:
+                scene = np.asarray(im.convert("RGB"))
+        except OSError as exc:
+            raise ValueError(f"the scene asset is not a readable image: {exc}") from None
+    return SceneRequest(sample.prompt, tuple(subjects), scene, inpaint=sample.inpaint)

@@ -177,8 +177,14 @@ class Worker:
         first = jobs[0].params
         started = time.perf_counter()
         try:
+            samples = [self._sample(j) for j in jobs]
+        except LookupError as exc:
+            halt_heartbeat()
+            self._finish_failed(jobs, str(exc), retryable=False)
+            return
+        try:
             images = self.engine.generate(
-                [Sample(seed=int(j.params["seed"])) for j in jobs],
+                samples,
                 model=str(first["model"]),
                 size=int(first["width"]),
                 steps=int(first["steps"]),
@@ -203,6 +209,30 @@ class Worker:
             self.metrics.job_phase.labels("generate").observe(time.perf_counter() - started)
         for job, image in zip(jobs, images, strict=True):
             self._store_result(job, image)
+
+    def _sample(self, job: Claimed) -> Sample:
+        """A job's params as the engine's Sample; the scene asset's latest version is read here."""
+        params = job.params
+        scene = None
+        scene_id = params.get("scene_asset_id")
+        if scene_id:
+            with self.db.session() as s:
+                version = s.scalar(
+                    select(AssetVersion)
+                    .where(AssetVersion.asset_id == scene_id)
+                    .order_by(AssetVersion.number.desc())
+                    .limit(1)
+                )
+                if version is None:
+                    raise LookupError(f"scene asset {scene_id} no longer exists")
+                scene = self.store.read_version(s, version).data
+        return Sample(
+            seed=int(params["seed"]),
+            prompt=str(params.get("prompt") or ""),
+            subjects=tuple(params.get("subjects") or ()),
+            scene=scene,
+            inpaint=bool(params.get("inpaint")),
+        )
 
     # -- endings --------------------------------------------------------------------------
     def _store_result(self, job: Claimed, image: Image.Image) -> None:

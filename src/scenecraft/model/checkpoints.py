@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
 from scenecraft.model.configs import DIT_CONFIGS
 from scenecraft.model.dit import DiTConfig
+
+if TYPE_CHECKING:
+    from scenecraft.model.conditioning import SceneDiT
 
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DDP and torch.compile wrappers
 
@@ -135,3 +138,76 @@ def save_weights(model: nn.Module, path: str | Path) -> None:
     tmp = p.with_name(p.name + ".tmp")
     save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
     tmp.replace(p)
+
+
+# --------------------------------------------------------------------------------------------
+# Scene-aware models: weights plus their shape in the safetensors metadata
+# --------------------------------------------------------------------------------------------
+
+SCENE_MODEL_FORMAT = "scenecraft.scene-dit.v1"
+
+
+def save_scene_model(
+    model: nn.Module, path: str | Path, *, dtype: torch.dtype | None = None, extra: dict[str, Any] | None = None
+) -> None:
+    """Writes a :class:`~scenecraft.model.conditioning.SceneDiT` with its configs in the metadata,
+    atomically; ``dtype`` stores floating tensors in that precision (the bundled model is float16)."""
+    import dataclasses
+    import json
+
+    from safetensors.torch import save_file
+
+    config = getattr(model, "config", None)
+    cond = getattr(model, "cond_config", None)
+    if not isinstance(config, DiTConfig) or cond is None:
+        raise CheckpointError("save_scene_model needs a SceneDiT (a DiT with cond_config)")
+    meta = {
+        "format": SCENE_MODEL_FORMAT,
+        "dit": json.dumps(dataclasses.asdict(config)),
+        "conditioning": json.dumps(cond.to_dict()),
+        "extra": json.dumps(extra or {}),
+    }
+    tensors = {}
+    for k, v in model.state_dict().items():
+        v = v.detach().cpu()
+        if dtype is not None and v.is_floating_point():
+            v = v.to(dtype)
+        tensors[k] = v.contiguous()
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(p)
+
+
+def read_scene_metadata(path: str | Path) -> dict[str, Any] | None:
+    """The configs stored by :func:`save_scene_model`, or None for any other weights file."""
+    import json
+
+    p = Path(path)
+    if p.suffix != ".safetensors" or not p.is_file():
+        return None
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as exc:
+        raise CheckpointError(f"cannot read checkpoint {p}: {exc}") from exc
+    if meta.get("format") != SCENE_MODEL_FORMAT:
+        return None
+    return {k: json.loads(meta[k]) for k in ("dit", "conditioning", "extra")}
+
+
+def load_scene_model(path: str | Path) -> SceneDiT:
+    """A SceneDiT built from the configs in ``path``'s metadata, with its weights, in float32."""
+    from scenecraft.model.conditioning import ConditioningConfig, SceneDiT
+
+    meta = read_scene_metadata(path)
+    if meta is None:
+        raise CheckpointError(f"{path} is not a scene model (no {SCENE_MODEL_FORMAT} metadata)")
+    model = SceneDiT(DiTConfig(**meta["dit"]), ConditioningConfig.from_dict(meta["conditioning"]))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in read_state_dict(path).items()}
+    load_weights(model, state, source=f"scene model {path}")
+    model.extra = meta["extra"]
+    return model

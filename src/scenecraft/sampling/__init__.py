@@ -1,7 +1,7 @@
 """Samplers, noise schedules and guidance. Knows nothing of models beyond ``model(x, t)``."""
 
 from scenecraft.sampling.diffusion import GaussianDiffusion, linear_beta_schedule, space_timesteps
-from scenecraft.sampling.guidance import OFFICIAL_DIT_CHANNELS, combine_guidance, guided_denoiser
+from scenecraft.sampling.guidance import OFFICIAL_DIT_CHANNELS, combine_guidance, guided_denoiser, nested_guidance
 from scenecraft.sampling.samplers import (
     SAMPLERS,
     SamplerStep,
@@ -21,6 +21,7 @@ __all__ = [
     "flow_times",
     "guided_denoiser",
     "linear_beta_schedule",
+    "nested_guidance",
     "sample_ddim",
     "sample_ddpm",
     "sample_euler",

@@ -56,3 +56,20 @@ def guided_denoiser(
         return combine_guidance(cond_out, uncond_out, scale, guided_channels)
 
     return denoise
+
+
+def nested_guidance(outputs: list[Tensor], scales: list[float]) -> Tensor:
+    """Guidance over several conditions, added one at a time (as InstructPix2Pix does for two):
+
+        out = o_0 + sum_k scales[k-1] * (o_k - o_{k-1})
+
+    where ``o_0`` is the output with no condition and ``o_k`` the output with the first k
+    conditions. With every scale 1 it is ``o_K``, the fully conditioned output; a scale above 1
+    pushes that condition's own contribution, given the ones before it.
+    """
+    if len(outputs) != len(scales) + 1:
+        raise ValueError(f"{len(outputs)} outputs need {len(outputs) - 1} scales, got {len(scales)}")
+    out = outputs[0]
+    for k, scale in enumerate(scales, start=1):
+        out = out + scale * (outputs[k] - outputs[k - 1])
+    return out

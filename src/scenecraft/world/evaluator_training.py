@@ -2,6 +2,9 @@
 
     python -m scenecraft.world.evaluator_training data        # render training chunks (resumable)
     python -m scenecraft.world.evaluator_training train NAME  # NAME: material | segmenter | keypoints
+    python -m scenecraft.world.evaluator_training device --seconds 240 --workers 12 --out DIR
+
+``device`` renders and trains all three at once on a GPU (:mod:`scenecraft.world.evaluator_device`).
 
 Training scenes come from seeds 1000 (general) and 2000 (person-heavy); the held-out reports use
 other seeds. Every batch is degraded (blur, noise, colour jitter, quantisation; see
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -66,6 +70,39 @@ def _jitter_box(box: tuple[float, ...], rng: np.random.Generator, amount: float)
 # --- tensors for each evaluator --------------------------------------------------------------
 
 
+def material_examples(
+    image: np.ndarray,
+    material: np.ndarray,
+    instance: np.ndarray,
+    lab: dict[str, Any],
+    rng: np.random.Generator,
+    copies: int = 2,
+    surfaces: bool = True,
+) -> tuple[list[np.ndarray], list[int]]:
+    """Crops (32, 32, 3) uint8 of one scene's object boxes and floor/wall patches, and material ids.
+
+    Objects under 36 pixels of a 128 px image (scaled with the image) are too small to judge.
+    """
+    size = image.shape[0]
+    min_area = 36 * (size / 128) ** 2
+    side = (max(8, size * 14 // 128), max(10, size * 40 // 128))  # patch sides, as metrics.py uses
+    regions = [
+        (s["box"], s["material"])
+        for s in lab["subjects"]
+        if s["kind"] == "object" and s["box"] and (s["box"][2] - s["box"][0]) * (s["box"][3] - s["box"][1]) >= min_area
+    ]
+    if surfaces:
+        for key in ("ground", "wall"):
+            mid = MATERIALS.index(lab[key])
+            regions += [(b, lab[key]) for b in surface_boxes(material, instance, mid, rng, 1, *side)]
+    xs, ys = [], []
+    for box, mat in regions:
+        for _ in range(copies):
+            xs.append(region_crop(image, _square(_jitter_box(box, rng, 0.08) if copies > 1 else box), MATERIAL_CROP))
+            ys.append(OBJECT_MATERIALS.index(mat))
+    return xs, ys
+
+
 def material_set(
     arrays: dict[str, np.ndarray],
     labels: list[dict[str, Any]],
@@ -77,32 +114,25 @@ def material_set(
     rng = np.random.default_rng(seed)
     xs, ys = [], []
     for i, lab in enumerate(labels):
-        img = arrays["image"][i]
-        regions = [
-            (s["box"], s["material"])
-            for s in lab["subjects"]
-            if s["kind"] == "object" and s["box"] and (s["box"][2] - s["box"][0]) * (s["box"][3] - s["box"][1]) >= 36
-        ]
-        if surfaces:
-            for key in ("ground", "wall"):
-                mid = MATERIALS.index(lab[key])
-                regions += [
-                    (b, lab[key]) for b in surface_boxes(arrays["material"][i], arrays["instance"][i], mid, rng, 1)
-                ]
-        for box, mat in regions:
-            for _ in range(copies):
-                xs.append(region_crop(img, _square(_jitter_box(box, rng, 0.08) if copies > 1 else box), MATERIAL_CROP))
-                ys.append(OBJECT_MATERIALS.index(mat))
+        x, y = material_examples(
+            arrays["image"][i], arrays["material"][i], arrays["instance"][i], lab, rng, copies, surfaces
+        )
+        xs += x
+        ys += y
     return np.stack(xs), np.array(ys, np.int64)
 
 
 Targets = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def segment_targets(instance: np.ndarray, lab: dict[str, Any]) -> Targets:
-    """Kind, colour (-1 off subjects) and border targets (64, 64) from a 128 px instance map."""
-    step = instance.shape[0] // SEGMENT_SIZE
-    inst = instance[::step, ::step][:SEGMENT_SIZE, :SEGMENT_SIZE].astype(np.int64)
+def segment_targets(instance: np.ndarray, lab: dict[str, Any], size: int = SEGMENT_SIZE) -> Targets:
+    """Kind, colour (-1 off subjects) and border targets (size, size) from an instance map of any side.
+
+    The map is resampled by nearest pixel: every ``step``-th pixel when shrinking by an integer
+    ``step``, each pixel repeated when growing.
+    """
+    pick = np.arange(size) * instance.shape[0] // size
+    inst = instance[pick][:, pick].astype(np.int64)
     kinds = np.array([SEG_KINDS.index(s["shape"]) for s in lab["subjects"]] + [0], np.int64)
     colours = np.array([COLOUR_NAMES.index(s["colour"]) for s in lab["subjects"]] + [-1], np.int64)
     kind, colour = kinds[inst], colours[inst]  # inst == -1 picks the trailing background entry
@@ -132,6 +162,25 @@ def segment_set(arrays: dict[str, np.ndarray], labels: list[dict[str, Any]]) -> 
     return imgs, kind.astype(np.int8), colour.astype(np.int8), border
 
 
+def keypoint_examples(
+    image: np.ndarray, lab: dict[str, Any], rng: np.random.Generator, copies: int = 2, jitter: float = 0.06
+) -> tuple[list[np.ndarray], list[np.ndarray], list[float]]:
+    """One scene's person crops (64, 64, 3), joints in crop units (24, 2), box side in crop units."""
+    xs, js, sides = [], [], []
+    for s in lab["subjects"]:
+        if s["kind"] != "person" or not s["box"]:
+            continue
+        for _ in range(copies):
+            box = _jitter_box(s["box"], rng, jitter) if copies > 1 else tuple(s["box"])
+            sq = _square(box)
+            side = sq[2] - sq[0]
+            xs.append(region_crop(image, sq, KEYPOINT_CROP))
+            js.append(((np.asarray(s["joints2d"]) - np.array(sq[:2])) / side).astype(np.float32))
+            b = s["box"]
+            sides.append(max(b[2] - b[0], b[3] - b[1]) / side)
+    return xs, js, sides
+
+
 def keypoint_set(
     arrays: dict[str, np.ndarray],
     labels: list[dict[str, Any]],
@@ -143,18 +192,10 @@ def keypoint_set(
     rng = np.random.default_rng(seed)
     xs, js, sides = [], [], []
     for i, lab in enumerate(labels):
-        for s in lab["subjects"]:
-            if s["kind"] != "person" or not s["box"]:
-                continue
-            for _ in range(copies):
-                box = _jitter_box(s["box"], rng, jitter) if copies > 1 else tuple(s["box"])
-                sq = _square(box)
-                side = sq[2] - sq[0]
-                xs.append(region_crop(arrays["image"][i], sq, KEYPOINT_CROP))
-                j = (np.asarray(s["joints2d"]) - np.array(sq[:2])) / side
-                js.append(j)
-                b = s["box"]
-                sides.append(max(b[2] - b[0], b[3] - b[1]) / side)
+        x, j, side = keypoint_examples(arrays["image"][i], lab, rng, copies, jitter)
+        xs += x
+        js += j
+        sides += side
     return np.stack(xs), np.asarray(js, np.float32), np.asarray(sides, np.float32)
 
 
@@ -270,16 +311,27 @@ def train(
     print(f"{name}: done after {step} steps, exported", flush=True)
 
 
-def export(net: nn.Module, name: str) -> Path:
-    """Write float16 weights (BatchNorm counters dropped) to ``weights/NAME.safetensors``."""
+def export(net: nn.Module, name: str, out_dir: str | Path = WEIGHTS_DIR) -> Path:
+    """Write float16 weights (BatchNorm counters dropped) to ``out_dir/NAME.safetensors``.
+
+    The network's constructor arguments go into the metadata (``config``), which is what
+    :meth:`Evaluators.load` builds it from. The file is written under a temporary name and renamed,
+    so a run killed while saving leaves the previous file whole.
+    """
     from safetensors.torch import save_file
 
-    WEIGHTS_DIR.mkdir(exist_ok=True)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     state = {
-        k: v.detach().half().contiguous() for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")
+        k: v.detach().half().cpu().contiguous()
+        for k, v in net.state_dict().items()
+        if not k.endswith("num_batches_tracked")
     }
-    path = WEIGHTS_DIR / f"{name}.safetensors"
-    save_file(state, str(path), metadata={"evaluator": name, "crop_grow": str(CROP_GROW)})
+    meta = {"evaluator": name, "crop_grow": str(CROP_GROW), "config": json.dumps(getattr(net, "config", {}))}
+    path = out / f"{name}.safetensors"
+    tmp = out / f".{name}.safetensors.tmp"
+    save_file(state, str(tmp), metadata=meta)
+    os.replace(tmp, path)
     return path
 
 
@@ -291,6 +343,9 @@ CONFIGS = {  # name -> (batch, peak learning rate, default minutes on one CPU th
 
 
 def main(argv: list[str] | None = None) -> int:
+    from scenecraft.world.evaluator_device import add_arguments
+    from scenecraft.world.evaluator_device import run as run_device
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("data", help="render the training chunks")
@@ -298,7 +353,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("name", choices=sorted(CONFIGS))
     t.add_argument("--minutes", type=float, default=None, help="training budget (wall time)")
     t.add_argument("--extend", action="store_true", help="continue from the checkpoint with a new budget")
+    d = sub.add_parser("device", help="render and train all three on a GPU in one time budget")
+    add_arguments(d)
     args = parser.parse_args(argv)
+    if args.cmd == "device":
+        return run_device(args)
     if args.cmd == "data":
         for name, seed, n, cfg in SETS:
             build_chunks(DATA / name, seed=seed, n_scenes=n, config=cfg)

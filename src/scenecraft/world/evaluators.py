@@ -5,7 +5,8 @@ Three small networks, trained on world renders with blur, noise and colour-jitte
 
 - :class:`MaterialNet` — the material in a region: a box is cropped square, resized to 32 x 32
   and classified into one of the 11 object materials (``spec.OBJECT_MATERIALS``).
-- :class:`SegmenterNet` — a small U-Net on the image resized to 64 x 64 that labels every pixel
+- :class:`SegmenterNet` — a small U-Net on the image resized to a square grid (64 or 128 px, by
+  architecture) that labels every pixel
   with a kind (background, 6 shapes, person), a colour (12 names) and whether it lies on a border
   between two subjects. :meth:`Evaluators.detect` splits the foreground at the borders into
   connected components, giving each subject a box, a kind and a colour.
@@ -18,12 +19,17 @@ Use::
     detections = ev.detect(image)                  # list[Detection]
     materials = ev.classify_materials(image, [d.box for d in detections])
     joints = ev.keypoints(image, [person_box])     # (n, 24, 2) pixel (x, y)
+
+The architectures are named in :data:`ARCHITECTURES`; each weights file names its own in the
+safetensors metadata (``config``), and a file without one is the first version, ``v1``.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,6 +42,25 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 MATERIAL_CROP, SEGMENT_SIZE, KEYPOINT_CROP = 32, 64, 64
 CROP_GROW = 1.15  # square crops are this much larger than the box's longer side
 SEG_KINDS = ("background", *KINDS)  # class 0 is background
+EVALUATOR_NAMES = ("material", "segmenter", "keypoints")
+
+# Constructor arguments of each network, by architecture. v1: the first weights, trained on one
+# CPU thread (the default for weights files that carry no config). v2: for a GPU run — a wider
+# material net, a wider five-level segmenter on a 128 px grid (boxes at the full resolution of a
+# 128 px image; a perfect segmentation on v1's 64 px grid recovers only 97 % of the boxes at IoU
+# 0.5) and a wider keypoint net; together 2.8 M parameters, 5.7 MB in float16.
+ARCHITECTURES: dict[str, dict[str, dict[str, Any]]] = {
+    "v1": {
+        "material": {"width": 24},
+        "segmenter": {"widths": [16, 32, 64, 96], "size": 64},
+        "keypoints": {"widths": [24, 48, 96]},
+    },
+    "v2": {
+        "material": {"width": 48},
+        "segmenter": {"widths": [24, 48, 96, 128, 192], "size": 128},
+        "keypoints": {"widths": [48, 96, 192]},
+    },
+}
 
 
 def _conv(cin: int, cout: int) -> list[nn.Module]:
@@ -57,6 +82,7 @@ class MaterialNet(nn.Module):
 
     def __init__(self, width: int = 24) -> None:
         super().__init__()
+        self.config: dict[str, Any] = {"width": width}
         w = width
         self.features = nn.Sequential(
             _block(3, w),
@@ -73,31 +99,37 @@ class MaterialNet(nn.Module):
 
 
 class SegmenterNet(nn.Module):
-    """(B, 3, 64, 64) image -> kind (B, 8, 64, 64), colour (B, 12, 64, 64), border (B, 1, 64, 64) logits."""
+    """(B, 3, S, S) image -> kind (B, 8, S, S), colour (B, 12, S, S), border (B, 1, S, S) logits.
 
-    def __init__(self, widths: tuple[int, int, int, int] = (16, 32, 64, 96)) -> None:
+    A U-Net with ``len(widths)`` levels, each half the resolution of the one before; the input side
+    ``size`` must be divisible by 2 ** (levels - 1).
+    """
+
+    def __init__(self, widths: tuple[int, ...] | list[int] = (16, 32, 64, 96), size: int = SEGMENT_SIZE) -> None:
         super().__init__()
-        w1, w2, w3, w4 = widths
-        self.enc1, self.enc2, self.enc3, self.enc4 = (
-            _block(3, w1, 1),
-            _block(w1, w2),
-            _block(w2, w3),
-            _block(w3, w4),
-        )
+        widths = tuple(widths)
+        if len(widths) < 2 or size % 2 ** (len(widths) - 1):
+            raise ValueError(f"size {size} must be divisible by 2 ** (levels - 1) with >= 2 levels, got {widths}")
+        self.config: dict[str, Any] = {"widths": list(widths), "size": size}
+        self.size, self.levels = size, len(widths)
+        # Encoder enc1..encN (one conv at full resolution, two below); names match the v1 weights.
+        for i, w in enumerate(widths, start=1):
+            self.add_module(f"enc{i}", _block(3 if i == 1 else widths[i - 2], w, 1 if i == 1 else 2))
         # Decoder: project the coarser map (1x1), upsample, add the skip, one 3x3 conv.
-        self.up3, self.up2, self.up1 = nn.Conv2d(w4, w3, 1), nn.Conv2d(w3, w2, 1), nn.Conv2d(w2, w1, 1)
-        self.dec3, self.dec2, self.dec1 = _block(w3, w3, 1), _block(w2, w2, 1), _block(w1, w1, 1)
-        self.head = nn.Conv2d(w1, len(SEG_KINDS) + len(COLOUR_NAMES) + 1, 1)
+        for i in range(len(widths) - 1, 0, -1):
+            self.add_module(f"up{i}", nn.Conv2d(widths[i], widths[i - 1], 1))
+            self.add_module(f"dec{i}", _block(widths[i - 1], widths[i - 1], 1))
+        self.head = nn.Conv2d(widths[0], len(SEG_KINDS) + len(COLOUR_NAMES) + 1, 1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        e1 = self.enc1(normalise(x))  # (B, w1, 64, 64)
-        e2 = self.enc2(F.max_pool2d(e1, 2))  # (B, w2, 32, 32)
-        e3 = self.enc3(F.max_pool2d(e2, 2))  # (B, w3, 16, 16)
-        e4 = self.enc4(F.max_pool2d(e3, 2))  # (B, w4, 8, 8)
-        d3 = self.dec3(F.interpolate(self.up3(e4), scale_factor=2.0) + e3)  # (B, w3, 16, 16)
-        d2 = self.dec2(F.interpolate(self.up2(d3), scale_factor=2.0) + e2)  # (B, w2, 32, 32)
-        d1 = self.dec1(F.interpolate(self.up1(d2), scale_factor=2.0) + e1)  # (B, w1, 64, 64)
-        out = self.head(d1)
+        h, skips = normalise(x), []
+        for i in range(1, self.levels + 1):
+            h = getattr(self, f"enc{i}")(F.max_pool2d(h, 2) if i > 1 else h)  # (B, w_i, S / 2^(i-1), ...)
+            skips.append(h)
+        for i in range(self.levels - 1, 0, -1):
+            up = F.interpolate(getattr(self, f"up{i}")(h), scale_factor=2.0)
+            h = getattr(self, f"dec{i}")(up + skips[i - 1])  # (B, w_i, S / 2^(i-1), ...)
+        out = self.head(h)  # (B, 8 + 12 + 1, S, S)
         nk, nc = len(SEG_KINDS), len(COLOUR_NAMES)
         return out[:, :nk], out[:, nk : nk + nc], out[:, nk + nc :]
 
@@ -105,8 +137,9 @@ class SegmenterNet(nn.Module):
 class KeypointNet(nn.Module):
     """(B, 3, 64, 64) person crop -> (B, 24, 2) joints in crop units 0..1 (x, y), and heatmap logits."""
 
-    def __init__(self, widths: tuple[int, int, int] = (24, 48, 96), joints: int = 24) -> None:
+    def __init__(self, widths: tuple[int, int, int] | list[int] = (24, 48, 96), joints: int = 24) -> None:
         super().__init__()
+        self.config: dict[str, Any] = {"widths": list(widths)}
         w1, w2, w3 = widths
         self.stem = nn.Sequential(
             nn.Conv2d(3, w1, 3, padding=1, stride=2, bias=False), nn.BatchNorm2d(w1), nn.ReLU(inplace=True)
@@ -129,10 +162,21 @@ class KeypointNet(nn.Module):
 def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
     """Expected (x, y) of softmax heatmaps, in 0..1 of the map. (B, J, H, W) -> (B, J, 2)."""
     b, j, h, w = logits.shape
-    prob = logits.flatten(2).softmax(-1).view(b, j, h, w)
-    xs = (torch.arange(w, dtype=prob.dtype) + 0.5) / w
-    ys = (torch.arange(h, dtype=prob.dtype) + 0.5) / h
+    prob = logits.float().flatten(2).softmax(-1).view(b, j, h, w)  # float32 under autocast too
+    xs = (torch.arange(w, dtype=prob.dtype, device=prob.device) + 0.5) / w
+    ys = (torch.arange(h, dtype=prob.dtype, device=prob.device) + 0.5) / h
     return torch.stack([(prob.sum(2) * xs).sum(-1), (prob.sum(3) * ys).sum(-1)], -1)
+
+
+def build(name: str, config: dict[str, Any]) -> nn.Module:
+    """The evaluator ``name`` (material, segmenter, keypoints) with constructor arguments ``config``."""
+    nets: dict[str, type[nn.Module]] = {"material": MaterialNet, "segmenter": SegmenterNet, "keypoints": KeypointNet}
+    if name not in nets:
+        raise ValueError(f"unknown evaluator {name!r}; choose one of {', '.join(EVALUATOR_NAMES)}")
+    try:
+        return nets[name](**config)
+    except TypeError as e:
+        raise ValueError(f"bad config for the {name} evaluator: {config} ({e})") from None
 
 
 @dataclass(frozen=True)
@@ -171,13 +215,14 @@ def resize_image(image: np.ndarray, size: int) -> torch.Tensor:
 
 
 def components(
-    kind_prob: np.ndarray, colour_prob: np.ndarray, border: np.ndarray, min_area: int = 5
+    kind_prob: np.ndarray, colour_prob: np.ndarray, border: np.ndarray, min_area: int = 5, gap: int = 2
 ) -> list[tuple[tuple[int, int, int, int], int, int, float, int]]:
     """Subjects from per-pixel predictions on the segmenter's grid.
 
     kind_prob (K, h, w), colour_prob (C, h, w) probabilities; border (h, w) bool.
     Returns (box, kind index, colour index, score, area) per connected component of the foreground
-    with the borders removed; border pixels are given back to their nearest component.
+    with the borders removed; border pixels are given back to their nearest component. Components
+    under ``min_area`` pixels are dropped; ``gap`` is how near a cut-off limb must be to join its person.
     """
     from scipy import ndimage
 
@@ -202,7 +247,7 @@ def components(
         cp = colour_prob[:, sl[0], sl[1]][:, m].mean(1)
         box = (sl[1].start, sl[0].start, sl[1].stop, sl[0].stop)
         out.append((box, int(kp.argmax()), int(cp.argmax()), float(kp.max()), area))
-    return _merge_person_fragments(out)
+    return _merge_person_fragments(out, gap)
 
 
 def _merge_person_fragments(
@@ -228,24 +273,36 @@ def _merge_person_fragments(
 class Evaluators:
     """The three frozen networks with image-in, labels-out methods. Thread count is the caller's."""
 
-    def __init__(self, material: MaterialNet, segmenter: SegmenterNet, keypoints: KeypointNet) -> None:
+    def __init__(
+        self, material: MaterialNet, segmenter: SegmenterNet, keypoints: KeypointNet, mirror_average: bool = True
+    ) -> None:
         self.material, self.segmenter, self.keypoint = material.eval(), segmenter.eval(), keypoints.eval()
+        # Average each crop's material logits with its mirror image's (the net was trained on mirrored
+        # crops too): held-out material accuracy 0.942 -> 0.947 with the v1 weights (benchmarks/
+        # evaluators.py). For joints it changed nothing (PCK 0.850 either way on 150 scenes).
+        self.mirror_average = mirror_average
 
     @classmethod
     def load(cls, weights_dir: str | Path = WEIGHTS_DIR) -> Evaluators:
+        """The three networks from ``weights_dir``, each built with the config its file names."""
+        from safetensors import safe_open
         from safetensors.torch import load_file
 
         d = Path(weights_dir)
-        nets: list[nn.Module] = [MaterialNet(), SegmenterNet(), KeypointNet()]
-        for net, name in zip(nets, ("material", "segmenter", "keypoints"), strict=True):
+        nets: list[nn.Module] = []
+        for name in EVALUATOR_NAMES:
             path = d / f"{name}.safetensors"
             if not path.is_file():
                 raise FileNotFoundError(
                     f"evaluator weights missing: {path} (train them with "
                     f"`python -m scenecraft.world.evaluator_training`)"
                 )
-            state = {k: v.float() for k, v in load_file(str(path)).items()}
-            net.load_state_dict(state)
+            with safe_open(str(path), "pt") as f:
+                meta = f.metadata() or {}
+            config = json.loads(meta["config"]) if "config" in meta else ARCHITECTURES["v1"][name]
+            net = build(name, config)
+            net.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
+            nets.append(net)
         return cls(*nets)  # type: ignore[arg-type]
 
     @torch.no_grad()
@@ -253,21 +310,29 @@ class Evaluators:
         self, image: np.ndarray, boxes: list[tuple[float, float, float, float]]
     ) -> tuple[list[str], np.ndarray]:
         """Material name per box and the probabilities (N, 11)."""
-        logits = self.material(crops(image, boxes, MATERIAL_CROP)) if boxes else torch.zeros(0, len(OBJECT_MATERIALS))
+        if not boxes:
+            return [], np.zeros((0, len(OBJECT_MATERIALS)), np.float32)
+        x = crops(image, boxes, MATERIAL_CROP)
+        logits = self.material(x)
+        if self.mirror_average:
+            logits = (logits + self.material(x.flip(-1))) / 2
         prob = logits.softmax(-1).numpy()
         return [OBJECT_MATERIALS[i] for i in prob.argmax(1)], prob
 
     @torch.no_grad()
     def segment(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-pixel kind probabilities (8, 64, 64), colour probabilities (12, 64, 64), border (64, 64)."""
-        kind, colour, border = self.segmenter(resize_image(image, SEGMENT_SIZE))
+        """Per-pixel kind probabilities (8, S, S), colour probabilities (12, S, S), border (S, S) on the
+        segmenter's grid (S = ``segmenter.size``)."""
+        kind, colour, border = self.segmenter(resize_image(image, self.segmenter.size))
         return kind[0].softmax(0).numpy(), colour[0].softmax(0).numpy(), (border[0, 0] > 0).numpy()
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Subjects in an image: box in the image's pixels, kind, colour and confidence."""
         h, w = image.shape[:2]
-        sx, sy = w / SEGMENT_SIZE, h / SEGMENT_SIZE
-        found = components(*self.segment(image))
+        grid = self.segmenter.size
+        sx, sy = w / grid, h / grid
+        # v1's 64 px grid dropped components under 5 pixels and joined limbs within 2; scale both.
+        found = components(*self.segment(image), min_area=round(5 * (grid / 64) ** 2), gap=round(2 * grid / 64))
         return [
             Detection(
                 box=(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy),

@@ -1,0 +1,126 @@
+"""The one-command device training: on-device degradations and buffers, worker examples, the run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from scenecraft.world.dataset import WorldSampler
+from scenecraft.world.evaluator_data import PERSON_HEAVY, scene_labels
+from scenecraft.world.evaluator_device import GENERAL_SEED, PEOPLE_SEED, DeviceBuffer, degrade_batch, scene_examples
+from scenecraft.world.evaluator_training import export, main, segment_targets
+from scenecraft.world.evaluators import ARCHITECTURES, EVALUATOR_NAMES, Evaluators, build, resize_image
+
+
+def test_degrade_batch_at_zero_strength_gives_the_images_back_and_otherwise_changes_them() -> None:
+    x = torch.randint(0, 256, (6, 3, 16, 16)).float() / 255.0
+    torch.testing.assert_close(degrade_batch(x, strength=0.0), x)
+    torch.manual_seed(0)
+    out = degrade_batch(x)
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    assert (out - x).abs().mean() > 0.01
+
+
+def test_device_buffer_keeps_every_row_across_growth() -> None:
+    buf = DeviceBuffer(torch.device("cpu"))
+    rows = [np.arange(k * 700, (k + 1) * 700, dtype=np.int64) for k in range(3)]  # 2100 rows > first capacity
+    for r in rows:
+        buf.append({"v": r, "w": r.astype(np.float32)[:, None] * 2})
+    buf.append({"v": np.zeros(0, np.int64), "w": np.zeros((0, 1), np.float32)})
+    assert buf.n == 2100
+    np.testing.assert_array_equal(buf.data["v"][: buf.n].numpy(), np.concatenate(rows))
+    batch = buf.sample(64)
+    assert batch["v"].dtype == torch.int64 and (batch["w"][:, 0] == 2 * batch["v"].float()).all()
+    assert batch["v"].max() < 2100
+
+
+def test_segment_targets_grow_a_small_map_by_repeating_pixels() -> None:
+    inst = np.full((64, 64), -1, np.int16)
+    inst[10:20, 5:30] = 0
+    lab = {"subjects": [{"shape": "cone", "colour": "green"}]}
+    kind, colour, _ = segment_targets(inst, lab, 128)
+    kind64, colour64, _ = segment_targets(inst, lab, 64)
+    np.testing.assert_array_equal(kind, kind64.repeat(2, 0).repeat(2, 1))
+    np.testing.assert_array_equal(colour, colour64.repeat(2, 0).repeat(2, 1))
+
+
+def test_scene_examples_match_renders_made_directly() -> None:
+    ex = scene_examples((0, 4, 128))
+    seg = ex["segmenter"]
+    assert seg["image"].shape == (4, 128, 128, 3) and seg["kind"].shape == (4, 128, 128)
+    # Scene 1 is rendered at 64 px and enlarged as Evaluators.segment enlarges; scene 3 is person-heavy.
+    small = WorldSampler(seed=GENERAL_SEED).render(1, 64)
+    want = resize_image(small.image, 128)[0].permute(1, 2, 0).mul(255).round().byte().numpy()
+    np.testing.assert_array_equal(seg["image"][1], want)
+    people = WorldSampler(PERSON_HEAVY, PEOPLE_SEED).render(3, 128)
+    np.testing.assert_array_equal(seg["image"][3], people.image)
+    kind, _, _ = segment_targets(people.instance, scene_labels(people), 128)
+    np.testing.assert_array_equal(seg["kind"][3], kind)
+    mat, kp = ex["material"], ex["keypoints"]
+    assert mat["image"].shape[1:] == (32, 32, 3) and len(mat["label"]) == len(mat["image"]) > 0
+    assert kp["image"].shape[1:] == (64, 64, 3) and kp["joints"].shape == (len(kp["image"]), 24, 2)
+
+
+def test_weights_without_a_config_load_as_v1(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    for name in EVALUATOR_NAMES:  # bare state dicts, as the first shipped weights were
+        net = build(name, ARCHITECTURES["v1"][name])
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp_path / f"{name}.safetensors"))
+    ev = Evaluators.load(tmp_path)
+    assert ev.segmenter.size == 64 and ev.segmenter.config == ARCHITECTURES["v1"]["segmenter"]
+
+
+def test_shipped_weights_are_v2() -> None:
+    ev = Evaluators.load()
+    assert ev.segmenter.size == 128 and ev.segmenter.config == ARCHITECTURES["v2"]["segmenter"]
+
+
+def test_exported_v2_nets_load_back_with_their_architecture(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    nets = {name: build(name, ARCHITECTURES["v2"][name]).eval() for name in EVALUATOR_NAMES}
+    for name, net in nets.items():
+        export(net, name, tmp_path)
+    ev = Evaluators.load(tmp_path)
+    assert ev.segmenter.size == 128
+    x = torch.rand(2, 3, 128, 128)
+    with torch.no_grad():
+        want, got = nets["segmenter"](x)[0], ev.segmenter(x)[0]
+    torch.testing.assert_close(got, want, atol=0.05, rtol=0.02)  # float16 weights
+    image = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
+    for d in ev.detect(image):
+        assert 0 <= d.box[0] < d.box[2] <= 64 and 0 <= d.box[1] < d.box[3] <= 64
+
+
+def test_bad_settings_are_refused_with_the_rule() -> None:
+    with pytest.raises(SystemExit, match=r"--workers must be >= 1, got 0"):
+        main(["device", "--seconds", "5", "--workers", "0", "--out", "x", "--device", "cpu"])
+    with pytest.raises(SystemExit, match=r"--size must be 64\.\.256 and a multiple of 32, got 100"):
+        main(["device", "--seconds", "5", "--workers", "1", "--out", "x", "--device", "cpu", "--size", "100"])
+
+
+@pytest.mark.slow
+def test_device_command_trains_checkpoints_and_leaves_loadable_weights(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole run at tiny scale on the CPU: one render worker, small batches, 12 seconds."""
+    threads = os.environ.get("OMP_NUM_THREADS")
+    args = ["device", "--seconds", "12", "--workers", "1", "--device", "cpu", "--size", "64"]
+    assert (
+        main([*args, "--batch-scale", "0.04", "--save-every", "4", "--render-share", "0.5", "--out", str(tmp_path)])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert os.environ.get("OMP_NUM_THREADS") == threads  # the workers' single-thread setting stays theirs
+    assert "training starts" in out and "checkpoint written" in out and "rendering stopped" in out
+    assert {p.name for p in tmp_path.iterdir()} == {f"{n}.safetensors" for n in EVALUATOR_NAMES}
+    ev = Evaluators.load(tmp_path)
+    assert ev.segmenter.size == 64 and ev.material.config == ARCHITECTURES["v2"]["material"]
+    r = WorldSampler(seed=11).render(0, 64)
+    assert ev.keypoints(r.image, [(10.0, 10.0, 30.0, 50.0)]).shape == (1, 24, 2)
+    assert len(ev.classify_materials(r.image, [(0.0, 40.0, 20.0, 60.0)])[0]) == 1
