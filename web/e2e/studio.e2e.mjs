@@ -142,6 +142,7 @@ try {
   // 3. generate (small and quick), 4. at least two preview frames
   await page.getByLabel('Size', { exact: true }).selectOption('32');
   await page.getByLabel('Steps').fill('6');
+  await page.getByLabel('Paint into the scene').check();
   const submitted = page.waitForRequest((r) => r.url().endsWith('/v1/jobs') && r.method() === 'POST');
   await page.getByRole('button', { name: 'Generate' }).click();
   const body = (await submitted).postDataJSON();
@@ -150,7 +151,7 @@ try {
   check(body.subjects[0].box[2] - body.subjects[0].box[0] > 0.3, `box 0 widened: ${body.subjects[0].box}`);
   check(body.subjects[1].box[0] > 0.37, `box 1 moved right: ${body.subjects[1].box}`);
   check(body.subjects[1].pose && body.subjects[1].pose.body_pose.length === 69, 'a pose with 69 body values');
-  check(body.scene_asset_id === worldId, 'the world scene is the context scene');
+  check(body.scene_asset_id === worldId && body.inpaint === true, 'painted into the world scene');
   summary.request = { subjects: body.subjects.map((s) => ({ prompt: s.prompt, box: s.box, pose: Boolean(s.pose) })) };
   const run = page.getByTestId('run');
   await page.waitForSelector('[data-testid=run][data-status=succeeded]', { timeout: 120_000 });
@@ -163,6 +164,7 @@ try {
   check(/^#\/gallery\/[0-9a-f]{32}$/.test(resultLink), `a link to the result: ${resultLink}`);
 
   // a long run, cancelled while it runs
+  await page.getByLabel('Paint into the scene').uncheck();
   await page.getByLabel('Steps').fill('200');
   await page.getByRole('button', { name: 'Generate' }).click();
   await page.waitForSelector('[data-testid=run][data-status=running]', { timeout: 120_000 });

@@ -207,10 +207,20 @@ export function Studio() {
               onChange={(e) => dispatch({ type: 'settings', steps: Math.max(1, Math.min(200, Number(e.target.value) || 1)) })} />
           </div>
           <div className="field">
+            <label htmlFor="guidance">Guidance</label>
+            <input id="guidance" type="number" min={0} max={30} step={0.5} value={state.guidance}
+              onChange={(e) => dispatch({ type: 'settings', guidance: Math.max(0, Math.min(30, Number(e.target.value) || 0)) })} />
+          </div>
+          <div className="field">
             <label htmlFor="seed">Seed</label>
             <input id="seed" type="number" min={0} placeholder="random" value={state.seed ?? ''}
               onChange={(e) => dispatch({ type: 'settings', seed: e.target.value === '' ? null : Math.max(0, Number(e.target.value)) })} />
           </div>
+          <label className="check">
+            <input type="checkbox" checked={state.inpaint} disabled={!state.sceneAssetId}
+              onChange={(e) => dispatch({ type: 'settings', inpaint: e.target.checked })} />
+            Paint into the scene (inside the boxes only)
+          </label>
           <button type="button" className="primary" onClick={generate} disabled={active}>Generate</button>
           {active && <button type="button" onClick={cancel}>Cancel</button>}
         </div>

@@ -37,6 +37,9 @@ describe('the jobs request', () => {
   it('says what is missing', () => {
     expect(validateStudio(initialStudio)).toMatch(/prompt/);
     expect(validateStudio(run({ type: 'prompt', prompt: 'room' }, { type: 'add' }))).toBe('Subject 1 needs a prompt.');
+    expect(validateStudio(run({ type: 'prompt', prompt: 'room' }, { type: 'settings', inpaint: true }))).toMatch(/context scene/);
+    expect(validateStudio(run({ type: 'prompt', prompt: 'room' }, { type: 'scene', assetId: 'a'.repeat(32) },
+      { type: 'settings', inpaint: true }))).toMatch(/needs a subject/);
   });
   it('carries boxes, hints in the subject prompt and SMPL parameters for people', () => {
     const s = run(
@@ -49,7 +52,10 @@ describe('the jobs request', () => {
       { type: 'pose', index: 1, pose: presetPose('wave') },
     );
     const body = jobRequest(s);
-    expect(body).toMatchObject({ prompt: 'a sunlit room', width: 32, height: 32, steps: 4, seed: 7, scene_asset_id: 'a'.repeat(32) });
+    expect(body).toMatchObject({ prompt: 'a sunlit room', width: 32, height: 32, steps: 4, seed: 7, guidance: 3, scene_asset_id: 'a'.repeat(32) });
+    expect('inpaint' in body).toBe(false);
+    expect(jobRequest(studioReducer(s, { type: 'settings', inpaint: true })).inpaint).toBe(true);
+    expect('inpaint' in jobRequest(run({ type: 'prompt', prompt: 'x' }, { type: 'settings', inpaint: true }))).toBe(false);
     expect(body.subjects[0]).toEqual({ prompt: 'a chair, red, brushed metal', box: s.subjects[0].box });
     expect(body.subjects[1].pose!.body_pose).toHaveLength(69);
     expect(body.subjects[1].pose!.body_pose[(16 - 1) * 3 + 2]).toBeCloseTo(presetPose('wave').body_pose[(16 - 1) * 3 + 2], 4);

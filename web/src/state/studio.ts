@@ -31,16 +31,19 @@ export interface StudioState {
   size: number;
   steps: number;
   seed: number | null;
+  guidance: number; // of the prompt; 1 = off
+  inpaint: boolean; // paint the subjects into the scene, inside their boxes
 }
 
 export const initialStudio: StudioState = {
   prompt: '', sceneAssetId: null, subjects: [], selected: null, nextId: 1, size: 64, steps: 20, seed: null,
+  guidance: 3, inpaint: false,
 };
 
 export type StudioAction =
   | { type: 'prompt'; prompt: string }
   | { type: 'scene'; assetId: string | null }
-  | { type: 'settings'; size?: number; steps?: number; seed?: number | null }
+  | { type: 'settings'; size?: number; steps?: number; seed?: number | null; guidance?: number; inpaint?: boolean }
   | { type: 'add'; person?: boolean }
   | { type: 'remove'; index: number }
   | { type: 'select'; index: number | null }
@@ -62,6 +65,8 @@ export function studioReducer(state: StudioState, action: StudioAction): StudioS
         size: action.size ?? state.size,
         steps: action.steps ?? state.steps,
         seed: action.seed === undefined ? state.seed : action.seed,
+        guidance: action.guidance ?? state.guidance,
+        inpaint: action.inpaint ?? state.inpaint,
       };
     case 'add': {
       if (subjects.length >= MAX_SUBJECTS) return state;
@@ -108,8 +113,10 @@ export interface JobRequest {
   width: number;
   height: number;
   steps: number;
+  guidance: number;
   seed?: number;
   scene_asset_id?: string;
+  inpaint?: boolean;
   subjects: { prompt: string; box: Box; pose?: SmplPose }[];
 }
 
@@ -118,6 +125,8 @@ export function validateStudio(state: StudioState): string | null {
   if (!state.prompt.trim()) return 'Write a prompt first.';
   const blank = state.subjects.findIndex((s) => !s.prompt.trim());
   if (blank >= 0) return `Subject ${blank + 1} needs a prompt.`;
+  if (state.inpaint && !state.sceneAssetId) return 'Painting into the scene needs a context scene.';
+  if (state.inpaint && state.subjects.length === 0) return 'Painting into the scene needs a subject: its box is where it paints.';
   return null;
 }
 
@@ -128,6 +137,7 @@ export function jobRequest(state: StudioState): JobRequest {
     width: state.size,
     height: state.size,
     steps: state.steps,
+    guidance: state.guidance,
     subjects: state.subjects.map((s) => ({
       prompt: subjectPrompt(s),
       box: s.box,
@@ -136,5 +146,6 @@ export function jobRequest(state: StudioState): JobRequest {
   };
   if (state.seed !== null) body.seed = state.seed;
   if (state.sceneAssetId) body.scene_asset_id = state.sceneAssetId;
+  if (state.sceneAssetId && state.inpaint) body.inpaint = true;
   return body;
 }
