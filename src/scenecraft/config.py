@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     ip_allow: list[str] = Field(default_factory=list)  # CIDRs; empty = everyone (minus deny)
     ip_deny: list[str] = Field(default_factory=list)
     signature_window_seconds: int = Field(default=300, ge=10, le=3600)
+    # The built web studio served at `/` (`scripts/setup-web` builds web/dist). None: the repository's
+    # web/dist when it exists; a missing folder leaves `/` unserved (the API works without it).
+    web_dir: Path | None = None
 
     # -- rate limits (the `limits` library's notation, e.g. "120/minute") -----------------
     redis_url: str = ""  # empty: in-memory limits and in-process events (one process)

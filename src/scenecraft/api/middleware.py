@@ -38,8 +38,11 @@ def security_headers(hsts: bool) -> list[tuple[bytes, bytes]]:
         (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
         (
             b"content-security-policy",
+            # The web studio (api/studio.py) has no inline script; it draws with data:/blob: images
+            # (QR codes, previews) and registers a service worker and a manifest from this origin.
             b"default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-            b"script-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+            b"script-src 'self'; worker-src 'self'; manifest-src 'self'; connect-src 'self'; "
+            b"object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         ),
     ]
     if hsts:

@@ -10,6 +10,7 @@ from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, ConfigDict, Field, 
 
 from scenecraft.auth.api_keys import SCOPES
 from scenecraft.effects.chain import Chain, ChainError, parse_chain
+from scenecraft.world.spec import ObjectMaterialName
 
 Scope = Literal["jobs:read", "jobs:write", "assets:read", "assets:write"]
 assert set(SCOPES) == set(Scope.__args__)  # type: ignore[attr-defined]
@@ -58,6 +59,18 @@ class UserCreate(Strict):
     username: Username
     password: Password
     role: Literal["user", "admin"] = "user"
+
+
+class SessionPublic(BaseModel):
+    id: str = Field(description="the session's id (a hash of its cookie; the cookie itself is never shown)")
+    created_at: datetime
+    last_seen_at: datetime
+    current: bool = Field(description="the session this request came with")
+
+
+class QueueStatus(BaseModel):
+    depth: dict[str, int] = Field(description="jobs per status, all users")
+    workers: int = Field(description="in-process workers of this API process (0: separate `scenecraft worker`s)")
 
 
 class WebhookSecret(BaseModel):
@@ -254,6 +267,17 @@ class AssetVersionPublic(BaseModel):
 class AssetPage(BaseModel):
     items: list[AssetPublic]
     next_cursor: str | None
+
+
+class WorldSceneCreate(Strict):
+    """A context scene rendered by the scene world (docs/world.md): a few choices, the rest defaults."""
+
+    ground: ObjectMaterialName = "wood"
+    background: ObjectMaterialName = "brick"
+    light_azimuth_deg: Annotated[float, Field(ge=-360.0, le=360.0)] = 30.0
+    light_elevation_deg: Annotated[float, Field(ge=5.0, le=90.0)] = 50.0
+    size: Annotated[int, Field(ge=32, le=256, multiple_of=8)] = 128
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
 
 
 # -- service ----------------------------------------------------------------------------------

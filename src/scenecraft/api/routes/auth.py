@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from sqlalchemy import select
 
 from scenecraft import audit
@@ -14,6 +16,7 @@ from scenecraft.api.deps import (
     PlatformDep,
     SessionDep,
     SessionPrincipal,
+    not_found,
     too_many,
 )
 from scenecraft.api.schemas import (
@@ -21,12 +24,15 @@ from scenecraft.api.schemas import (
     LoginResponse,
     MfaConfirm,
     MfaEnrollResponse,
+    QueueStatus,
+    SessionPublic,
     UserCreate,
     UserPublic,
     WebhookSecret,
 )
 from scenecraft.auth import accounts, mfa, sessions
-from scenecraft.db.models import User
+from scenecraft.db.models import User, UserSession
+from scenecraft.jobs.queue import queue_depth
 
 router = APIRouter(tags=["auth"])
 
@@ -139,6 +145,46 @@ def mfa_confirm(
     return user_public(user)
 
 
+@router.get("/v1/auth/sessions", response_model=list[SessionPublic], tags=["account"])
+def list_sessions(principal: SessionPrincipal, session: SessionDep) -> list[SessionPublic]:
+    """Your live browser sessions, newest first; `current` marks the one this request came with."""
+    assert principal.session_row is not None
+    rows = session.scalars(
+        select(UserSession)
+        .where(UserSession.user_id == principal.user.id)
+        .order_by(UserSession.created_at.desc(), UserSession.id)
+        .limit(100)
+    )
+    return [
+        SessionPublic(
+            id=r.id, created_at=r.created_at, last_seen_at=r.last_seen_at, current=r.id == principal.session_row.id
+        )
+        for r in rows
+    ]
+
+
+@router.delete(
+    "/v1/auth/sessions/{session_id}",
+    status_code=204,
+    tags=["account"],
+    responses={404: {"description": "no such session of yours"}},
+)
+def end_session(
+    session_id: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
+    principal: SessionPrincipal,
+    session: SessionDep,
+    ip: ClientIP,
+) -> Response:
+    """Log out one of your sessions (on another device, or this one)."""
+    row = session.get(UserSession, session_id)
+    if row is None or row.user_id != principal.user.id:
+        raise not_found("session", session_id)
+    session.delete(row)
+    audit.append(session, "auth.session_ended", actor_id=principal.user.id, ip=ip)
+    session.commit()
+    return Response(status_code=204)
+
+
 @router.get("/v1/me", response_model=UserPublic, tags=["account"])
 def me(principal: CurrentPrincipal) -> UserPublic:
     return user_public(principal.user)
@@ -176,3 +222,12 @@ def create_user(body: UserCreate, principal: AdminPrincipal, session: SessionDep
 @router.get("/v1/admin/users", response_model=list[UserPublic], tags=["admin"])
 def list_users(principal: AdminPrincipal, session: SessionDep) -> list[UserPublic]:
     return [user_public(u) for u in session.scalars(select(User).order_by(User.created_at).limit(1000))]
+
+
+@router.get("/v1/admin/queue", response_model=QueueStatus, tags=["admin"])
+def queue_status(principal: AdminPrincipal, platform: PlatformDep, session: SessionDep) -> QueueStatus:
+    """Jobs per status across all users, and this process's worker count."""
+    depth = {s: 0 for s in ("queued", "running", "succeeded", "dead", "cancelled")}
+    depth.update(queue_depth(session))
+    workers = platform.workers
+    return QueueStatus(depth=depth, workers=int(workers.count) if workers is not None else 0)

@@ -1,0 +1,57 @@
+// Log in with username and password, then a TOTP code when the account has MFA.
+
+import { useState, type FormEvent } from 'react';
+import { api, csrf, type User } from '../api';
+import { ErrorNote, messageOf } from '../components/ErrorNote';
+
+export function Login({ onLogin }: { onLogin: (u: User) => void }) {
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [totp, setTotp] = useState('');
+  const [needsTotp, setNeedsTotp] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const body: Record<string, string> = { username, password };
+      if (needsTotp) body.totp = totp;
+      const r = await api.post<{ csrf_token: string; user: User }>('/v1/auth/login', body);
+      csrf.set(r.csrf_token);
+      onLogin(r.user);
+    } catch (err) {
+      const message = messageOf(err);
+      if (message.includes('TOTP code') && !needsTotp) {
+        setNeedsTotp(true);
+        setError('This account uses two-factor authentication: enter the 6-digit code from your app.');
+      } else setError(message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main className="centre">
+      <form className="card login" onSubmit={submit} aria-describedby="login-error">
+        <h1>scenecraft</h1>
+        <label htmlFor="username">Username</label>
+        <input id="username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} required />
+        <label htmlFor="password">Password</label>
+        <input id="password" type="password" autoComplete="current-password" value={password}
+          onChange={(e) => setPassword(e.target.value)} required />
+        {needsTotp && (
+          <>
+            <label htmlFor="totp">Authentication code</label>
+            <input id="totp" inputMode="numeric" pattern="[0-9]{6}" autoComplete="one-time-code" value={totp}
+              onChange={(e) => setTotp(e.target.value)} required autoFocus />
+          </>
+        )}
+        <ErrorNote error={error} id="login-error" />
+        <button type="submit" disabled={busy}>{busy ? 'Logging in…' : 'Log in'}</button>
+      </form>
+    </main>
+  );
+}
