@@ -15,7 +15,7 @@ from scenecraft.pipeline import Cancelled, GenerationError, GenerationPipeline, 
 
 @pytest.fixture(scope="module")
 def pixel_pipe() -> GenerationPipeline:
-    return GenerationPipeline.from_settings("DiT-S/8")  # random weights, pixel space
+    return GenerationPipeline.from_settings("DiT-S/8", checkpoint=None)  # random weights, pixel space
 
 
 def png_bytes(image) -> bytes:
@@ -94,7 +94,7 @@ def test_flow_model_uses_flow_samplers() -> None:
     model = build_dit("DiT-S/8", in_channels=3, input_size=16, learn_sigma=False)
     with torch.no_grad():
         model.final_layer.linear.weight.normal_(0, 0.02)
-    pipe = GenerationPipeline(model, GenerationPipeline.from_settings("DiT-S/8").decoder)
+    pipe = GenerationPipeline(model, GenerationPipeline.from_settings("DiT-S/8", checkpoint=None).decoder)
     assert pipe.objective == "flow"
     for sampler in ("euler", "heun"):
         out = pipe.sample([SampleSpec(3)], size=16, steps=3, sampler=sampler, guidance=2.0)
@@ -125,7 +125,7 @@ def test_latent_pipeline_previews_use_a_fitted_linear_map(tmp_path: Path) -> Non
 
 def test_decoder_model_channel_mismatch() -> None:
     with pytest.raises(GenerationError, match="pair latent models with a VAE"):
-        GenerationPipeline(build_dit("DiT-S/8", input_size=16), GenerationPipeline.from_settings("DiT-S/8").decoder)
+        GenerationPipeline(build_dit("DiT-S/8", input_size=16), GenerationPipeline.from_settings("DiT-S/8", checkpoint=None).decoder)
 
 
 def test_images_round_to_nearest_byte() -> None:
@@ -136,7 +136,7 @@ def test_images_round_to_nearest_byte() -> None:
 
 
 def test_bfloat16_model_keeps_a_float32_sampler_state() -> None:
-    pipe = GenerationPipeline.from_settings("DiT-S/8", dtype=torch.bfloat16)
+    pipe = GenerationPipeline.from_settings("DiT-S/8", checkpoint=None, dtype=torch.bfloat16)
     assert next(pipe.model.parameters()).dtype == torch.bfloat16
     seen: list[torch.dtype] = []
     out = pipe.sample([SampleSpec(1, 2)], size=32, steps=3, guidance=3.0, callback=lambda s: seen.append(s.x.dtype))

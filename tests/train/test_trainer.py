@@ -106,8 +106,10 @@ def test_ddp_two_processes_on_cpu(tmp_path: Path) -> None:
         "from pathlib import Path\n"
         "from tests.train.test_trainer import config\n"
         "from scenecraft.train.trainer import Trainer\n"
+        "import os\n"
         "if __name__ == '__main__':  # the rendering pool spawns processes that import this file\n"
-        "    print(json.dumps(Trainer(config(Path(sys.argv[1]), max_steps=2, batch=2)).train()))\n"
+        "    result = Trainer(config(Path(sys.argv[1]), max_steps=2, batch=2)).train()\n"
+        "    Path(sys.argv[1], 'rank' + os.environ['RANK'] + '.json').write_text(json.dumps(result))\n"
     )
     env = {
         **os.environ,
@@ -127,6 +129,6 @@ def test_ddp_two_processes_on_cpu(tmp_path: Path) -> None:
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    assert len(lines) == 2 and all(r["step"] == 2 for r in lines)
+    results = [json.loads((tmp_path / "run" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert all(r["step"] == 2 for r in results)  # each rank's own result file
     assert (tmp_path / "run" / "model.safetensors").is_file()
