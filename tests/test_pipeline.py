@@ -125,7 +125,8 @@ def test_latent_pipeline_previews_use_a_fitted_linear_map(tmp_path: Path) -> Non
 
 def test_decoder_model_channel_mismatch() -> None:
     with pytest.raises(GenerationError, match="pair latent models with a VAE"):
-        GenerationPipeline(build_dit("DiT-S/8", input_size=16), GenerationPipeline.from_settings("DiT-S/8", checkpoint=None).decoder)
+        decoder = GenerationPipeline.from_settings("DiT-S/8", checkpoint=None).decoder
+        GenerationPipeline(build_dit("DiT-S/8", input_size=16), decoder)
 
 
 def test_images_round_to_nearest_byte() -> None:
