@@ -21,7 +21,6 @@ import torch
 from torch import Tensor
 
 from scenecraft.model.conditioning import (
-    CONDITIONS,
     INPAINT,
     POSE,
     SCENE,
@@ -227,11 +226,6 @@ class ConditionEncoder:
                 cond.inpaint[i, 1:] = scene * (1 - mask)
                 present[i, INPAINT] = True
         return cond
-
-
-def describe_present(present: Tensor) -> list[list[str]]:
-    """The names of the conditions each sample has (for logs and errors)."""
-    return [[name for k, name in enumerate(CONDITIONS) if bool(row[k])] for row in present]
 
 
 __all__ = [
