@@ -5,7 +5,10 @@
 Both pipelines get the same random-initialised DiT (moved into diffusers' DiTTransformer2DModel by
 an exact key mapping) and the same random SD-architecture VAE, DDIM with the same timesteps,
 guidance 4, the same seed. Each pipeline runs in its own process so its peak memory (max RSS) is
-its own; runs alternate (ours, diffusers, ours, ...) so machine noise hits both alike.
+its own. The two processes of a pair are loaded side by side, make one untimed warm-up image each,
+then take turns image by image (ours, diffusers, ours, ...) so the noise of a shared machine hits
+both alike; the times are the median over the repeats of both pairs. Peak memory includes loading
+the weights.
 
 Two differences are reported:
 - "aligned": diffusers with the official timestep frequencies and our pipeline guiding all four
@@ -66,7 +69,7 @@ def make_weights(model_name: str, size: int, folder: Path) -> None:
 
 
 def worker(args: argparse.Namespace) -> None:
-    """Runs one pipeline `repeats` times in this process; prints JSON timings and the image."""
+    """Loads one pipeline, warms it up, then times a run for each "run" line on stdin (JSON lines out)."""
     device = torch.device(args.device)
     dtype = getattr(torch, args.dtype)
     folder = Path(args.weights)
@@ -118,26 +121,23 @@ def worker(args: argparse.Namespace) -> None:
                     output_type="np",
                 ).images
 
-    times = []
-    for _ in range(args.repeats):
+    run()  # warm-up, untimed: first-call kernel selection and allocation, alike for both
+    print(json.dumps({"ready": True}), flush=True)
+    # Serve timed runs on request, so the parent can alternate between the two pipelines run by run.
+    image = None
+    for line in sys.stdin:
+        if line.strip() != "run":
+            break
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
         image = run()
         if device.type == "cuda":
             torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    np.save(args.image_out, np.asarray(image, dtype=np.float32))
+        print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
+    np.save(args.image_out, np.asarray(image if image is not None else run(), dtype=np.float32))
     peak_gpu = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None
-    print(
-        json.dumps(
-            {
-                "seconds": times,
-                "peak_rss_mib": peak_rss_mib(),
-                "peak_gpu_mib": peak_gpu,
-            }
-        )
-    )
+    print(json.dumps({"peak_rss_mib": peak_rss_mib(), "peak_gpu_mib": peak_gpu}), flush=True)
 
 
 def peak_rss_mib() -> float:
@@ -149,32 +149,49 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
 
 
-def spawn(impl: str, model: str, folder: Path, args: argparse.Namespace, aligned: bool) -> tuple[dict, np.ndarray]:
-    image_out = folder / f"{impl}-{aligned}.npy"
-    cmd = [
-        sys.executable,
-        __file__,
-        "--worker",
-        impl,
-        "--model",
-        model,
-        "--weights",
-        str(folder),
-        "--size",
-        str(args.size),
-        "--steps",
-        str(args.steps),
-        "--repeats",
-        str(args.repeats),
-        "--device",
-        args.device,
-        "--dtype",
-        args.dtype,
-        "--image-out",
-        str(image_out),
-    ] + (["--aligned"] if aligned else [])
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1]), np.load(image_out)
+class Worker:
+    """One pipeline in its own process (so its peak memory is its own), serving timed runs."""
+
+    def __init__(self, impl: str, model: str, folder: Path, args: argparse.Namespace, aligned: bool) -> None:
+        self.image_out = folder / f"{impl}-{aligned}.npy"
+        cmd = [sys.executable, __file__, "--worker", impl, "--model", model, "--weights", str(folder)]
+        cmd += ["--size", str(args.size), "--steps", str(args.steps), "--device", args.device]
+        cmd += ["--dtype", args.dtype, "--image-out", str(self.image_out)] + (["--aligned"] if aligned else [])
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.seconds: list[float] = []
+        self._read()  # loaded and warmed up
+
+    def _read(self) -> dict:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("{"):
+                return json.loads(line)
+        raise RuntimeError(f"worker exited with {self.proc.wait()} before answering")
+
+    def time_one(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        self.seconds.append(self._read()["seconds"])
+
+    def finish(self) -> tuple[dict, np.ndarray]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("done\n")
+        self.proc.stdin.flush()
+        stats = self._read()
+        if self.proc.wait() != 0:
+            raise RuntimeError(f"worker failed with exit code {self.proc.returncode}")
+        return stats, np.load(self.image_out)
+
+
+def timed_pair(model: str, folder: Path, args: argparse.Namespace, aligned: bool) -> tuple[Worker, Worker]:
+    """Both pipelines loaded side by side, then timed alternately, ``repeats`` runs each."""
+    ours = Worker("ours", model, folder, args, aligned)
+    theirs = Worker("diffusers", model, folder, args, aligned)
+    for _ in range(args.repeats):
+        ours.time_one()
+        theirs.time_one()
+    return ours, theirs
 
 
 def main() -> None:
@@ -201,13 +218,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             make_weights(model, args.size, folder)
-            # Aligned runs (timed, alternating), then the as-shipped difference from one more pair.
-            ours, ref = spawn("ours", model, folder, args, aligned=True)
-            theirs, ref_d = spawn("diffusers", model, folder, args, aligned=True)
-            shipped_ours = spawn("ours", model, folder, args, aligned=False)
-            shipped_theirs = spawn("diffusers", model, folder, args, aligned=False)
-        t_ours = statistics.median(ours["seconds"] + shipped_ours[0]["seconds"])
-        t_diff = statistics.median(theirs["seconds"] + shipped_theirs[0]["seconds"])
+            # Aligned pair, then the as-shipped pair; each pair alternates run by run.
+            ours, theirs = timed_pair(model, folder, args, aligned=True)
+            (ours_stats, ref), (theirs_stats, ref_d) = ours.finish(), theirs.finish()
+            shipped = timed_pair(model, folder, args, aligned=False)
+            (shipped_ours, img_ours), (shipped_theirs, img_theirs) = shipped[0].finish(), shipped[1].finish()
+        t_ours = statistics.median(ours.seconds + shipped[0].seconds)
+        t_diff = statistics.median(theirs.seconds + shipped[1].seconds)
         rows.append(
             {
                 "model": model,
@@ -218,12 +235,14 @@ def main() -> None:
                 "ours_s": round(t_ours, 3),
                 "diffusers_s": round(t_diff, 3),
                 "speed_ratio": round(t_diff / t_ours, 3),  # > 1: ours is faster
-                "ours_peak_mib": round(max(ours["peak_rss_mib"], shipped_ours[0]["peak_rss_mib"])),
-                "diffusers_peak_mib": round(max(theirs["peak_rss_mib"], shipped_theirs[0]["peak_rss_mib"])),
-                "ours_peak_gpu_mib": ours["peak_gpu_mib"],
-                "diffusers_peak_gpu_mib": theirs["peak_gpu_mib"],
+                "ours_peak_mib": round(max(ours_stats["peak_rss_mib"], shipped_ours["peak_rss_mib"])),
+                "diffusers_peak_mib": round(max(theirs_stats["peak_rss_mib"], shipped_theirs["peak_rss_mib"])),
+                "ours_peak_gpu_mib": ours_stats["peak_gpu_mib"],
+                "diffusers_peak_gpu_mib": theirs_stats["peak_gpu_mib"],
+                "images_per_s_ours": round(1 / t_ours, 3),
+                "images_per_s_diffusers": round(1 / t_diff, 3),
                 "max_diff_aligned": float(np.abs(ref - ref_d).max()),
-                "max_diff_as_shipped": float(np.abs(shipped_ours[1] - shipped_theirs[1]).max()),
+                "max_diff_as_shipped": float(np.abs(img_ours - img_theirs).max()),
             }
         )
         print(f"done {model}", file=sys.stderr)

@@ -167,8 +167,9 @@ class GenerationPipeline:
                 overrides["input_size"] = saved.input_size
                 overrides["num_classes"] = saved.num_classes
                 overrides["learn_sigma"] = saved.learn_sigma
-            net = build_dit(model, **overrides)
-            load_weights(net, state, source=f"checkpoint {checkpoint}")
+            with torch.device("meta"):  # no memory for weights that the checkpoint replaces
+                net = build_dit(model, **overrides)
+            load_weights(net, state, source=f"checkpoint {checkpoint}", assign=True)
         else:
             with torch.random.fork_rng(devices=[]):  # seed 0 without touching the caller's RNG
                 torch.manual_seed(0)

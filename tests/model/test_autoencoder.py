@@ -114,3 +114,18 @@ def test_decoder_argument_checks(small_vae: AutoencoderKL) -> None:
         LatentDecoder(small_vae, tile_size=30)
     with pytest.raises(ValueError, match="tile_overlap"):
         LatentDecoder(small_vae, tile_overlap=0.7)
+
+
+def test_channels_last_decoding_matches_the_plain_decoder(small_vae: AutoencoderKL) -> None:
+    """LatentDecoder runs the decoder channels-last (a speed choice); the images are the same up to
+    float round-off, and the encoder is left as it was."""
+    z = torch.randn(2, 4, 16, 16) * 0.18215
+    plain = decode(small_vae, z / 0.18215).clamp(-1, 1)
+    decoder = LatentDecoder(small_vae)
+    try:
+        assert small_vae.decoder.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+        assert small_vae.encoder.conv_in.weight.is_contiguous()
+        torch.testing.assert_close(decoder.decode(z), plain, atol=1e-4, rtol=0)
+    finally:
+        small_vae.to(memory_format=torch.contiguous_format)
+        small_vae.disable_tiling()

@@ -116,3 +116,16 @@ def test_missing_unreadable_and_unsafe_files(tmp_path: Path) -> None:
     torch.save({"w": torch.zeros(1), "hook": Path("/etc/passwd")}, tmp_path / "unsafe.pt")
     with pytest.raises(CheckpointError, match="cannot read checkpoint"):
         read_state_dict(tmp_path / "unsafe.pt")  # weights_only refuses arbitrary objects
+
+
+def test_a_meta_built_model_takes_the_checkpoint_tensors_in_the_model_dtypes() -> None:
+    """assign=True (how the pipeline loads, holding the weights once): equal values, model dtypes,
+    frozen pos_embed still frozen, nothing left on the meta device."""
+    state = {k: v.half() for k, v in official_layout(depth=2, D=64, patch=4, grid=4, seed=3).items()}
+    with torch.device("meta"):
+        model = build_dit("DiT-S/4", depth=2, hidden_size=64, num_heads=4, input_size=16)
+    load_weights(model, state, assign=True)
+    for key, value in model.state_dict().items():
+        assert value.device.type == "cpu" and value.dtype == torch.float32, key
+        assert torch.equal(value, state[key].float()), key
+    assert not model.pos_embed.requires_grad and model.blocks[0].attn.qkv.weight.requires_grad

@@ -88,6 +88,14 @@ def test_forward_matches_diffusers_transformer(name: str) -> None:
     torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
 
 
+def test_patch_tokens_are_contiguous() -> None:
+    """The transposed conv output is made contiguous once: a strided view would slow every
+    elementwise op of every block and cost a copy before each linear layer."""
+    model = build_dit("DiT-S/8", input_size=16)
+    tokens = model.x_embedder(torch.randn(2, 4, 16, 16))
+    assert tokens.shape == (2, 4, 384) and tokens.is_contiguous()
+
+
 def test_untrained_model_predicts_zero() -> None:
     # adaLN-Zero: every block starts as the identity and the output layer is zero.
     model = build_dit("DiT-S/8", input_size=16)

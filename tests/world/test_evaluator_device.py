@@ -11,8 +11,18 @@ import torch
 
 from scenecraft.world.dataset import WorldSampler
 from scenecraft.world.evaluator_data import PERSON_HEAVY, scene_labels
-from scenecraft.world.evaluator_device import GENERAL_SEED, PEOPLE_SEED, DeviceBuffer, degrade_batch, scene_examples
-from scenecraft.world.evaluator_training import export, main, segment_targets
+from scenecraft.world.evaluator_device import (
+    GENERAL_SEED,
+    PEOPLE_SEED,
+    DeviceBuffer,
+    box_iou_loss,
+    degrade_batch,
+    mirror_boxes,
+    scene_examples,
+    segmenter_loss,
+    start_from,
+)
+from scenecraft.world.evaluator_training import box_targets, export, main, segment_targets
 from scenecraft.world.evaluators import ARCHITECTURES, EVALUATOR_NAMES, Evaluators, build, resize_image
 
 
@@ -46,6 +56,52 @@ def test_segment_targets_grow_a_small_map_by_repeating_pixels() -> None:
     kind64, colour64, _ = segment_targets(inst, lab, 64)
     np.testing.assert_array_equal(kind, kind64.repeat(2, 0).repeat(2, 1))
     np.testing.assert_array_equal(colour, colour64.repeat(2, 0).repeat(2, 1))
+
+
+def test_box_iou_loss_is_one_minus_the_iou_on_masked_pixels() -> None:
+    target = torch.ones(1, 4, 2, 2)  # a 2 x 2 box around each pixel
+    pred = target.clone()
+    pred[0, 2, 0, 0] = 3.0  # pixel (0, 0) predicts a 4 x 2 box: IoU 4 / 8
+    pred[0, :, 1, 1] = 9.0  # pixel (1, 1) is off the mask: not counted
+    mask = torch.tensor([[[True, True], [True, False]]])
+    torch.testing.assert_close(box_iou_loss(pred, target, mask), torch.tensor(0.5 / 3))
+    assert box_iou_loss(target, target, mask) == 0.0
+    assert box_iou_loss(pred, target, torch.zeros_like(mask)) == 0.0
+
+
+def test_mirrored_box_targets_are_the_targets_of_the_mirrored_render() -> None:
+    r = WorldSampler(seed=GENERAL_SEED).render(5, 64)
+    lab = scene_labels(r)
+    mirrored = {
+        "subjects": [
+            dict(s, box=None if s["box"] is None else (64 - s["box"][2], s["box"][1], 64 - s["box"][0], s["box"][3]))
+            for s in lab["subjects"]
+        ]
+    }
+    want = box_targets(r.instance[:, ::-1], mirrored, 128)
+    got = mirror_boxes(torch.from_numpy(box_targets(r.instance, lab, 128))[None].float())[0]
+    np.testing.assert_array_equal(got.numpy(), want.astype(np.float32))
+    assert (want > 0).any()
+
+
+def test_segmenter_loss_trains_the_box_head_and_init_keeps_matching_weights(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    old = build("segmenter", {"widths": [8, 8, 8], "size": 64})
+    export(old, "segmenter", tmp_path)
+    net = build("segmenter", {"widths": [8, 8, 8], "size": 64, "boxes": True})
+    message, loaded = start_from(net, tmp_path / "segmenter.safetensors")
+    assert (
+        "start fresh (box_head." in message
+        and "enc1.0.weight" in loaded
+        and not any(k.startswith("box_head") for k in loaded)
+    )
+    torch.testing.assert_close(net.state_dict()["enc1.0.weight"], old.state_dict()["enc1.0.weight"].half().float())
+    ex = scene_examples((0, 2, 64), ("segmenter",))
+    assert set(ex) == {"segmenter"} and ex["segmenter"]["box"].shape == (2, 4, 64, 64)
+    batch = {k: torch.from_numpy(v) for k, v in ex["segmenter"].items()}
+    loss = segmenter_loss(net, batch, torch.tensor([False, True]))
+    loss.backward()
+    assert loss.item() > 0 and net.box_head is not None and net.box_head[-1].weight.grad.abs().sum() > 0
 
 
 def test_scene_examples_match_renders_made_directly() -> None:

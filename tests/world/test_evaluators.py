@@ -15,6 +15,7 @@ from scenecraft.world.evaluators import (
     KeypointNet,
     MaterialNet,
     SegmenterNet,
+    box_groups,
     components,
     soft_argmax,
 )
@@ -61,12 +62,68 @@ def test_a_cut_off_limb_joins_its_person() -> None:
     assert sorted(f[0] for f in found) == [(10, 5, 21, 25), (24, 5, 29, 25)]
 
 
+def test_box_votes_of_touching_subjects_give_one_box_each() -> None:
+    """Two cubes that touch (no border between them) and a person cut in two by a pole in front."""
+    h = w = 40
+    kind = np.zeros((len(SEG_KINDS), h, w))
+    kind[0] = 1.0
+    colour = np.full((12, h, w), 1 / 12)
+    dist = np.zeros((4, h, w))
+    person, cube = SEG_KINDS.index("person"), SEG_KINDS.index("cube")
+
+    def paint(box: tuple[int, int, int, int], k: int, cols: slice | None = None) -> None:
+        x0, y0, x1, y1 = box
+        ys, xs = np.mgrid[y0:y1, x0:x1]
+        keep = np.ones(ys.shape, bool) if cols is None else ~((xs >= cols.start) & (xs < cols.stop))
+        ys, xs = ys[keep], xs[keep]
+        kind[:, ys, xs] = 0.0
+        kind[k, ys, xs] = 1.0
+        cx, cy = xs + 0.5, ys + 0.5
+        dist[:, ys, xs] = np.stack([cx - x0, cy - y0, x1 - cx, y1 - cy])
+
+    paint((2, 4, 10, 12), cube)
+    paint((10, 4, 16, 12), cube)  # touches the first at column 10
+    paint((20, 5, 32, 35), person, cols=slice(25, 27))  # columns 25, 26 hidden by an occluder
+    found = sorted(box_groups(kind, colour, dist), key=lambda f: f[0][0])
+    assert [f[0] for f in found] == [(2, 4, 10, 12), (10, 4, 16, 12), (20, 5, 32, 35)]
+    assert [f[1] for f in found] == [cube, cube, person]
+    assert [f[4] for f in found] == [64, 48, 12 * 30 - 2 * 30]
+    # The border-based post-processing merges the cubes and splits the person:
+    split = components(kind, colour, np.zeros((h, w), bool))
+    assert len(split) == 3 and (2, 4, 16, 12) in [f[0] for f in split]
+
+
+def test_box_groups_recover_every_true_box_of_renders_from_perfect_maps() -> None:
+    """The renderer's boxes, through box_targets and box_groups, come back exactly (independent
+    reference: the renderer's own boxes from its instance masks)."""
+    from scenecraft.world.dataset import WorldSampler
+    from scenecraft.world.evaluator_data import scene_labels
+    from scenecraft.world.evaluator_training import box_targets, segment_targets
+
+    sampler = WorldSampler(seed=11)
+    checked = 0
+    for i in range(6):
+        r = sampler.render(i, 128)
+        lab = scene_labels(r)
+        kind, _, _ = segment_targets(r.instance, lab, 128)
+        kind_prob = np.eye(len(SEG_KINDS))[kind].transpose(2, 0, 1)
+        found = box_groups(
+            kind_prob, np.full((12, 128, 128), 1 / 12), box_targets(r.instance, lab, 128).astype(np.float64), min_area=1
+        )
+        boxes = sorted(tuple(round(v, 3) for v in f[0]) for f in found)
+        truth = sorted(tuple(float(v) for v in b) for b in r.boxes if b is not None)
+        assert boxes == truth
+        checked += len(truth)
+    assert checked >= 12
+
+
 def test_network_shapes() -> None:
     assert MaterialNet()(torch.rand(2, 3, 32, 32)).shape == (2, 11)
-    k, c, b = SegmenterNet()(torch.rand(2, 3, 64, 64))
-    assert k.shape == (2, 8, 64, 64) and c.shape == (2, 12, 64, 64) and b.shape == (2, 1, 64, 64)
-    k, c, b = SegmenterNet((8, 8, 8, 8, 8), size=128)(torch.rand(2, 3, 128, 128))
+    k, c, b, box = SegmenterNet()(torch.rand(2, 3, 64, 64))
+    assert k.shape == (2, 8, 64, 64) and c.shape == (2, 12, 64, 64) and b.shape == (2, 1, 64, 64) and box is None
+    k, c, b, box = SegmenterNet((8, 8, 8, 8, 8), size=128, boxes=True)(torch.rand(2, 3, 128, 128))
     assert k.shape == (2, 8, 128, 128) and c.shape == (2, 12, 128, 128) and b.shape == (2, 1, 128, 128)
+    assert box is not None and box.shape == (2, 4, 128, 128) and (box > 0).all()
     with pytest.raises(ValueError, match="divisible"):
         SegmenterNet((8, 8, 8, 8, 8), size=72)
     uv, heat = KeypointNet()(torch.rand(2, 3, 64, 64))

@@ -104,8 +104,15 @@ def describe_config(config: DiTConfig) -> str:
     return f"{name}{px} ({config.input_size}x{config.input_size} inputs, {config.in_channels} channels)"
 
 
-def load_weights(model: nn.Module, state: dict[str, Tensor], *, source: str = "checkpoint") -> None:
-    """``model.load_state_dict(state, strict=True)``, failing with the keys and shapes that differ."""
+def load_weights(
+    model: nn.Module, state: dict[str, Tensor], *, source: str = "checkpoint", assign: bool = False
+) -> None:
+    """``model.load_state_dict(state, strict=True)``, failing with the keys and shapes that differ.
+
+    ``assign=True`` makes the checkpoint's tensors the model's own (cast to the model's dtypes)
+    instead of copying them in: for a model built on the meta device, so a large checkpoint is
+    held once in memory rather than twice (DiT-XL/2: 2.7 GB less at peak).
+    """
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -127,7 +134,9 @@ def load_weights(model: nn.Module, state: dict[str, Tensor], *, source: str = "c
         if isinstance(config, DiTConfig):
             lines.append(f"  the model is {describe_config(config)}")
         raise CheckpointError("\n".join(lines))
-    model.load_state_dict(state, strict=True)
+    if assign:
+        state = {k: v.to(expected[k].dtype) for k, v in state.items()}
+    model.load_state_dict(state, strict=True, assign=assign)
 
 
 def save_weights(model: nn.Module, path: str | Path) -> None:

@@ -50,7 +50,10 @@ class PatchEmbed(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.proj(x)  # (N, D, H/p, W/p)
-        return x.flatten(2).transpose(1, 2)  # (N, T, D), row-major over the patch grid
+        # (N, T, D), row-major over the patch grid. Made contiguous here: the transposed view would
+        # otherwise carry its channel-first strides through every elementwise op of every block
+        # and cost a copy before each linear layer.
+        return x.flatten(2).transpose(1, 2).contiguous()
 
 
 class TimestepEmbedder(nn.Module):

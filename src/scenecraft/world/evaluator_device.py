@@ -33,6 +33,7 @@ from torch.nn import functional as F
 
 from scenecraft.world.evaluator_data import PERSON_HEAVY, scene_labels
 from scenecraft.world.evaluator_training import (
+    box_targets,
     export,
     keypoint_examples,
     lr_at,
@@ -58,15 +59,16 @@ PEAK_LR = {"material": 3e-3, "segmenter": 3e-3, "keypoints": 2e-3}
 
 Examples = dict[str, dict[str, np.ndarray]]
 _DTYPES = {
-    np.dtype(t).str: torch.from_numpy(np.zeros(0, t)).dtype for t in (np.uint8, np.int8, np.int64, np.float32, bool)
+    np.dtype(t).str: torch.from_numpy(np.zeros(0, t)).dtype
+    for t in (np.uint8, np.int8, np.int64, np.float16, np.float32, bool)
 }
 
 
 # --- rendering (in the worker processes) -------------------------------------------------------
 
 
-def scene_examples(task: tuple[int, int, int]) -> Examples:
-    """Render scenes ``first .. first + count - 1`` and cut them into every net's examples.
+def scene_examples(task: tuple[int, int, int], names: tuple[str, ...] = EVALUATOR_NAMES) -> Examples:
+    """Render scenes ``first .. first + count - 1`` and cut them into the examples of the nets ``names``.
 
     ``task`` is (first, count, size). Scene ``i`` is scene ``i`` of seed 4000 (person-heavy) when
     ``i % 4 == 3``, else of seed 3000; it is rendered at 64 px when ``i % 4 == 1`` and ``size`` is
@@ -77,38 +79,46 @@ def scene_examples(task: tuple[int, int, int]) -> Examples:
 
     first, count, size = task
     general, people = WorldSampler(seed=GENERAL_SEED), WorldSampler(PERSON_HEAVY, PEOPLE_SEED)
-    seg: dict[str, list[np.ndarray]] = {"image": [], "kind": [], "colour": [], "border": []}
+    seg: dict[str, list[np.ndarray]] = {"image": [], "kind": [], "colour": [], "border": [], "box": []}
     mat_x, mat_y, kp_x, kp_j = [], [], [], []
     for i in range(first, first + count):
         sampler = people if i % 4 == 3 else general
         r = sampler.render(i, SMALL_SIZE if i % 4 == 1 and size > SMALL_SIZE else size)
         lab = scene_labels(r)
         rng = np.random.default_rng([GENERAL_SEED, i])
-        seg["image"].append(resize_image(r.image, size)[0].permute(1, 2, 0).mul(255).round().byte().numpy())
-        for key, target in zip(("kind", "colour", "border"), segment_targets(r.instance, lab, size), strict=True):
-            seg[key].append(target)
-        x, y = material_examples(r.image, r.material, r.instance, lab, rng)
-        mat_x += x
-        mat_y += y
-        xk, jk, _ = keypoint_examples(r.image, lab, rng)
-        kp_x += xk
-        kp_j += jk
-    return {
-        "segmenter": {
+        if "segmenter" in names:
+            seg["image"].append(resize_image(r.image, size)[0].permute(1, 2, 0).mul(255).round().byte().numpy())
+            for key, target in zip(("kind", "colour", "border"), segment_targets(r.instance, lab, size), strict=True):
+                seg[key].append(target)
+            seg["box"].append(box_targets(r.instance, lab, size))
+        if "material" in names:
+            x, y = material_examples(r.image, r.material, r.instance, lab, rng)
+            mat_x += x
+            mat_y += y
+        if "keypoints" in names:
+            xk, jk, _ = keypoint_examples(r.image, lab, rng)
+            kp_x += xk
+            kp_j += jk
+    out: Examples = {}
+    if "segmenter" in names:
+        out["segmenter"] = {
             "image": np.stack(seg["image"]),
             "kind": np.stack(seg["kind"]).astype(np.int8),
             "colour": np.stack(seg["colour"]).astype(np.int8),
             "border": np.stack(seg["border"]),
-        },
-        "material": {
+            "box": np.stack(seg["box"]),
+        }
+    if "material" in names:
+        out["material"] = {
             "image": np.stack(mat_x) if mat_x else np.zeros((0, MATERIAL_CROP, MATERIAL_CROP, 3), np.uint8),
             "label": np.asarray(mat_y, np.int64),
-        },
-        "keypoints": {
+        }
+    if "keypoints" in names:
+        out["keypoints"] = {
             "image": np.stack(kp_x) if kp_x else np.zeros((0, KEYPOINT_CROP, KEYPOINT_CROP, 3), np.uint8),
             "joints": np.asarray(kp_j, np.float32).reshape(-1, 24, 2),
-        },
-    }
+        }
+    return out
 
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -218,16 +228,41 @@ def material_loss(net: nn.Module, batch: dict[str, torch.Tensor], flip: torch.Te
 
 
 def segmenter_loss(net: nn.Module, batch: dict[str, torch.Tensor], flip: torch.Tensor) -> torch.Tensor:
-    """Kind (background down-weighted), colour on subjects, and border (positives up-weighted)."""
+    """Kind (background down-weighted), colour on subjects, border (positives up-weighted) and, for a
+    net with a box head, the IoU loss of each subject pixel's box (:func:`box_iou_loss`)."""
     f = flip[:, None, None]
     kind, colour, border = (torch.where(f, batch[k].flip(-1), batch[k]) for k in ("kind", "colour", "border"))
-    kind_logits, colour_logits, border_logits = net(_images(batch, flip))
+    out = net(_images(batch, flip))
     weight = torch.ones(len(SEG_KINDS), device=flip.device)
     weight[0] = 0.4
-    loss = F.cross_entropy(kind_logits, kind.long(), weight=weight)
-    loss = loss + F.cross_entropy(colour_logits, colour.long(), ignore_index=-1)
+    loss = F.cross_entropy(out.kind, kind.long(), weight=weight)
+    loss = loss + F.cross_entropy(out.colour, colour.long(), ignore_index=-1)
     pos_weight = torch.tensor(4.0, device=flip.device)
-    return loss + F.binary_cross_entropy_with_logits(border_logits[:, 0], border.float(), pos_weight=pos_weight)
+    loss = loss + F.binary_cross_entropy_with_logits(out.border[:, 0], border.float(), pos_weight=pos_weight)
+    if out.box is not None:
+        box = batch["box"].float()
+        box = torch.where(flip[:, None, None, None], mirror_boxes(box), box)
+        loss = loss + box_iou_loss(out.box, box, kind > 0)
+    return loss
+
+
+def mirror_boxes(box: torch.Tensor) -> torch.Tensor:
+    """Box-distance maps (B, 4, H, W) of the mirrored images: columns reversed, left and right swapped."""
+    return box.flip(-1)[:, [2, 1, 0, 3]]
+
+
+def box_iou_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of 1 - IoU between predicted and true boxes over the ``mask`` pixels (UnitBox, Yu et al.
+    2016). pred, target (B, 4, H, W) distances to the left, top, right, bottom sides; mask (B, H, W)."""
+    pred, target = pred.float().permute(0, 2, 3, 1)[mask], target.permute(0, 2, 3, 1)[mask]  # (n, 4)
+    if len(pred) == 0:
+        return pred.sum()
+    inter_w = torch.minimum(pred[:, 0], target[:, 0]) + torch.minimum(pred[:, 2], target[:, 2])
+    inter_h = torch.minimum(pred[:, 1], target[:, 1]) + torch.minimum(pred[:, 3], target[:, 3])
+    inter = inter_w * inter_h
+    area_p = (pred[:, 0] + pred[:, 2]) * (pred[:, 1] + pred[:, 3])
+    area_t = (target[:, 0] + target[:, 2]) * (target[:, 1] + target[:, 3])
+    return (1.0 - inter / (area_p + area_t - inter).clamp_min(1e-6)).mean()
 
 
 _FLIP_JOINTS = list(FLIP_PAIRS)
@@ -252,6 +287,28 @@ LOSSES: dict[str, Callable[[nn.Module, dict[str, torch.Tensor], torch.Tensor], t
 # --- the run --------------------------------------------------------------------------------------
 
 
+def start_from(net: nn.Module, path: Path) -> tuple[str, set[str]]:
+    """Load the tensors of a weights file whose names and shapes match ``net``'s.
+
+    Returns a line saying what it did and the names of the loaded tensors."""
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise FileNotFoundError(f"--init weights missing: {path}")
+    saved = load_file(str(path))
+    own = net.state_dict()
+    fits = {k: v.float() for k, v in saved.items() if k in own and own[k].shape == v.shape}
+    net.load_state_dict(fits, strict=False)
+    fresh = [k for k in own if k not in fits and not k.endswith("num_batches_tracked")]
+    left = [k for k in saved if k not in fits]
+    message = f"{len(fits)} tensors from {path}"
+    if fresh:
+        message += f"; {len(fresh)} start fresh ({', '.join(fresh[:4])}{', ...' if len(fresh) > 4 else ''})"
+    if left:
+        message += f"; {len(left)} of the file do not fit and are ignored ({', '.join(left[:4])})"
+    return message, set(fits)
+
+
 def save_all(nets: dict[str, nn.Module], out: Path) -> None:
     for name, net in nets.items():
         export(net, name, out)
@@ -267,24 +324,45 @@ def train_on_device(
     save_every: float = 45.0,
     batch_scale: float = 1.0,
     log: Callable[[str], None] = lambda line: print(line, flush=True),
+    names: tuple[str, ...] = EVALUATOR_NAMES,
+    arch: str = "v2",
+    init: Path | None = None,
+    lr_scale: float = 1.0,
 ) -> dict[str, Any]:
-    """Render, train and save as the module doc says; returns a summary (steps, scenes, seconds)."""
+    """Render, train and save as the module doc says; returns a summary (steps, scenes, seconds).
+
+    ``names`` picks the nets to train (the others are not built), ``arch`` their architecture in
+    :data:`ARCHITECTURES`, and ``init`` a weights folder to start from: parameters whose name and
+    shape match are loaded (a head the old weights lack, like v3's box head, starts fresh).
+    ``lr_scale`` multiplies the peak learning rate of the tensors loaded from ``init`` (below 1 to
+    fine-tune them gently while fresh ones learn at the full rate).
+    """
     t0 = time.monotonic()
     end = t0 + seconds - min(5.0, 0.05 * seconds)  # leave time for the final save
     dev = torch.device(device)
     cpu_left = max(1, (os.cpu_count() or 1) - workers)
     torch.set_num_threads(min(cpu_left, 4))
-    arch = {name: dict(cfg) for name, cfg in ARCHITECTURES["v2"].items()}
-    arch["segmenter"]["size"] = size
-    nets = {name: build(name, arch[name]).to(dev) for name in EVALUATOR_NAMES}
+    configs = {name: dict(cfg) for name, cfg in ARCHITECTURES[arch].items()}
+    configs["segmenter"]["size"] = size
+    nets = {name: build(name, configs[name]) for name in names}
+    loaded: dict[str, set[str]] = {name: set() for name in names}
+    if init is not None:
+        for name, net in nets.items():
+            message, loaded[name] = start_from(net, init / f"{name}.safetensors")
+            log(f"{name}: {message}")
+    nets = {name: net.to(dev) for name, net in nets.items()}
     for net in nets.values():
         net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    opts = {
-        name: torch.optim.AdamW(net.parameters(), lr=PEAK_LR[name], weight_decay=1e-4, fused=dev.type == "cuda")
-        for name, net in nets.items()
-    }
-    batches = {name: max(2, round(b * batch_scale)) for name, b in BATCH.items()}
-    buffers = {name: DeviceBuffer(dev) for name in EVALUATOR_NAMES}
+    opts = {}
+    for name, net in nets.items():
+        groups = [
+            {"params": [p for k, p in net.named_parameters() if (k in loaded[name]) == old], "peak": peak}
+            for old, peak in ((False, PEAK_LR[name]), (True, PEAK_LR[name] * lr_scale))
+        ]
+        groups = [g for g in groups if g["params"]]
+        opts[name] = torch.optim.AdamW(groups, lr=PEAK_LR[name], weight_decay=1e-4, fused=dev.type == "cuda")
+    batches = {name: max(2, round(b * batch_scale)) for name, b in BATCH.items() if name in nets}
+    buffers = {name: DeviceBuffer(dev) for name in nets}
     params = sum(p.numel() for net in nets.values() for p in net.parameters())
     log(f"device {dev}, {workers} render workers, segmenter grid {size}, {params / 1e6:.2f} M parameters")
     log(f"batches {batches}, render for {render_share * seconds:.0f}s, checkpoint every {save_every:.0f}s to {out}")
@@ -303,17 +381,19 @@ def train_on_device(
         for res in pending:
             if res.ready():
                 for name, arrays in res.get().items():
-                    buffers[name].append(arrays)
+                    if name in buffers:
+                        buffers[name].append(arrays)
                 got += SCENES_PER_TASK
             else:
                 waiting.append(res)
         pending = waiting
         while time.monotonic() < render_until and len(pending) < 3 * workers:
-            pending.append(pool.apply_async(scene_examples, ((next_task, SCENES_PER_TASK, size),)))
+            task = (next_task, SCENES_PER_TASK, size)
+            pending.append(pool.apply_async(scene_examples, (task, tuple(nets))))
             next_task += SCENES_PER_TASK
         return got
 
-    losses: dict[str, Any] = {name: 0.0 for name in EVALUATOR_NAMES}
+    losses: dict[str, Any] = {name: 0.0 for name in nets}
     since_log = 0
     try:
         # Wait for a first set of scenes (or a fifth of the budget) before training.
@@ -337,12 +417,14 @@ def train_on_device(
                     pending, done_rendering = [], True
                 if done_rendering:
                     pool.terminate()  # frees the CPUs for the rest of training
+                    if dev.type == "cpu":
+                        torch.set_num_threads(os.cpu_count() or 1)  # training on the CPU: take them all
                     counts = ", ".join(f"{n} {b.n}" for n, b in buffers.items())
                     log(f"[{now - t0:5.1f}s] rendering stopped after {scenes} scenes; examples: {counts}")
             progress = (now - train_start) / max(end - train_start, 1e-6)
             for name, net in nets.items():
                 for group in opts[name].param_groups:
-                    group["lr"] = lr_at(progress, PEAK_LR[name])
+                    group["lr"] = lr_at(progress, group["peak"])
                 batch = buffers[name].sample(batches[name])
                 flip = torch.rand(batches[name], device=dev) < 0.5
                 with autocast:
@@ -357,7 +439,7 @@ def train_on_device(
                     f"[{now - t0:5.1f}s] step {step} scenes {scenes} lr x{lr_at(progress, 1.0):.2f} loss "
                     + " ".join(f"{n} {float(v) / since_log:.4f}" for n, v in losses.items())
                 )
-                losses, since_log, last_log = {name: 0.0 for name in EVALUATOR_NAMES}, 0, now
+                losses, since_log, last_log = {name: 0.0 for name in nets}, 0, now
             if now - last_save >= save_every:
                 save_all(nets, out)
                 last_save = time.monotonic()
@@ -369,8 +451,8 @@ def train_on_device(
         net.eval()
     save_all(nets, out)
     summary = {"steps": step, "scenes": scenes, "seconds": time.monotonic() - t0}
-    names = ", ".join(f"{n}.safetensors" for n in EVALUATOR_NAMES)
-    log(f"[{summary['seconds']:5.1f}s] done: {step} steps on {scenes} scenes; weights in {out}: {names}")
+    files = ", ".join(f"{n}.safetensors" for n in nets)
+    log(f"[{summary['seconds']:5.1f}s] done: {step} steps on {scenes} scenes; weights in {out}: {files}")
     return summary
 
 
@@ -385,6 +467,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-scale", type=float, default=None, help="multiplies the batch sizes (default 1 on CUDA, 0.05 on CPU)"
     )
+    parser.add_argument(
+        "--only", nargs="+", choices=EVALUATOR_NAMES, default=list(EVALUATOR_NAMES), help="train only these nets"
+    )
+    parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="v3", help="architecture of the nets")
+    parser.add_argument("--init", type=Path, default=None, help="weights folder to start from (matching tensors)")
+    parser.add_argument(
+        "--lr-scale", type=float, default=1.0, help="multiplies the peak learning rate of the tensors loaded by --init"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -398,6 +488,7 @@ def run(args: argparse.Namespace) -> int:
         (0 < args.render_share <= 1, f"--render-share must be in (0, 1], got {args.render_share}"),
         (0 < args.save_every <= 60, f"--save-every must be in (0, 60] seconds, got {args.save_every}"),
         (args.batch_scale is None or args.batch_scale > 0, f"--batch-scale must be > 0, got {args.batch_scale}"),
+        (args.lr_scale > 0, f"--lr-scale must be > 0, got {args.lr_scale}"),
     ]
     for ok, message in checks:
         if not ok:
@@ -413,5 +504,9 @@ def run(args: argparse.Namespace) -> int:
         render_share=args.render_share,
         save_every=args.save_every,
         batch_scale=args.batch_scale or (0.05 if args.device == "cpu" else 1.0),  # CPU steps stay short
+        names=tuple(args.only),
+        arch=args.arch,
+        init=args.init,
+        lr_scale=args.lr_scale,
     )
     return 0

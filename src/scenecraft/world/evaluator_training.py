@@ -148,6 +148,27 @@ def segment_targets(instance: np.ndarray, lab: dict[str, Any], size: int = SEGME
     return kind, colour, border
 
 
+def box_targets(instance: np.ndarray, lab: dict[str, Any], size: int = SEGMENT_SIZE) -> np.ndarray:
+    """Each pixel's distances to the sides of its subject's box, (4, size, size) float16 in grid pixels
+    (left, top, right, bottom; 0 off subjects), on the grid :func:`segment_targets` samples.
+
+    The boxes are the labels' (the visible extent at the render's resolution, end exclusive),
+    scaled to the grid, so a perfect prediction gives back exactly the boxes the metrics score.
+    """
+    pick = np.arange(size) * instance.shape[0] // size
+    inst = instance[pick][:, pick].astype(np.int64)
+    scale = size / instance.shape[0]
+    table = np.zeros((len(lab["subjects"]) + 1, 4))  # the trailing row: background
+    for k, s in enumerate(lab["subjects"]):
+        if s["box"] is not None:
+            table[k] = np.asarray(s["box"], np.float64) * scale
+    box = table[inst]  # (size, size, 4): x0, y0, x1, y1 of each pixel's subject
+    centre = np.arange(size) + 0.5
+    cx, cy = centre[None, :], centre[:, None]
+    dist = np.stack([cx - box[..., 0], cy - box[..., 1], box[..., 2] - cx, box[..., 3] - cy])
+    return np.where(inst[None] >= 0, np.clip(dist, 0, None), 0).astype(np.float16)
+
+
 def segment_set(arrays: dict[str, np.ndarray], labels: list[dict[str, Any]]) -> tuple[np.ndarray, ...]:
     from PIL import Image
 

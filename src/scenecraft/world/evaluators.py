@@ -27,9 +27,10 @@ safetensors metadata (``config``), and a file without one is the first version, 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -60,11 +61,19 @@ ARCHITECTURES: dict[str, dict[str, dict[str, Any]]] = {
         "segmenter": {"widths": [24, 48, 96, 128, 192], "size": 128},
         "keypoints": {"widths": [48, 96, 192]},
     },
+    # v3: v2 with a box head on the segmenter (each pixel votes for its subject's box), which
+    # separates touching and occluded subjects where v2's borders merged or split them.
+    "v3": {
+        "material": {"width": 48},
+        "segmenter": {"widths": [24, 48, 96, 128, 192], "size": 128, "boxes": True},
+        "keypoints": {"widths": [48, 96, 192]},
+    },
 }
 
 
-def _conv(cin: int, cout: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+def _conv(cin: int, cout: int, dilation: int = 1) -> list[nn.Module]:
+    conv = nn.Conv2d(cin, cout, 3, padding=dilation, dilation=dilation, bias=False)
+    return [conv, nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
 def _block(cin: int, cout: int, layers: int = 2) -> nn.Sequential:
@@ -98,19 +107,34 @@ class MaterialNet(nn.Module):
         return self.head(self.features(normalise(x)).flatten(1))
 
 
+class SegmentOutput(NamedTuple):
+    """The segmenter's maps, each (B, channels, S, S): logits, and the boxes in grid pixels."""
+
+    kind: torch.Tensor  # 8 kinds (background first)
+    colour: torch.Tensor  # 12 colour names
+    border: torch.Tensor  # 1: the pixel lies on a border between two subjects
+    box: torch.Tensor | None  # 4: distances to its subject's box (left, top, right, bottom); None without the head
+
+
 class SegmenterNet(nn.Module):
-    """(B, 3, S, S) image -> kind (B, 8, S, S), colour (B, 12, S, S), border (B, 1, S, S) logits.
+    """(B, 3, S, S) image -> :class:`SegmentOutput`: kind, colour and border logits per pixel and,
+    with ``boxes``, each pixel's distances to the four sides of its subject's box (FCOS, Tian et al.
+    2019), which :func:`box_groups` turns into one box per subject.
 
     A U-Net with ``len(widths)`` levels, each half the resolution of the one before; the input side
     ``size`` must be divisible by 2 ** (levels - 1).
     """
 
-    def __init__(self, widths: tuple[int, ...] | list[int] = (16, 32, 64, 96), size: int = SEGMENT_SIZE) -> None:
+    def __init__(
+        self, widths: tuple[int, ...] | list[int] = (16, 32, 64, 96), size: int = SEGMENT_SIZE, boxes: bool = False
+    ) -> None:
         super().__init__()
         widths = tuple(widths)
         if len(widths) < 2 or size % 2 ** (len(widths) - 1):
             raise ValueError(f"size {size} must be divisible by 2 ** (levels - 1) with >= 2 levels, got {widths}")
         self.config: dict[str, Any] = {"widths": list(widths), "size": size}
+        if boxes:
+            self.config["boxes"] = True
         self.size, self.levels = size, len(widths)
         # Encoder enc1..encN (one conv at full resolution, two below); names match the v1 weights.
         for i, w in enumerate(widths, start=1):
@@ -120,18 +144,34 @@ class SegmenterNet(nn.Module):
             self.add_module(f"up{i}", nn.Conv2d(widths[i], widths[i - 1], 1))
             self.add_module(f"dec{i}", _block(widths[i - 1], widths[i - 1], 1))
         self.head = nn.Conv2d(widths[0], len(SEG_KINDS) + len(COLOUR_NAMES) + 1, 1)
+        # The box head works on the second decoder level (half resolution: a box is a coarse property,
+        # and a 3x3 conv there costs a quarter of one at full size); dilations 1, 2, 4 widen its view
+        # to a subject's extent. Its maps are upsampled to the grid.
+        self.box_head = (
+            nn.Sequential(
+                *[m for d in (1, 2, 4) for m in _conv(widths[1], widths[1], dilation=d)], nn.Conv2d(widths[1], 4, 1)
+            )
+            if boxes
+            else None
+        )
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> SegmentOutput:
         h, skips = normalise(x), []
         for i in range(1, self.levels + 1):
             h = getattr(self, f"enc{i}")(F.max_pool2d(h, 2) if i > 1 else h)  # (B, w_i, S / 2^(i-1), ...)
             skips.append(h)
         for i in range(self.levels - 1, 0, -1):
+            coarse = h
             up = F.interpolate(getattr(self, f"up{i}")(h), scale_factor=2.0)
             h = getattr(self, f"dec{i}")(up + skips[i - 1])  # (B, w_i, S / 2^(i-1), ...)
         out = self.head(h)  # (B, 8 + 12 + 1, S, S)
         nk, nc = len(SEG_KINDS), len(COLOUR_NAMES)
-        return out[:, :nk], out[:, nk : nk + nc], out[:, nk + nc :]
+        box = None
+        if self.box_head is not None:
+            raw = F.interpolate(self.box_head(coarse), scale_factor=2.0, mode="bilinear", align_corners=False)
+            # Softplus keeps distances positive; in grid pixels, a unit output is a sixteenth of the grid.
+            box = F.softplus(raw.float()) * (self.size / 16)
+        return SegmentOutput(out[:, :nk], out[:, nk : nk + nc], out[:, nk + nc :], box)
 
 
 class KeypointNet(nn.Module):
@@ -250,6 +290,67 @@ def components(
     return _merge_person_fragments(out, gap)
 
 
+def box_groups(
+    kind_prob: np.ndarray, colour_prob: np.ndarray, dist: np.ndarray, min_area: int = 5, min_iou: float = 0.5
+) -> list[tuple[tuple[float, float, float, float], int, int, float, int]]:
+    """Subjects from per-pixel box predictions on the segmenter's grid (FCOS-style grouping).
+
+    kind_prob (K, h, w), colour_prob (C, h, w) probabilities; dist (4, h, w) each pixel's distances
+    to the left, top, right and bottom sides of its subject's box, in grid pixels. Every foreground
+    pixel votes for a box. The most confident free vote (foreground probability times centredness,
+    how near the pixel is to the middle of its box) gathers all free votes that overlap it at IoU
+    >= ``min_iou``; the group's box is their median, its kind and colour their mean probabilities.
+    Repeats until every vote is in a group; groups under ``min_area`` votes are dropped. Touching
+    subjects and subjects cut in two by an occluder come out as one box each, as their pixels vote.
+    Returns (box, kind index, colour index, score, area) per group, as :func:`components` does.
+    """
+    fg = kind_prob.argmax(0) > 0
+    ys, xs = np.nonzero(fg)
+    if len(ys) == 0:
+        return []
+    left, top, right, bottom = dist[:, ys, xs].astype(np.float64)
+    cx, cy = xs + 0.5, ys + 0.5
+    boxes = np.stack([cx - left, cy - top, cx + right, cy + bottom], 1)  # (n, 4)
+    eps = 1e-6
+    centred = np.sqrt(
+        (np.minimum(left, right) + eps)
+        / (np.maximum(left, right) + eps)
+        * (np.minimum(top, bottom) + eps)
+        / (np.maximum(top, bottom) + eps)
+    )
+    score = (1.0 - kind_prob[0, ys, xs]) * centred
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    free = np.ones(len(ys), bool)
+    out = []
+    while free.any():
+        seed = int(np.argmax(np.where(free, score, -1.0)))
+        cand = np.nonzero(free)[0]
+        b = boxes[seed]
+        iw = np.clip(np.minimum(b[2], boxes[cand, 2]) - np.maximum(b[0], boxes[cand, 0]), 0, None)
+        ih = np.clip(np.minimum(b[3], boxes[cand, 3]) - np.maximum(b[1], boxes[cand, 1]), 0, None)
+        inter = iw * ih
+        overlap = inter / np.maximum(areas[seed] + areas[cand] - inter, eps)
+        members = cand[overlap >= min_iou]
+        members = members if len(members) else np.array([seed])
+        free[members] = False
+        if len(members) < min_area:
+            continue
+        box = np.median(boxes[members], 0)
+        kp = kind_prob[:, ys[members], xs[members]].mean(1)
+        kp[0] = 0.0
+        cp = colour_prob[:, ys[members], xs[members]].mean(1)
+        out.append(
+            (
+                (float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+                int(kp.argmax()),
+                int(cp.argmax()),
+                float(kp.max()),
+                len(members),
+            )
+        )
+    return out
+
+
 def _merge_person_fragments(
     found: list[tuple[tuple[int, int, int, int], int, int, float, int]], gap: int = 2, share: float = 0.35
 ) -> list[tuple[tuple[int, int, int, int], int, int, float, int]]:
@@ -320,19 +421,30 @@ class Evaluators:
         return [OBJECT_MATERIALS[i] for i in prob.argmax(1)], prob
 
     @torch.no_grad()
-    def segment(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-pixel kind probabilities (8, S, S), colour probabilities (12, S, S), border (S, S) on the
-        segmenter's grid (S = ``segmenter.size``)."""
-        kind, colour, border = self.segmenter(resize_image(image, self.segmenter.size))
-        return kind[0].softmax(0).numpy(), colour[0].softmax(0).numpy(), (border[0, 0] > 0).numpy()
+    def segment(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Per-pixel kind probabilities (8, S, S), colour probabilities (12, S, S), border (S, S) and,
+        for a segmenter with a box head, box distances (4, S, S) on its grid (S = ``segmenter.size``)."""
+        out = self.segmenter(resize_image(image, self.segmenter.size))
+        box = None if out.box is None else out.box[0].numpy()
+        return out.kind[0].softmax(0).numpy(), out.colour[0].softmax(0).numpy(), (out.border[0, 0] > 0).numpy(), box
 
     def detect(self, image: np.ndarray) -> list[Detection]:
-        """Subjects in an image: box in the image's pixels, kind, colour and confidence."""
+        """Subjects in an image: box in the image's pixels, kind, colour and confidence.
+
+        With a box head the pixels' box votes are grouped (:func:`box_groups`); without one, the
+        foreground is split at the predicted borders (:func:`components`).
+        """
         h, w = image.shape[:2]
         grid = self.segmenter.size
         sx, sy = w / grid, h / grid
         # v1's 64 px grid dropped components under 5 pixels and joined limbs within 2; scale both.
-        found = components(*self.segment(image), min_area=round(5 * (grid / 64) ** 2), gap=round(2 * grid / 64))
+        min_area = round(5 * (grid / 64) ** 2)
+        kind, colour, border, box = self.segment(image)
+        found: Sequence[tuple[tuple[float, float, float, float], int, int, float, int]]
+        if box is not None:
+            found = box_groups(kind, colour, box, min_area=min_area)
+        else:
+            found = components(kind, colour, border, min_area=min_area, gap=round(2 * grid / 64))
         return [
             Detection(
                 box=(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy),
