@@ -1,8 +1,10 @@
 """Detection recall of the post-processing alone: perfect segmenter outputs on a 64 or 128 px grid.
 
-Feeds the true kind and border maps of renders (seed 7, 128 px), resampled to the grid as the
-training targets are, through :func:`evaluators.components` and counts true boxes matched at
-IoU >= 0.5. This is the ceiling any segmenter on that grid can reach with this post-processing.
+Feeds the true maps of renders (seed 7, 128 px), resampled to the grid as the training targets are,
+through both post-processings and counts true boxes matched at IoU >= 0.5: ``borders`` (kind and
+border maps through :func:`evaluators.components`, the v1/v2 segmenters) and ``box votes`` (kind
+and box-distance maps through :func:`evaluators.box_groups`, the v3 segmenter). This is the ceiling
+any segmenter on that grid can reach with that post-processing.
 
     python benchmarks/detector_ceiling.py [--n 120] [--grid 64 128]
 """
@@ -22,26 +24,32 @@ def main() -> None:
     args = parser.parse_args()
     from scenecraft.world.dataset import WorldSampler
     from scenecraft.world.evaluator_data import scene_labels
-    from scenecraft.world.evaluator_training import segment_targets
-    from scenecraft.world.evaluators import SEG_KINDS, components
+    from scenecraft.world.evaluator_training import box_targets, segment_targets
+    from scenecraft.world.evaluators import SEG_KINDS, box_groups, components
     from scenecraft.world.metrics import iou, match_boxes
 
     renders = [WorldSampler(seed=args.seed).render(i, 128) for i in range(args.n)]
+    print("| grid | post-processing | recall at IoU 0.5, perfect maps | subjects |")
+    print("|---|---|---|---|")
     for grid in args.grid:
-        hits = []
+        hits: dict[str, list[bool]] = {"borders": [], "box votes": []}
+        min_area = round(5 * (grid / 64) ** 2)
         for r in renders:
-            kind, _, border = segment_targets(r.instance, scene_labels(r), grid)
+            labels = scene_labels(r)
+            kind, _, border = segment_targets(r.instance, labels, grid)
             kind_prob = np.eye(len(SEG_KINDS))[kind].transpose(2, 0, 1)
-            found = components(
-                kind_prob, np.ones((12, grid, grid)) / 12, border, round(5 * (grid / 64) ** 2), round(2 * grid / 64)
-            )
-            scale = 128 / grid
-            dets = [tuple(v * scale for v in f[0]) for f in found]
+            colour = np.ones((12, grid, grid)) / 12
+            found = {
+                "borders": components(kind_prob, colour, border, min_area, round(2 * grid / 64)),
+                "box votes": box_groups(kind_prob, colour, box_targets(r.instance, labels, grid), min_area),
+            }
             truth = [b for b in r.boxes if b is not None]
-            hits += [
-                j is not None and iou(t, dets[j]) >= 0.5 for t, j in zip(truth, match_boxes(truth, dets), strict=True)
-            ]
-        print(f"grid {grid:>3}: recall at IoU 0.5 with perfect segmentation {np.mean(hits):.3f} ({len(hits)} subjects)")
+            for name, groups in found.items():
+                dets = [tuple(v * 128 / grid for v in f[0]) for f in groups]
+                matched = match_boxes(truth, dets)
+                hits[name] += [j is not None and iou(t, dets[j]) >= 0.5 for t, j in zip(truth, matched, strict=True)]
+        for name, h in hits.items():
+            print(f"| {grid} | {name} | {np.mean(h):.3f} | {len(h)} |")
 
 
 if __name__ == "__main__":

@@ -10,10 +10,14 @@ batch of each per step, each batch mirrored and degraded on the device (:func:`d
 bf16 autocast on CUDA. Rendering stops after ``--render-share`` of the budget; training runs to the
 end of the budget with a warm-up/cosine learning rate over the time left once data arrived.
 
-The nets are the ``v2`` architectures of :data:`evaluators.ARCHITECTURES` (the segmenter on a
-``--size`` grid). Their float16 weights, with the architecture in the metadata, are written to
-``--out`` every ``--save-every`` seconds and at the end, each file replaced atomically, so a run
-killed at its limit leaves the last checkpoint; ``Evaluators.load(DIR)`` reads them.
+The nets are the ``--arch`` (default ``v3``) architectures of :data:`evaluators.ARCHITECTURES`
+(the segmenter on a ``--size`` grid); ``--only`` trains some of them, and ``--init DIR`` starts
+from earlier weights (tensors that fit are loaded and learn at ``--lr-scale`` times the rate; new
+ones, like v3's box head, start fresh at the full rate). Their float16 weights, with the
+architecture in the metadata, are written to ``--out`` every ``--save-every`` seconds and at the
+end, each file replaced atomically, so a run killed at its limit leaves the last checkpoint;
+``Evaluators.load(DIR)`` reads them. On a CPU (``--device cpu``) training takes every core once
+rendering stops.
 """
 
 from __future__ import annotations

@@ -303,7 +303,7 @@ def train(
                 col_t[flip_t].flip(-1),
                 bor_t[flip_t].flip(-1),
             )
-            kind_logits, col_logits, bor_logits = net(x)
+            kind_logits, col_logits, bor_logits, _ = net(x)
             weight = torch.ones(len(SEG_KINDS))
             weight[0] = 0.4
             loss = F.cross_entropy(kind_logits, kind_t, weight=weight)

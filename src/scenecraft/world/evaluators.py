@@ -6,10 +6,11 @@ Three small networks, trained on world renders with blur, noise and colour-jitte
 - :class:`MaterialNet` — the material in a region: a box is cropped square, resized to 32 x 32
   and classified into one of the 11 object materials (``spec.OBJECT_MATERIALS``).
 - :class:`SegmenterNet` — a small U-Net on the image resized to a square grid (64 or 128 px, by
-  architecture) that labels every pixel
-  with a kind (background, 6 shapes, person), a colour (12 names) and whether it lies on a border
-  between two subjects. :meth:`Evaluators.detect` splits the foreground at the borders into
-  connected components, giving each subject a box, a kind and a colour.
+  architecture) that labels every pixel with a kind (background, 6 shapes, person), a colour
+  (12 names) and whether it lies on a border between two subjects; from v3 on, every pixel also
+  votes for its subject's box. :meth:`Evaluators.detect` groups the votes (:func:`box_groups`), or
+  for v1/v2 splits the foreground at the borders into connected components (:func:`components`),
+  giving each subject a box, a kind and a colour.
 - :class:`KeypointNet` — 24 SMPL joints of a person: the box is cropped square, resized to
   64 x 64, and each joint is the soft-argmax (integral regression, Sun et al. 2018) of its heatmap.
 
@@ -42,6 +43,8 @@ from scenecraft.world.spec import COLOUR_NAMES, KINDS, OBJECT_MATERIALS
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MATERIAL_CROP, SEGMENT_SIZE, KEYPOINT_CROP = 32, 64, 64
 CROP_GROW = 1.15  # square crops are this much larger than the box's longer side
+# box_groups settings of Evaluators.detect, chosen on validation scenes (benchmarks/detector_grouping.py)
+BOX_GROUPING: dict[str, float] = {"min_iou": 0.5, "min_fill": 0.1}
 SEG_KINDS = ("background", *KINDS)  # class 0 is background
 EVALUATOR_NAMES = ("material", "segmenter", "keypoints")
 
@@ -291,7 +294,12 @@ def components(
 
 
 def box_groups(
-    kind_prob: np.ndarray, colour_prob: np.ndarray, dist: np.ndarray, min_area: int = 5, min_iou: float = 0.5
+    kind_prob: np.ndarray,
+    colour_prob: np.ndarray,
+    dist: np.ndarray,
+    min_area: int = 5,
+    min_iou: float = 0.5,
+    min_fill: float = 0.0,
 ) -> list[tuple[tuple[float, float, float, float], int, int, float, int]]:
     """Subjects from per-pixel box predictions on the segmenter's grid (FCOS-style grouping).
 
@@ -300,7 +308,8 @@ def box_groups(
     pixel votes for a box. The most confident free vote (foreground probability times centredness,
     how near the pixel is to the middle of its box) gathers all free votes that overlap it at IoU
     >= ``min_iou``; the group's box is their median, its kind and colour their mean probabilities.
-    Repeats until every vote is in a group; groups under ``min_area`` votes are dropped. Touching
+    Repeats until every vote is in a group; groups under ``min_area`` votes, or whose votes cover
+    under ``min_fill`` of their box (stray votes, a second group on one subject), are dropped. Touching
     subjects and subjects cut in two by an occluder come out as one box each, as their pixels vote.
     Returns (box, kind index, colour index, score, area) per group, as :func:`components` does.
     """
@@ -336,6 +345,8 @@ def box_groups(
         if len(members) < min_area:
             continue
         box = np.median(boxes[members], 0)
+        if len(members) < min_fill * (box[2] - box[0]) * (box[3] - box[1]):
+            continue
         kp = kind_prob[:, ys[members], xs[members]].mean(1)
         kp[0] = 0.0
         cp = colour_prob[:, ys[members], xs[members]].mean(1)
@@ -442,7 +453,7 @@ class Evaluators:
         kind, colour, border, box = self.segment(image)
         found: Sequence[tuple[tuple[float, float, float, float], int, int, float, int]]
         if box is not None:
-            found = box_groups(kind, colour, box, min_area=min_area)
+            found = box_groups(kind, colour, box, min_area=min_area, **BOX_GROUPING)
         else:
             found = components(kind, colour, border, min_area=min_area, gap=round(2 * grid / 64))
         return [
