@@ -132,9 +132,11 @@ def test_weights_without_a_config_load_as_v1(tmp_path: Path) -> None:
     assert ev.segmenter.size == 64 and ev.segmenter.config == ARCHITECTURES["v1"]["segmenter"]
 
 
-def test_shipped_weights_are_v2() -> None:
+def test_shipped_weights_are_v3_with_v2_material_and_keypoint_nets() -> None:
     ev = Evaluators.load()
-    assert ev.segmenter.size == 128 and ev.segmenter.config == ARCHITECTURES["v2"]["segmenter"]
+    assert ev.segmenter.size == 128 and ev.segmenter.config == ARCHITECTURES["v3"]["segmenter"]
+    assert ev.segmenter.box_head is not None
+    assert ev.material.config == ARCHITECTURES["v2"]["material"] == ARCHITECTURES["v3"]["material"]
 
 
 def test_exported_v2_nets_load_back_with_their_architecture(tmp_path: Path) -> None:

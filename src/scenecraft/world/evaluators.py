@@ -44,7 +44,7 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 MATERIAL_CROP, SEGMENT_SIZE, KEYPOINT_CROP = 32, 64, 64
 CROP_GROW = 1.15  # square crops are this much larger than the box's longer side
 # box_groups settings of Evaluators.detect, chosen on validation scenes (benchmarks/detector_grouping.py)
-BOX_GROUPING: dict[str, float] = {"min_iou": 0.5, "min_fill": 0.1}
+BOX_GROUPING: dict[str, float] = {"min_iou": 0.4, "min_fill": 0.1}
 SEG_KINDS = ("background", *KINDS)  # class 0 is background
 EVALUATOR_NAMES = ("material", "segmenter", "keypoints")
 
@@ -344,7 +344,7 @@ def box_groups(
         free[members] = False
         if len(members) < min_area:
             continue
-        box = np.median(boxes[members], 0)
+        box = np.clip(np.median(boxes[members], 0), 0, [fg.shape[1], fg.shape[0]] * 2)  # inside the grid
         if len(members) < min_fill * (box[2] - box[0]) * (box[3] - box[1]):
             continue
         kp = kind_prob[:, ys[members], xs[members]].mean(1)
