@@ -125,14 +125,17 @@ def material_set(
 Targets = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def segment_targets(instance: np.ndarray, lab: dict[str, Any], size: int = SEGMENT_SIZE) -> Targets:
-    """Kind, colour (-1 off subjects) and border targets (size, size) from an instance map of any side.
-
-    The map is resampled by nearest pixel: every ``step``-th pixel when shrinking by an integer
-    ``step``, each pixel repeated when growing.
-    """
+def grid_instances(instance: np.ndarray, size: int) -> np.ndarray:
+    """An instance map of any side resampled to (size, size) by nearest pixel: every ``step``-th
+    pixel when shrinking by an integer ``step``, each pixel repeated when growing."""
     pick = np.arange(size) * instance.shape[0] // size
-    inst = instance[pick][:, pick].astype(np.int64)
+    return instance[pick][:, pick].astype(np.int64)
+
+
+def segment_targets(instance: np.ndarray, lab: dict[str, Any], size: int = SEGMENT_SIZE) -> Targets:
+    """Kind, colour (-1 off subjects) and border targets (size, size) from an instance map of any
+    side, on the grid of :func:`grid_instances`."""
+    inst = grid_instances(instance, size)
     kinds = np.array([SEG_KINDS.index(s["shape"]) for s in lab["subjects"]] + [0], np.int64)
     colours = np.array([COLOUR_NAMES.index(s["colour"]) for s in lab["subjects"]] + [-1], np.int64)
     kind, colour = kinds[inst], colours[inst]  # inst == -1 picks the trailing background entry
@@ -155,8 +158,7 @@ def box_targets(instance: np.ndarray, lab: dict[str, Any], size: int = SEGMENT_S
     The boxes are the labels' (the visible extent at the render's resolution, end exclusive),
     scaled to the grid, so a perfect prediction gives back exactly the boxes the metrics score.
     """
-    pick = np.arange(size) * instance.shape[0] // size
-    inst = instance[pick][:, pick].astype(np.int64)
+    inst = grid_instances(instance, size)
     scale = size / instance.shape[0]
     table = np.zeros((len(lab["subjects"]) + 1, 4))  # the trailing row: background
     for k, s in enumerate(lab["subjects"]):
