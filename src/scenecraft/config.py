@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     quota_max_queued: int = Field(default=50, ge=1, le=100_000)  # per user, queued + running
     quota_max_running: int = Field(default=2, ge=1, le=1000)  # per user, at a time
     preview_every_steps: int = Field(default=1, ge=1, le=1000)
+    # A queued job for a model no worker holds waits at most this long for a worker that holds it;
+    # after that any worker claims it and swaps its resident model (jobs/queue.py `claim`).
+    affinity_wait_seconds: float = Field(default=30.0, ge=0.0, le=86400)
     webhook_max_attempts: int = Field(default=5, ge=1, le=50)
     webhook_backoff_seconds: float = Field(default=2.0, ge=0.0, le=3600)
 

@@ -24,6 +24,7 @@ def policy_from_settings(settings: Settings) -> QueuePolicy:
         max_batch_size=settings.max_batch_size,
         quota_max_queued=settings.quota_max_queued,
         quota_max_running=settings.quota_max_running,
+        affinity_wait_seconds=settings.affinity_wait_seconds,
     )
 
 

@@ -30,6 +30,7 @@ class Sample:
     seed: int
     class_label: int | None = None  # for class-conditional DiTs; None: unconditional
     prompt: str = ""
+    negative_prompt: str = ""  # "" = none; models without support refuse it at submission
     subjects: tuple[dict[str, Any], ...] = ()  # {"prompt", "box"?, "pose"?} as the API validated them
     scene: bytes | None = None  # the context scene's image file (PNG/JPEG/WebP)
     inpaint: bool = False

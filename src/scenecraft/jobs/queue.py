@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from scenecraft.db.models import Job, JobEvent, utcnow
 from scenecraft.jobs import webhooks
+from scenecraft.jobs.params import EffectsParams, GenerateParams, parse_params, to_row
 
 TERMINAL = ("succeeded", "dead", "cancelled")
 ACTIVE = ("queued", "running")
@@ -53,36 +53,29 @@ class QueuePolicy:
     max_batch_size: int = 4
     quota_max_queued: int = 50
     quota_max_running: int = 2
-
-
-EFFECTS_KIND = "effects"  # params["kind"] of a job that renders a chain on a stored asset version
+    affinity_wait_seconds: float = 30.0  # a job for another model waits at most this long for its own worker
 
 
 def request_hash(params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def batch_key(params: dict[str, Any]) -> str:
-    """Jobs with equal keys can share one forward pass: same model, size, steps, sampler, guidance.
-    Effects jobs (kind "effects") have no forward pass to share: each gets a key of its own."""
-    if params.get("kind") == EFFECTS_KIND:
-        return f"{EFFECTS_KIND}:{uuid.uuid4().hex}"
-    return "|".join(str(params.get(k)) for k in ("model", "width", "height", "steps", "sampler", "guidance"))
-
-
 def enqueue(
     session: Session,
     *,
     user_id: str,
-    params: dict[str, Any],
+    params: GenerateParams | EffectsParams | dict[str, Any],
     policy: QueuePolicy,
     idempotency_key: str | None = None,
     priority: int = 0,
     webhook_url: str | None = None,
 ) -> tuple[Job, bool]:
     """Adds a job in the caller's transaction. Returns (job, created); an idempotency key that was
-    seen before returns the first job (created=False), or raises if the body differs."""
-    digest = request_hash({**params, "priority": priority, "webhook_url": webhook_url})
+    seen before returns the first job (created=False), or raises if the body differs.
+    A dict `params` is validated as the JobParams of its kind (jobs/params.py) first."""
+    typed = parse_params(params) if isinstance(params, dict) else params
+    row_params = to_row(typed)
+    digest = request_hash({**row_params, "priority": priority, "webhook_url": webhook_url})
     if idempotency_key is not None:
         existing = session.scalar(select(Job).where(Job.user_id == user_id, Job.idempotency_key == idempotency_key))
         if existing is not None:
@@ -100,8 +93,10 @@ def enqueue(
         priority=priority,
         idempotency_key=idempotency_key,
         request_hash=digest,
-        params=params,
-        batch_key=batch_key(params),
+        kind=typed.kind,
+        model=typed.model if isinstance(typed, GenerateParams) else None,
+        params=row_params,
+        batch_key=typed.batch_key(),
         webhook_url=webhook_url,
         max_attempts=policy.max_attempts,
         available_at=utcnow(),
@@ -153,8 +148,20 @@ def _reap_expired(session: Session, now: datetime) -> None:
             job.status, job.available_at = "queued", now
 
 
-def claim(session: Session, worker_id: str, policy: QueuePolicy, now: datetime | None = None) -> list[Job]:
+def claim(
+    session: Session,
+    worker_id: str,
+    policy: QueuePolicy,
+    now: datetime | None = None,
+    *,
+    resident_model: str | None = None,
+) -> list[Job]:
     """Claims the fairest due job and up to max_batch_size-1 compatible ones; commits nothing.
+
+    Affinity: a worker holding `resident_model` takes jobs for that model first (no swap), and
+    jobs for other models only when none of its own are due or when one has waited longer than
+    `policy.affinity_wait_seconds` (then it swaps): a worker with a busy model cannot starve the
+    others' jobs. Without a resident model (nothing loaded yet) every job is as good.
 
     Running counts per user are aggregated once per claim (not once per candidate row), so a
     claim costs one sort of the due jobs however many are running.
@@ -173,8 +180,13 @@ def claim(session: Session, worker_id: str, policy: QueuePolicy, now: datetime |
         select(Job)
         .outerjoin(running, running.c.user_id == Job.user_id)
         .where(Job.status == "queued", Job.available_at <= now, busy < policy.quota_max_running)
-        .order_by(busy, Job.priority.desc(), Job.created_at, Job.id)
     )
+    order: list[Any] = [busy, Job.priority.desc(), Job.created_at, Job.id]
+    if resident_model is not None:
+        waited = now - timedelta(seconds=policy.affinity_wait_seconds)
+        own = or_(Job.kind == "effects", Job.model == resident_model, Job.created_at <= waited)
+        order.insert(0, case((own, 0), else_=1))
+    due = due.order_by(*order)
     first = session.scalars(due.limit(1).with_for_update(skip_locked=True, of=Job)).first()
     if first is None:
         return []

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, HTTPException, Path, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, HTTPException, Path, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from scenecraft import audit
 from scenecraft.api.deps import AssetsRead, AssetsWrite, ClientIP, PlatformDep, SessionDep, not_found, too_many
 from scenecraft.api.schemas import AssetPage, AssetPublic, AssetVersionPublic, EffectsRequest, JobAccepted
+from scenecraft.api.submit import submit
 from scenecraft.db.models import Asset, AssetVersion
-from scenecraft.jobs import queue
+from scenecraft.jobs.params import EffectsParams
 from scenecraft.storage.uploads import UploadRejected, check_image_upload
 
 router = APIRouter(tags=["assets"])
@@ -205,23 +206,17 @@ def apply_effects(
     verdict = platform.limiter.hit(platform.settings.rate_limit_generation, "gen", principal.user.id, cost=cost)
     if not verdict.allowed:
         raise too_many(verdict, "generation and effects (weighted by size)")
-    params = {"kind": queue.EFFECTS_KIND, "asset_id": asset_id, "version": number, "chain": body.chain.to_json()}
-    try:
-        job, _ = queue.enqueue(session, user_id=principal.user.id, params=params, policy=platform.policy)
-    except queue.QuotaExceeded as exc:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": "30"}) from None
-    audit.append(
+    params = EffectsParams(asset_id=asset_id, version=number, chain=body.chain.to_json())
+    job, _ = submit(
         session,
-        "asset.effects",
-        actor_id=principal.user.id,
-        target=asset_id,
-        detail={"job_id": job.id, "version": number, "ops": [op.name for op in body.chain.ops]},
+        platform,
+        user_id=principal.user.id,
+        params=params,
+        audit_action="asset.effects",
+        audit_target=asset_id,
+        audit_detail={"version": number, "ops": [op.name for op in body.chain.ops]},
         ip=ip,
     )
-    session.commit()
-    platform.bus.publish(job.id)
-    if platform.workers is not None:
-        platform.workers.wake()
     return JobAccepted(id=job.id, status=job.status)
 
 

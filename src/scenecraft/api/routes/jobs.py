@@ -19,8 +19,10 @@ from sqlalchemy import and_, or_, select
 from scenecraft import audit
 from scenecraft.api.deps import ClientIP, JobsRead, JobsWrite, PlatformDep, SessionDep, not_found, too_many
 from scenecraft.api.schemas import JobAccepted, JobCreate, JobPage, JobPublic, Progress
+from scenecraft.api.submit import submit
 from scenecraft.db.models import Asset, Job, JobEvent
 from scenecraft.jobs import queue
+from scenecraft.jobs.params import GenerateParams
 
 router = APIRouter(tags=["jobs"])
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
@@ -99,42 +101,27 @@ def submit_job(
                     }
                 ],
             )
-    params = body.model_dump(mode="json", exclude={"priority", "webhook_url"})
-    if idempotency_key is not None and params["seed"] is None:
+    values = body.model_dump(mode="json", exclude={"priority", "webhook_url"})
+    if idempotency_key is not None and values["seed"] is None:
         # the seed must not make a retried request look different: derive it from the key
-        params["seed"] = int(hashlib.sha256(idempotency_key.encode()).hexdigest()[:8], 16)
-    elif params["seed"] is None:
-        params["seed"] = secrets.randbelow(2**31)
-    try:
-        job, created = queue.enqueue(
-            session,
-            user_id=user.id,
-            params=params,
-            policy=platform.policy,
-            idempotency_key=idempotency_key,
-            priority=body.priority,
-            webhook_url=str(body.webhook_url) if body.webhook_url else None,
-        )
-    except queue.IdempotencyConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    except queue.QuotaExceeded as exc:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": "30"}) from None
-    if created:
-        audit.append(
-            session,
-            "job.submitted",
-            actor_id=user.id,
-            target=job.id,
-            detail={"model": params["model"], "size": params["width"], "steps": params["steps"]},
-            ip=ip,
-        )
-    else:
+        values["seed"] = int(hashlib.sha256(idempotency_key.encode()).hexdigest()[:8], 16)
+    elif values["seed"] is None:
+        values["seed"] = secrets.randbelow(2**31)
+    params = GenerateParams(**values)
+    job, created = submit(
+        session,
+        platform,
+        user_id=user.id,
+        params=params,
+        audit_action="job.submitted",
+        audit_detail={"model": params.model, "size": params.width, "steps": params.steps},
+        ip=ip,
+        idempotency_key=idempotency_key,
+        priority=body.priority,
+        webhook_url=str(body.webhook_url) if body.webhook_url else None,
+    )
+    if not created:
         response.headers["Idempotent-Replayed"] = "true"
-    session.commit()
-    if created:
-        platform.bus.publish(job.id)
-        if platform.workers is not None:
-            platform.workers.wake()
     return JobAccepted(id=job.id, status=job.status)
 
 
