@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from scenecraft.jobs.events import make_bus
     from scenecraft.jobs.webhooks import Deliverer
     from scenecraft.jobs.worker import WorkerPool
-    from scenecraft.observability import configure_logging, log
+    from scenecraft.observability import Metrics, configure_logging, log
     from scenecraft.storage.store import BlobStore
 
     settings = load_settings(
@@ -54,10 +54,11 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "pipeline":
 
         def factory() -> Engine:
-            return PipelineEngine(settings.checkpoint, settings.device, threads=args.threads)
+            return PipelineEngine.from_settings(settings, threads=args.threads, metrics=metrics)
     else:
         module, _, name = args.engine.partition(":")
         factory = getattr(importlib.import_module(module), name)
+    metrics = Metrics()
     bus = make_bus(settings.event_bus, database_url=settings.resolved_database_url, redis_url=settings.redis_url)
     pool = WorkerPool(
         db=db,
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         policy=policy_from_settings(settings),
         engine_factory=factory,
         count=args.concurrency,
+        metrics=metrics,
         preview_every=settings.preview_every_steps,
         deliverer=Deliverer(
             db, max_attempts=settings.webhook_max_attempts, backoff_seconds=settings.webhook_backoff_seconds
