@@ -113,7 +113,7 @@ def test_a_family_job_runs_through_the_queue_with_previews(
         events = parse(stream.iter_lines())
     previews = [e for e in events if e.event == "preview"]
     assert [e.data["step"] for e in previews] == [1, 2, 3] and events[-1].event == "done", events[-1]
-    assert Image.open(io.BytesIO(base64.b64decode(previews[0].data["jpeg"]))).size == (16, 24)  # one pixel per latent pixel (the tiny VAE is 2x)
+    assert Image.open(io.BytesIO(base64.b64decode(previews[0].data["jpeg"]))).size == (16, 24)  # 1 px per latent px
     job = alice.get(f"/v1/jobs/{job_id}").json()
     assert (job["params"]["sampler"], job["params"]["guidance"]) == ("flow-euler", 7.0)  # the model's defaults, stored
     content = alice.get(f"/v1/assets/{events[-1].data['asset_id']}/versions/1/content").content
