@@ -19,4 +19,5 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for family in FAMILY_IDS:
         tiny.build(family, root / family, size=32)
     tiny.build_pose_controlnet("sd3", root / "sd3-pose-controlnet", root / "sd3")
+    tiny.build_pose_controlnet("flux", root / "flux-pose-controlnet", root / "flux")
     return root

@@ -27,7 +27,7 @@ def test_every_family_is_detected_with_its_facts(models_dir: Path) -> None:
         "flux": "flux",
         "flux-schnell": "flux",
     }
-    assert "sd3-pose-controlnet" not in library.entries  # an adapter, not a model
+    assert "sd3-pose-controlnet" not in library.entries and "flux-pose-controlnet" not in library.entries  # adapters
     for model_id in ("pixart-sigma", "sd3", "flux", "sana"):
         entry = library.entries[model_id]
         cls = getattr(
@@ -47,7 +47,7 @@ def test_every_family_is_detected_with_its_facts(models_dir: Path) -> None:
 def test_capabilities_are_per_family_and_pose_needs_a_controlnet(models_dir: Path) -> None:
     library = scan(models_dir)
     caps = {e.id: e.capabilities for e in library.runnable()}
-    assert caps["sd3"]["pose"] and not caps["flux"]["pose"]  # only sd3 has a pose ControlNet installed
+    assert caps["sd3"]["pose"] and caps["flux"]["pose"] and not caps["pixart-sigma"]["pose"]  # ControlNets installed
     assert not caps["flux"]["negative_prompt"] and caps["sd3"]["negative_prompt"]
     assert not caps["pixart-sigma"]["context_scene"] and caps["sd3"]["inpaint"]
     assert not any(c["image_prompt"] for c in caps.values())

@@ -166,7 +166,7 @@ def test_a_context_scene_steers_the_image(models_dir: Path, model_id: str) -> No
         ("pixart-sigma", FamilySample(1, "p", scene=Image.new("RGB", (8, 8))), "a context scene"),
         ("sana", FamilySample(1, "p", subjects=({"prompt": "cat", "box": [0, 0, 1, 1]},)), "subjects with boxes"),
         (
-            "flux",
+            "pixart-sigma",
             FamilySample(1, "p", subjects=({"prompt": "man", "box": [0, 0, 1, 1], "pose": POSE},)),
             "subject poses",
         ),
@@ -196,3 +196,23 @@ def test_a_model_that_does_not_fit_is_refused_before_loading(models_dir: Path, m
         FamilyRunner(entry, LoadOptions())
     need, _ = r.required_bytes(entry, LoadOptions())
     assert need == int(sum(c.params * 4 for c in entry.components.values()) * r.WORKING_MEMORY)
+
+
+@pytest.mark.parametrize("model_id", ["sd3", "flux"])
+def test_a_pose_goes_through_the_pose_controlnet_as_our_skeleton_map(models_dir: Path, model_id: str) -> None:
+    from scenecraft.families.scene import pose_map
+
+    ours = runner(models_dir, model_id)
+    box = [0.3, 0.1, 0.7, 0.5]
+    posed = FamilySample(6, "a person", subjects=({"prompt": "a person waving", "box": box, "pose": POSE},))
+    plain = FamilySample(6, "a person", subjects=({"prompt": "a person waving", "box": box},))
+    skeleton = np.asarray(pose_map(posed, 32, 32))
+    # the body fills the box's height (rows 3..16), centred; a T-pose's arms may reach past its sides
+    assert skeleton[19:].max() == 0 and skeleton[:, :5].max() == 0 and skeleton[:, 27:].max() == 0
+    assert skeleton[3:17, 10:22].max() > 200
+    kw = {"width": 32, "height": 32, "steps": 2, "guidance": 3.5}
+    (with_pose,) = ours.generate([posed], **kw)
+    (without,) = ours.generate([plain], **kw)
+    assert np.abs(pixels(with_pose) - pixels(without)).mean() > 0.5  # the ControlNet acted
+    with pytest.raises(FamilyError, match="cannot combine a context scene with subject poses"):
+        ours.generate([FamilySample(1, "p", scene=Image.new("RGB", (32, 32)), subjects=posed.subjects)], **kw)

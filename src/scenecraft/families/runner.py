@@ -189,8 +189,13 @@ class FamilyRunner:
             self.refuse_unsupported(s)
         if should_stop is not None and should_stop():
             raise Cancelled("cancelled before the first step")
-        with torch.inference_mode():
-            plan = scene.plan(self, samples, width=width, height=height, guidance=guidance)
+        try:
+            with torch.inference_mode():
+                plan = scene.plan(self, samples, width=width, height=height, guidance=guidance)
+        except FamilyError:
+            raise
+        except ValueError as exc:  # a combination the plan cannot serve
+            raise FamilyError(str(exc)) from None
         pipe = plan.pipeline
         kwargs: dict[str, Any] = {
             "height": height,

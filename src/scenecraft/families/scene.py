@@ -4,7 +4,10 @@
                                         the boxes, strength 1; afterwards every pixel outside the
                                         mask is the scene's own, exactly
     context scene                    -> the family's img2img pipeline, strength `img2img_strength`
+    subject poses                    -> a pose ControlNet from the library (SD3, FLUX), fed our SMPL
+                                        skeleton map (scene_conditions.draw_skeletons) in each box
     subjects with boxes              -> regional prompting (families/regional.py), also with img2img
+                                        and poses
     prompt only                      -> the text-to-image pipeline
 
 A batch shares one mode (the queue's batch key includes it), so one pipeline call serves it. The
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
 
 IMG2IMG = {"sd3": "StableDiffusion3Img2ImgPipeline", "flux": "FluxImg2ImgPipeline"}
 INPAINT = {"sd3": "StableDiffusion3InpaintPipeline", "flux": "FluxInpaintPipeline"}
+CONTROLNET = {"sd3": "StableDiffusion3ControlNetPipeline", "flux": "FluxControlNetPipeline"}
+CONTROLNET_MODEL = {"sd3": "SD3ControlNetModel", "flux": "FluxControlNetModel"}
 
 
 @dataclass
@@ -55,7 +60,12 @@ def plan(runner: FamilyRunner, samples: Sequence[FamilySample], *, width: int, h
     if any(s.inpaint for s in samples):
         return _inpaint(runner, samples, width, height)
     out = Plan(runner.pipe, {})
-    if any(s.scene is not None for s in samples):
+    posed = any(sub.get("pose") for s in samples for sub in s.subjects)
+    if posed and any(s.scene is not None for s in samples):
+        raise ValueError(f"model {runner.entry.id} cannot combine a context scene with subject poses")
+    if posed:
+        out = _pose(runner, samples, width, height)
+    elif any(s.scene is not None for s in samples):
         out = _img2img(runner, samples, width, height)
     if any(boxes_of(s) for s in samples):
         _regional(runner, out, samples, width, height, guided=guidance > 1.0)
@@ -88,6 +98,39 @@ def _img2img(runner: FamilyRunner, samples: Sequence[FamilySample], width: int, 
     strength = runner.options.img2img_strength
     images = [_fit(s.scene, width, height) for s in samples if s.scene is not None]
     return Plan(_derived(runner, IMG2IMG), {"image": images, "strength": strength}, strength=strength)
+
+
+def pose_map(sample: FamilySample, width: int, height: int) -> Image.Image:
+    """The sample's posed subjects as our skeleton map (left / right / middle bones in R / G / B),
+    drawn on a square canvas of the larger side and resized to the image."""
+    from scenecraft.scene_conditions import SMPLPose, draw_skeletons, skeleton_in_box
+
+    side = max(width, height)
+    skeletons = []
+    for sub in sample.subjects:
+        pose, box = sub.get("pose"), sub.get("box")
+        if pose and box:
+            smpl = SMPLPose(tuple(pose["body_pose"]), tuple(pose["global_orient"]), tuple(pose["betas"]))
+            skeletons.append(skeleton_in_box(smpl, (box[0], box[1], box[2], box[3]), side))
+    rgb = (draw_skeletons(skeletons, side).transpose(1, 2, 0) * 255).round().astype("uint8")
+    return _fit(Image.fromarray(rgb, "RGB"), width, height)
+
+
+def _pose(runner: FamilyRunner, samples: Sequence[FamilySample], width: int, height: int) -> Plan:
+    import diffusers
+
+    family, path = runner.family, runner.entry.pose_controlnet
+    if path is None or family not in CONTROLNET:
+        raise ValueError(f"model {runner.entry.id} has no pose ControlNet installed")
+    name = CONTROLNET[family]
+    if name not in runner.derived:
+        controlnet = getattr(diffusers, CONTROLNET_MODEL[family]).from_pretrained(
+            path, local_files_only=True, dtype=runner.pipe.transformer.dtype
+        )
+        pipe = getattr(diffusers, name).from_pipe(runner.pipe, controlnet=controlnet.to(runner.pipe.device))
+        pipe.set_progress_bar_config(disable=True)
+        runner.derived[name] = pipe
+    return Plan(runner.derived[name], {"control_image": [pose_map(s, width, height) for s in samples]})
 
 
 def box_mask(boxes: Sequence[regional.Box], width: int, height: int) -> Image.Image:

@@ -340,7 +340,9 @@ def build_pose_controlnet(family: str, folder: Path, transformer: Path, *, seed:
         torch.manual_seed(seed)
         if family == "sd3":
             net = SD3ControlNetModel.from_transformer(
-                SD3Transformer2DModel.from_pretrained(transformer / "transformer"), num_layers=1
+                SD3Transformer2DModel.from_pretrained(transformer / "transformer"),
+                num_layers=1,
+                num_extra_conditioning_channels=0,
             )
         elif family == "flux":
             config = dict(

@@ -46,8 +46,13 @@ class GenerateParams(_Params):
 
     @property
     def mode(self) -> str:
-        """Which pipeline a family model runs for it: inpaint, img2img (a context scene) or text."""
-        return "inpaint" if self.inpaint else "scene" if self.scene_asset_id else "text"
+        """Which pipeline a family model runs for it: inpaint, img2img (a context scene), pose
+        (a ControlNet) or text."""
+        if self.inpaint:
+            return "inpaint"
+        if self.scene_asset_id:
+            return "scene"
+        return "pose" if any(s.get("pose") for s in self.subjects) else "text"
 
     def batch_key(self) -> str:
         """Jobs with equal keys can share one forward pass: same model, size, steps, sampler,
