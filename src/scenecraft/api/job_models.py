@@ -62,6 +62,9 @@ def checked_params(body: JobCreate, entry: ModelEntry) -> dict[str, Any]:
     if sampler not in spec.samplers:
         raise _refuse("sampler", f"model {entry.id} samples with {' or '.join(spec.samplers)}, not {sampler!r}")
     capabilities = entry.capabilities
+    posed = any(s.pose is not None for s in body.subjects)
+    if spec.name != "scene-dit" and posed and body.scene_asset_id is not None:
+        raise _refuse("subjects", f"model {entry.id} ({spec.title}) cannot combine a context scene with subject poses")
     for field, feature in asked_features(body):
         if not capabilities[feature]:
             raise _refuse(field, f"model {entry.id} ({spec.title}) cannot do {FEATURE_NAMES[feature]}")
