@@ -13,6 +13,7 @@ Images from these models are noise-like: they test plumbing, never quality.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,25 @@ WORDS = [
     "ugly",
 ]
 MAX_TOKENS = 16
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big the random model is: overrides of the transformer's and the VAE's configs, and the
+    width of the long text encoder (T5 / Gemma) that the transformer's caption input must match.
+    The default is tiny (tests); benchmarks/families.py passes the real families' configs."""
+
+    transformer: dict[str, Any] = field(default_factory=dict)
+    vae: dict[str, Any] = field(default_factory=dict)
+    text_dim: int = 32
+
+    def factor(self) -> int:
+        """The VAE's downsampling: 2^(levels - 1)."""
+        levels = self.vae.get("block_out_channels") or self.vae.get("encoder_block_out_channels") or (8, 16)
+        return int(2 ** (len(levels) - 1))
+
+
+TINY = Scale()
 
 
 def word_tokenizer(max_length: int = MAX_TOKENS, *, bos: bool = False) -> Any:
@@ -145,24 +165,29 @@ def _clip_plain(hidden: int = 32) -> Any:
     return CLIPTextModel(config)
 
 
-def _vae(latent_channels: int, **extra: Any) -> Any:
+def _vae(scale: Scale, latent_channels: int, **extra: Any) -> Any:
     from diffusers import AutoencoderKL
 
+    config: dict[str, Any] = {
+        "block_out_channels": (8, 16),
+        "norm_num_groups": 8,
+        "layers_per_block": 1,
+        **scale.vae,
+    }
+    levels = len(config["block_out_channels"])
     return AutoencoderKL(
-        block_out_channels=(8, 16),
         in_channels=3,
         out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 2,
-        up_block_types=("UpDecoderBlock2D",) * 2,
+        down_block_types=("DownEncoderBlock2D",) * levels,
+        up_block_types=("UpDecoderBlock2D",) * levels,
         latent_channels=latent_channels,
-        norm_num_groups=8,
-        layers_per_block=1,
         sample_size=32,
+        **config,
         **extra,
     )
 
 
-def _pixart(folder: Path, size: int, sigma: bool) -> Any:
+def _pixart(scale: Scale, size: int, sigma: bool) -> Any:
     from diffusers import (
         DPMSolverMultistepScheduler,
         PixArtAlphaPipeline,
@@ -171,14 +196,17 @@ def _pixart(folder: Path, size: int, sigma: bool) -> Any:
     )
 
     transformer = PixArtTransformer2DModel(
-        sample_size=size // 2,
-        num_layers=2,
-        patch_size=2,
-        attention_head_dim=8,
-        num_attention_heads=4,
-        caption_channels=32,
+        **{
+            "sample_size": size // scale.factor(),
+            "num_layers": 2,
+            "patch_size": 2,
+            "attention_head_dim": 8,
+            "num_attention_heads": 4,
+            "cross_attention_dim": 32,
+            "caption_channels": scale.text_dim,
+            **scale.transformer,
+        },
         in_channels=4,
-        cross_attention_dim=32,
         out_channels=8,
         attention_bias=True,
         activation_fn="gelu-approximate",
@@ -190,42 +218,45 @@ def _pixart(folder: Path, size: int, sigma: bool) -> Any:
     cls = PixArtSigmaPipeline if sigma else PixArtAlphaPipeline
     return cls(
         tokenizer=word_tokenizer(),
-        text_encoder=_t5(),
-        vae=_vae(4),
+        text_encoder=_t5(scale.text_dim),
+        vae=_vae(scale, 4),
         transformer=transformer,
         scheduler=DPMSolverMultistepScheduler(),
     )
 
 
-def _sana(folder: Path, size: int) -> Any:
+def _sana(scale: Scale, size: int) -> Any:
     from diffusers import AutoencoderDC, DPMSolverMultistepScheduler, SanaPipeline, SanaTransformer2DModel
     from transformers import Gemma2Config, Gemma2Model
 
     transformer = SanaTransformer2DModel(
+        **{
+            "num_attention_heads": 2,
+            "attention_head_dim": 8,
+            "num_layers": 2,
+            "num_cross_attention_heads": 2,
+            "cross_attention_head_dim": 8,
+            "cross_attention_dim": 16,
+            "sample_size": size // scale.factor(),
+            **scale.transformer,
+        },
         in_channels=4,
         out_channels=4,
-        num_attention_heads=2,
-        attention_head_dim=8,
-        num_layers=2,
-        num_cross_attention_heads=2,
-        cross_attention_head_dim=8,
-        cross_attention_dim=16,
-        caption_channels=16,
-        sample_size=size // 2,
+        caption_channels=scale.text_dim,
         patch_size=1,
     )
     vae = AutoencoderDC(
         in_channels=3,
         latent_channels=4,
         attention_head_dim=2,
-        encoder_block_types=("ResBlock", "ResBlock"),
-        decoder_block_types=("ResBlock", "ResBlock"),
-        encoder_block_out_channels=(8, 8),
-        decoder_block_out_channels=(8, 8),
-        encoder_qkv_multiscales=((), ()),
-        decoder_qkv_multiscales=((), ()),
-        encoder_layers_per_block=(1, 1),
-        decoder_layers_per_block=(1, 1),
+        encoder_block_types="ResBlock",
+        decoder_block_types="ResBlock",
+        encoder_block_out_channels=scale.vae.get("encoder_block_out_channels", (8, 8)),
+        decoder_block_out_channels=scale.vae.get("encoder_block_out_channels", (8, 8)),
+        encoder_qkv_multiscales=((),) * scale.factor().bit_length(),
+        decoder_qkv_multiscales=((),) * scale.factor().bit_length(),
+        encoder_layers_per_block=(1,) * scale.factor().bit_length(),
+        decoder_layers_per_block=(1,) * scale.factor().bit_length(),
         upsample_block_type="interpolate",
         downsample_block_type="stride_conv",
         decoder_norm_types="batch_norm",
@@ -234,8 +265,8 @@ def _sana(folder: Path, size: int) -> Any:
     )
     gemma = Gemma2Config(
         vocab_size=_vocab(),
-        hidden_size=16,
-        intermediate_size=32,
+        hidden_size=scale.text_dim,
+        intermediate_size=2 * scale.text_dim,
         num_hidden_layers=1,
         num_attention_heads=2,
         num_key_value_heads=1,
@@ -255,78 +286,88 @@ def _sana(folder: Path, size: int) -> Any:
     )
 
 
-def _sd3(folder: Path, size: int) -> Any:
+def _sd3(scale: Scale, size: int) -> Any:
     from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
 
     transformer = SD3Transformer2DModel(
-        sample_size=size // 2,
+        **{
+            "sample_size": size // scale.factor(),
+            "num_layers": 2,
+            "attention_head_dim": 8,
+            "num_attention_heads": 4,
+            "caption_projection_dim": 32,
+            "pos_embed_max_size": max(size // scale.factor(), 16),
+            **scale.transformer,
+        },
         patch_size=2,
         in_channels=16,
-        num_layers=2,
-        attention_head_dim=8,
-        num_attention_heads=4,
-        caption_projection_dim=32,
-        joint_attention_dim=32,
+        joint_attention_dim=scale.text_dim,
         pooled_projection_dim=64,
         out_channels=16,
-        pos_embed_max_size=max(size // 2, 16),
     )
     return StableDiffusion3Pipeline(
         transformer=transformer,
         scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
-        vae=_vae(16, shift_factor=0.0609, scaling_factor=1.5035, use_quant_conv=False, use_post_quant_conv=False),
+        vae=_vae(
+            scale, 16, shift_factor=0.0609, scaling_factor=1.5035, use_quant_conv=False, use_post_quant_conv=False
+        ),
         text_encoder=_clip(),
         tokenizer=word_tokenizer(),
         text_encoder_2=_clip(),
         tokenizer_2=word_tokenizer(),
-        text_encoder_3=_t5(),
+        text_encoder_3=_t5(scale.text_dim),
         tokenizer_3=word_tokenizer(),
     )
 
 
-def _flux(folder: Path, size: int, guidance_embeds: bool = True) -> Any:
+def _flux(scale: Scale, size: int, guidance_embeds: bool = True) -> Any:
     from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
 
     transformer = FluxTransformer2DModel(
+        **{
+            "num_layers": 1,
+            "num_single_layers": 1,
+            "attention_head_dim": 16,
+            "num_attention_heads": 2,
+            "axes_dims_rope": (4, 6, 6),
+            **scale.transformer,
+        },
         patch_size=1,
         in_channels=64,
-        num_layers=1,
-        num_single_layers=1,
-        attention_head_dim=16,
-        num_attention_heads=2,
-        joint_attention_dim=32,
+        joint_attention_dim=scale.text_dim,
         pooled_projection_dim=32,
         guidance_embeds=guidance_embeds,
-        axes_dims_rope=(4, 6, 6),
     )
     return FluxPipeline(
         scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=False),
-        vae=_vae(16, shift_factor=0.1159, scaling_factor=0.3611, use_quant_conv=False, use_post_quant_conv=False),
+        vae=_vae(
+            scale, 16, shift_factor=0.1159, scaling_factor=0.3611, use_quant_conv=False, use_post_quant_conv=False
+        ),
         text_encoder=_clip_plain(),
         tokenizer=word_tokenizer(),
-        text_encoder_2=_t5(),
+        text_encoder_2=_t5(scale.text_dim),
         tokenizer_2=word_tokenizer(),
         transformer=transformer,
     )
 
 
-BUILDERS: dict[str, Callable[[Path, int], Any]] = {
-    "pixart-alpha": lambda folder, size: _pixart(folder, size, sigma=False),
-    "pixart-sigma": lambda folder, size: _pixart(folder, size, sigma=True),
+BUILDERS: dict[str, Callable[[Scale, int], Any]] = {
+    "pixart-alpha": lambda scale, size: _pixart(scale, size, sigma=False),
+    "pixart-sigma": lambda scale, size: _pixart(scale, size, sigma=True),
     "sana": _sana,
     "sd3": _sd3,
     "flux": _flux,
-    "flux-schnell": lambda folder, size: _flux(folder, size, guidance_embeds=False),
+    "flux-schnell": lambda scale, size: _flux(scale, size, guidance_embeds=False),
 }
 
 
-def build(family: str, folder: Path, *, size: int = 32, seed: int = 0) -> Path:
-    """Saves a tiny random pipeline of `family` (native size `size` px) to `folder`."""
+def build(family: str, folder: Path, *, size: int = 32, seed: int = 0, scale: Scale = TINY) -> Path:
+    """Saves a random pipeline of `family` (native size `size` px; tiny unless `scale` says) to `folder`."""
     if family not in BUILDERS:
         raise ValueError(f"no tiny builder for {family!r}; known: {', '.join(BUILDERS)}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        pipe = BUILDERS[family](folder, size)
+        pipe = BUILDERS[family](scale, size)
         _randomize_zero_init(pipe.transformer)
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder
