@@ -91,21 +91,30 @@ def test_models_lists_every_family_with_its_limits(alice: UserClient) -> None:
     assert models["sd3"]["size"]["multiple_of"] == 4 and models["flux-schnell"]["steps"]["default"] == 4
 
 
+# model -> (its diffusers pipeline class, sampler and guidance it defaults to, a negative prompt?)
+FAMILY_JOBS = {
+    "pixart-alpha": ("PixArtAlphaPipeline", "dpm-solver++", 4.5, True),
+    "pixart-sigma": ("PixArtSigmaPipeline", "dpm-solver++", 4.5, True),
+    "sana": ("SanaPipeline", "flow-dpm-solver", 4.5, True),
+    "sd3": ("StableDiffusion3Pipeline", "flow-euler", 7.0, True),
+    "flux": ("FluxPipeline", "flow-euler", 3.5, False),
+    "flux-schnell": ("FluxPipeline", "flow-euler", 0.0, False),
+}
+
+
+@pytest.mark.parametrize("model_id", list(FAMILY_JOBS))
 def test_a_family_job_runs_through_the_queue_with_previews(
-    alice: UserClient, family_platform: Platform, models_dir: Path
+    alice: UserClient, family_platform: Platform, models_dir: Path, model_id: str
 ) -> None:
     import diffusers
 
+    pipeline, sampler, guidance, negative = FAMILY_JOBS[model_id]
     start_workers(family_platform)
-    body = {
-        "prompt": "a red cube",
-        "model": "sd3",
-        "width": 32,
-        "height": 48,
-        "steps": 3,
-        "seed": 21,
-        "negative_prompt": "blurry",
-    }
+    height = 64 if model_id == "sana" else 48  # SanaPipeline wants multiples of 32
+    body: dict[str, Any] = {"prompt": "a red cube", "model": model_id, "width": 32, "height": height}
+    body.update(steps=3, seed=21)
+    if negative:
+        body["negative_prompt"] = "blurry"
     r = alice.post("/v1/jobs", json=body)
     assert r.status_code == 202, r.text
     job_id = r.json()["id"]
@@ -113,28 +122,31 @@ def test_a_family_job_runs_through_the_queue_with_previews(
         events = parse(stream.iter_lines())
     previews = [e for e in events if e.event == "preview"]
     assert [e.data["step"] for e in previews] == [1, 2, 3] and events[-1].event == "done", events[-1]
-    assert Image.open(io.BytesIO(base64.b64decode(previews[0].data["jpeg"]))).size == (16, 24)  # 1 px per latent px
+    # one preview pixel per latent pixel: every tiny VAE downsamples 2x
+    assert Image.open(io.BytesIO(base64.b64decode(previews[0].data["jpeg"]))).size == (16, height // 2)
     job = alice.get(f"/v1/jobs/{job_id}").json()
-    assert (job["params"]["sampler"], job["params"]["guidance"]) == ("flow-euler", 7.0)  # the model's defaults, stored
+    assert (job["params"]["sampler"], job["params"]["guidance"]) == (sampler, guidance)  # the model's defaults, stored
     content = alice.get(f"/v1/assets/{events[-1].data['asset_id']}/versions/1/content").content
     got = np.asarray(Image.open(io.BytesIO(content)).convert("RGB"), dtype=np.int16)
-    pipe = diffusers.StableDiffusion3Pipeline.from_pretrained(models_dir / "sd3", local_files_only=True)
+    pipe = getattr(diffusers, pipeline).from_pretrained(models_dir / model_id, local_files_only=True)
     pipe.set_progress_bar_config(disable=True)
+    extra: dict[str, Any] = {"negative_prompt": "blurry"} if negative else {}
+    if model_id.startswith(("pixart", "sana")):
+        extra.update(use_resolution_binning=False, clean_caption=False)
     expected = pipe(
         prompt="a red cube",
-        negative_prompt="blurry",
-        height=48,
+        height=height,
         width=32,
         num_inference_steps=3,
-        guidance_scale=7.0,
+        guidance_scale=guidance,
         generator=torch.Generator().manual_seed(21),
         max_sequence_length=16,
+        **extra,
     ).images[0]
-    assert np.abs(got - np.asarray(expected, dtype=np.int16)).max() <= 1
+    assert np.abs(got - np.asarray(expected, dtype=np.int16)).max() <= 1  # diffusers' own image, through the queue
     metrics = alice.get("/metrics").text
-    assert (
-        'scenecraft_model_resident_bytes{model="sd3"}' in metrics and "scenecraft_model_load_seconds_count" in metrics
-    )
+    assert f'scenecraft_model_resident_bytes{{model="{model_id}"}}' in metrics
+    assert "scenecraft_model_load_seconds_count" in metrics
 
 
 def test_compatible_jobs_share_one_forward_pass(alice: UserClient, family_platform: Platform) -> None:

@@ -17,6 +17,7 @@ model can do also depends on what is installed beside it (a pose ControlNet); th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -57,10 +58,11 @@ class FamilySpec:
     samplers: tuple[str, ...]  # the scheduler the folder ships, by our name
     capabilities: frozenset[Capability] = field(default_factory=frozenset)
     square_only: bool = False
+    multiple_floor: int = 1  # a multiple the pipeline itself insists on (SanaPipeline: 32, whatever the VAE)
 
     @property
     def multiple_of(self) -> int:
-        return self.downsample * self.patch
+        return math.lcm(self.downsample * self.patch, self.multiple_floor)
 
     def size_problem(self, width: int, height: int) -> str | None:
         """Why width x height is not a size of this family, or None when it is."""
@@ -70,7 +72,8 @@ class FamilySpec:
             if value % self.multiple_of:
                 return (
                     f"{name} {value} is not a multiple of {self.multiple_of} "
-                    f"(the VAE's {self.downsample}x times the {self.patch}x{self.patch} patch)"
+                    f"(the VAE's {self.downsample}x times the {self.patch}x{self.patch} patch"
+                    + (f", and {self.multiple_floor} for the pipeline)" if self.multiple_floor > 1 else ")")
                 )
         if self.square_only and width != height:
             return f"width and height must be equal (this model makes square images), got {width}x{height}"
@@ -123,6 +126,7 @@ FAMILIES: dict[str, FamilySpec] = {
             4.5,
             ("flow-dpm-solver",),
             frozenset({"text", "negative_prompt"}),
+            multiple_floor=32,
         ),
         FamilySpec(
             "sd3",
