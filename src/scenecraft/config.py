@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     s3_endpoint_url: str = ""
     s3_region: str = "us-east-1"
     s3_prefix: str = "blobs/"
+    # Downloads of version content answer 302 to a presigned URL of a plaintext copy under
+    # `s3_download_prefix` (SSE-S3 at rest instead of our envelope; docs/deploy.md). Off by default.
+    s3_presigned_downloads: bool = False
+    s3_download_prefix: str = "downloads/"
+    s3_presign_seconds: int = Field(default=300, ge=10, le=7 * 24 * 3600)
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1 << 31)
     max_upload_pixels: int = Field(default=4096 * 4096, ge=64 * 64, le=1 << 28)
 
@@ -177,6 +182,10 @@ class Settings(BaseSettings):
             raise ValueError("secret_key must be at least 16 characters")
         if self.storage_backend == "s3" and not self.s3_bucket:
             raise ValueError("storage_backend='s3' needs s3_bucket")
+        if self.s3_presigned_downloads and self.storage_backend != "s3":
+            raise ValueError("s3_presigned_downloads needs storage_backend='s3'")
+        if self.s3_presigned_downloads and self.s3_download_prefix == self.s3_prefix:
+            raise ValueError("s3_download_prefix must differ from s3_prefix (it holds plaintext copies)")
         return self
 
     # -- derived values -------------------------------------------------------------------
