@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     s3_endpoint_url: str = ""
     s3_region: str = "us-east-1"
     s3_prefix: str = "blobs/"
+    # Downloads of version content answer 302 to a presigned URL of a plaintext copy under
+    # `s3_download_prefix` (SSE-S3 at rest instead of our envelope; docs/deploy.md). Off by default.
+    s3_presigned_downloads: bool = False
+    s3_download_prefix: str = "downloads/"
+    s3_presign_seconds: int = Field(default=300, ge=10, le=7 * 24 * 3600)
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1 << 31)
     max_upload_pixels: int = Field(default=4096 * 4096, ge=64 * 64, le=1 << 28)
 
@@ -96,6 +101,13 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(default=12, ge=1, le=24 * 30)
     cookie_secure: bool | None = None  # None: secure everywhere except development
+    # TLS served by `scenecraft serve` itself (a single machine; behind an ingress the ingress
+    # terminates TLS). Both or neither: PEM certificate chain and its private key.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Strict-Transport-Security. None: sent when TLS is served here or environment="production"
+    # (which runs behind a TLS ingress, docs/deploy.md).
+    hsts: bool | None = None
     ip_allow: list[str] = Field(default_factory=list)  # CIDRs; empty = everyone (minus deny)
     ip_deny: list[str] = Field(default_factory=list)
     signature_window_seconds: int = Field(default=300, ge=10, le=3600)
@@ -180,6 +192,15 @@ class Settings(BaseSettings):
             raise ValueError("secret_key must be at least 16 characters")
         if self.storage_backend == "s3" and not self.s3_bucket:
             raise ValueError("storage_backend='s3' needs s3_bucket")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: give both (PEM certificate chain and private key)")
+        for name, path in (("tls_cert", self.tls_cert), ("tls_key", self.tls_key)):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name} {path} is not a readable file")
+        if self.s3_presigned_downloads and self.storage_backend != "s3":
+            raise ValueError("s3_presigned_downloads needs storage_backend='s3'")
+        if self.s3_presigned_downloads and self.s3_download_prefix == self.s3_prefix:
+            raise ValueError("s3_download_prefix must differ from s3_prefix (it holds plaintext copies)")
         return self
 
     # -- derived values -------------------------------------------------------------------
@@ -190,6 +211,14 @@ class Settings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    @property
+    def hsts_enabled(self) -> bool:
+        return self.hsts if self.hsts is not None else (self.tls or self.environment == "production")
 
     @property
     def secure_cookies(self) -> bool:

@@ -70,7 +70,7 @@ class GatewayMiddleware:
     def __init__(self, app: ASGIApp, platform: Platform) -> None:
         self.app = app
         self.platform = platform
-        self.headers = security_headers(hsts=platform.settings.environment == "production")
+        self.headers = security_headers(hsts=platform.settings.hsts_enabled)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -268,6 +268,17 @@ def release(session: Session, job: Job) -> None:
     job.attempts = max(0, job.attempts - 1)
 
 
+def release_owned(session: Session, worker_id: str) -> list[str]:
+    """A draining worker's grace ran out: give back every job it holds, at once and uncounted, so
+    another worker takes them now instead of waiting out the lease. Returns their ids."""
+    jobs = session.scalars(select(Job).where(_held(worker_id)).with_for_update()).all()
+    for job in jobs:
+        release(session, job)
+        job.available_at = utcnow()
+        add_event(session, job.id, "status", {"status": "queued", "released": "worker shutting down"})
+    return [job.id for job in jobs]
+
+
 def queue_depth(session: Session) -> dict[str, int]:
     rows = session.execute(select(Job.status, func.count()).group_by(Job.status))
     return {status: int(n) for status, n in rows}

@@ -1,7 +1,10 @@
 """Run standalone workers against a shared database (and shared storage): scale out across GPUs.
 
 Each process claims batches under leases; kill one (even with SIGKILL) and its jobs are taken up
-by the others once their lease expires. SIGTERM/SIGINT stop it after the current batch.
+by the others once their lease expires. SIGTERM/SIGINT drain it: it claims nothing more and
+finishes the batch in hand within `--drain-seconds` (keep it under Kubernetes'
+terminationGracePeriodSeconds); past that it releases the jobs' leases at once, so another worker
+takes them instead of waiting for the lease to expire.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--engine",
         default="pipeline",
         help="'pipeline' (the generation pipeline) or module:callable returning an Engine",
+    )
+    parser.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=float(os.environ.get("SCENECRAFT_DRAIN_SECONDS", "25")),
+        help="on SIGTERM, how long the batch in hand may run before its jobs are released (default 25)",
     )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
@@ -79,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
     log.info("worker started", concurrency=args.concurrency, database=db.dialect)
     print("scenecraft worker: ready", flush=True)
     done.wait()
-    pool.stop()
+    log.info("worker draining", grace_seconds=args.drain_seconds)
+    released = pool.stop(grace_seconds=args.drain_seconds)
+    print(f"scenecraft worker: stopped ({len(released)} jobs released)", flush=True)
     bus.close()
     db.dispose()
     return 0
