@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Header, HTTPException, Path, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, Header, HTTPException, Path, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
