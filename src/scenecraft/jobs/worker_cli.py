@@ -40,6 +40,17 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=float(os.environ.get("SCENECRAFT_DRAIN_SECONDS", "25")),
         help="on SIGTERM, how long the batch in hand may run before its jobs are released (default 25)",
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus /metrics on this port (job phases, heartbeat, GPU memory); default: off",
+    )
+    # A pod's metrics port is scraped from outside the pod, so it listens on all interfaces;
+    # NetworkPolicy (deploy/k8s/base/networkpolicy.yaml) admits only the monitoring namespace.
+    parser.add_argument(
+        "--metrics-host", default="0.0.0.0", help="address of --metrics-port (default 0.0.0.0)"  # nosec B104
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -51,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from scenecraft.jobs.events import make_bus
     from scenecraft.jobs.webhooks import Deliverer
     from scenecraft.jobs.worker import WorkerPool
-    from scenecraft.observability import configure_logging, log
+    from scenecraft.observability import Metrics, configure_logging, log
     from scenecraft.storage.store import BlobStore
 
     settings = load_settings(
@@ -67,6 +78,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         module, _, name = args.engine.partition(":")
         factory = getattr(importlib.import_module(module), name)
+    metrics = Metrics()
+    metrics.watch_disk(settings.data_dir)
+    metrics.watch_gpu()
+    if args.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr=args.metrics_host, registry=metrics.registry)
     bus = make_bus(settings.event_bus, database_url=settings.resolved_database_url, redis_url=settings.redis_url)
     pool = WorkerPool(
         db=db,
@@ -75,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         policy=policy_from_settings(settings),
         engine_factory=factory,
         count=args.concurrency,
+        metrics=metrics,
         preview_every=settings.preview_every_steps,
         deliverer=Deliverer(
             db, max_attempts=settings.webhook_max_attempts, backoff_seconds=settings.webhook_backoff_seconds
