@@ -44,7 +44,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--metrics-port",
         type=int,
         default=None,
-        help="serve Prometheus /metrics on this port (job phases, heartbeat, GPU memory); default: off",
+        help="serve /metrics, /healthz and /readyz (model loaded) on this port; default: off",
     )
     # A pod's metrics port is scraped from outside the pod, so it listens on all interfaces;
     # NetworkPolicy (deploy/k8s/base/networkpolicy.yaml) admits only the monitoring namespace.
@@ -81,10 +81,6 @@ def run(args: argparse.Namespace) -> int:
     metrics = Metrics()
     metrics.watch_disk(settings.data_dir)
     metrics.watch_gpu()
-    if args.metrics_port is not None:
-        from prometheus_client import start_http_server
-
-        start_http_server(args.metrics_port, addr=args.metrics_host, registry=metrics.registry)
     bus = make_bus(settings.event_bus, database_url=settings.resolved_database_url, redis_url=settings.redis_url)
     pool = WorkerPool(
         db=db,
@@ -104,11 +100,18 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     pool.start()
+    http = None
+    if args.metrics_port is not None:
+        from scenecraft.jobs.worker_http import serve_worker_http
+
+        http = serve_worker_http(args.metrics_host, args.metrics_port, metrics, pool.model_status)
     log.info("worker started", concurrency=args.concurrency, database=db.dialect)
     print("scenecraft worker: ready", flush=True)
     done.wait()
     log.info("worker draining", grace_seconds=args.drain_seconds)
     released = pool.stop(grace_seconds=args.drain_seconds)
+    if http is not None:
+        http.shutdown()
     print(f"scenecraft worker: stopped ({len(released)} jobs released)", flush=True)
     bus.close()
     db.dispose()
