@@ -123,6 +123,8 @@ class Worker:
             while not stop.wait(self.policy.lease_seconds / 3):
                 with self.db.session() as s:
                     held = queue.heartbeat(s, self.worker_id, ids, self.policy)
+                if self.metrics is not None and self.metrics.worker_heartbeat is not None:
+                    self.metrics.worker_heartbeat.set_to_current_time()
                 lost.update(set(ids) - held.keys())
                 cancelled.update(k for k, flag in held.items() if flag)
 
