@@ -48,9 +48,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     # A pod's metrics port is scraped from outside the pod, so it listens on all interfaces;
     # NetworkPolicy (deploy/k8s/base/networkpolicy.yaml) admits only the monitoring namespace.
-    parser.add_argument(
-        "--metrics-host", default="0.0.0.0", help="address of --metrics-port (default 0.0.0.0)"  # nosec B104
-    )
+    # (bandit B104 waived for this reason)
+    parser.add_argument("--metrics-host", default="0.0.0.0", help="address of --metrics-port")  # nosec B104
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
