@@ -4,6 +4,7 @@ scenecraft admin create-user --data-dir D --username U --password-stdin [--admin
 scenecraft admin reset-password --data-dir D --username U --password-stdin
 scenecraft admin rotate-keys --data-dir D [--new-key]
 scenecraft admin verify-audit --data-dir D
+scenecraft admin migrate --database-url URL   (the Kubernetes migration Job, before a rollout)
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="first add a fresh master key to the data dir's settings file and make it active",
     )
     common(sub.add_parser("verify-audit", help="check the audit trail's hash chain"))
+    common(sub.add_parser("migrate", help="bring the database schema to the newest revision, then exit"))
 
 
 def _password() -> str:
@@ -66,6 +68,13 @@ def run(args: argparse.Namespace) -> int:
     db = Database(settings.resolved_database_url)
     db.migrate()
     try:
+        if args.action == "migrate":
+            from sqlalchemy import text
+
+            with db.engine.connect() as conn:
+                revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            print(f"migrate: schema at revision {revision} ({db.dialect})")
+            return 0
         if args.action in ("create-user", "reset-password"):
             password = _password()
             with db.session() as s:

@@ -21,7 +21,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # Placeholder secrets: fine on a laptop in development, refused anywhere else.
-DEFAULT_SECRET_KEY = "changethis-development-secret-key"
+# bandit B105 waived: a placeholder that _enforce_safe_settings refuses outside development.
+DEFAULT_SECRET_KEY = "changethis-development-secret-key"  # nosec B105
 DEFAULT_MASTER_KEY = base64.b64encode(b"changethis-dev-master-key-32byte").decode()  # 32 bytes
 CONFIG_FILE_NAME = "scenecraft.toml"
 

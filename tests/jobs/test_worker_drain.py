@@ -9,8 +9,9 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
-from tests.utils.processes import scenecraft
+from tests.utils.processes import free_port, scenecraft
 
 from scenecraft.api.platform import policy_from_settings
 from scenecraft.api.serve_cli import first_run
@@ -23,7 +24,9 @@ from scenecraft.jobs import queue
 LEASE = 120  # far longer than the test: a job that comes back did not wait out a lease
 
 
-def start(tmp_path: Path, database_url: str, drain: float, log: str) -> tuple[subprocess.Popen[str], Path]:
+def start(
+    tmp_path: Path, database_url: str, drain: float, log: str, extra: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen[str], Path]:
     args = [
         "worker",
         "--data-dir",
@@ -34,6 +37,7 @@ def start(tmp_path: Path, database_url: str, drain: float, log: str) -> tuple[su
         "tests.utils.fake_engine:engine_from_env",
         "--drain-seconds",
         str(drain),
+        *extra,
     ]
     path = tmp_path / log
     env = {"SCENECRAFT_LEASE_SECONDS": str(LEASE), "FAKE_ENGINE_STEP_DELAY": "0.1"}
@@ -76,9 +80,18 @@ def wait_step(db: Database, job_id: str, step: int, log: Path) -> None:
 @pytest.mark.slow
 def test_sigterm_finishes_the_job_in_hand(tmp_path: Path, database_url: str) -> None:
     db, job_id = enqueue(tmp_path, database_url, steps=30)  # ~3 s of work
-    worker, log = start(tmp_path, database_url, drain=30, log="w.log")
+    port = free_port()
+    worker, log = start(tmp_path, database_url, drain=30, log="w.log", extra=("--metrics-port", str(port)))
     try:
         wait_step(db, job_id, 3, log)
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        ready = httpx.get(f"{base}/readyz")
+        assert ready.status_code == 200 and ready.json() == {"ready": True, "checks": {"model": "ok"}}
+        text = httpx.get(f"{base}/metrics").text
+        beat = next(line for line in text.splitlines() if line.startswith("scenecraft_worker_heartbeat_timestamp"))
+        assert abs(float(beat.split()[1]) - time.time()) < 60
+        assert "scenecraft_gpu_memory_used_bytes" in text and "scenecraft_data_dir_free_bytes" in text
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0, log.read_text()
     finally:

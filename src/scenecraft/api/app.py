@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from scenecraft import __version__
+from scenecraft import __version__, audit
 from scenecraft.api.middleware import GatewayMiddleware
 from scenecraft.api.platform import Platform
 from scenecraft.api.routes import assets, auth, health, jobs, keys, scenes
@@ -52,13 +52,23 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             sessions.purge_expired(s, idle=platform.session_idle, absolute=platform.session_absolute)
             api_keys.purge_nonces(s)
 
+    def check_audit_chain() -> None:
+        """Walks the audit chain; a broken link counts as scenecraft_audit_chain_checks_total{result="broken"}
+        (alerted on in deploy/k8s/monitoring) and is logged with the first bad record."""
+        with platform.db.session() as s:
+            report = audit.verify(s)
+        platform.metrics.audit_checks.labels("ok" if report.ok else "broken").inc()
+        if not report.ok:
+            log.error("audit chain broken", problem=report.problem, records=report.records)
+
     async def housekeeping() -> None:
-        """Expired sessions and spent nonces go every few minutes."""
+        """Expired sessions and spent nonces go, and the audit chain is verified, every few minutes."""
         while True:
-            try:
-                await run_in_threadpool(purge)
-            except Exception:
-                log.exception("housekeeping failed")
+            for task in (purge, check_audit_chain):
+                try:
+                    await run_in_threadpool(task)
+                except Exception:
+                    log.exception("housekeeping failed", task=task.__name__)
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
 
     @asynccontextmanager

@@ -11,8 +11,8 @@ from scenecraft.auth.secretbox import SecretBox
 from scenecraft.config import Settings
 from scenecraft.db import Database
 from scenecraft.jobs.events import EventBus, make_bus
-from scenecraft.jobs.queue import QueuePolicy, queue_depth
-from scenecraft.observability import Metrics
+from scenecraft.jobs.queue import QueuePolicy, queue_depth, queue_health
+from scenecraft.observability import Metrics, QueueHealth
 from scenecraft.storage.store import BlobStore
 
 
@@ -64,7 +64,12 @@ class Platform:
             with db.session() as s:
                 return queue_depth(s)
 
-        metrics.watch_queue(depth)
+        def health() -> QueueHealth:
+            with db.session() as s:
+                return queue_health(s)
+
+        metrics.watch_queue(depth, health)
+        metrics.watch_disk(settings.data_dir)
         return platform
 
     @property

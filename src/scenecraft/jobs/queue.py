@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, or_, select, update
@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from scenecraft.db.models import Job, JobEvent, utcnow
 from scenecraft.jobs import webhooks
 from scenecraft.jobs.params import EffectsParams, GenerateParams, parse_params, to_row
+from scenecraft.observability import QueueHealth
 
 TERMINAL = ("succeeded", "dead", "cancelled")
 ACTIVE = ("queued", "running")
@@ -282,3 +283,19 @@ def release_owned(session: Session, worker_id: str) -> list[str]:
 def queue_depth(session: Session) -> dict[str, int]:
     rows = session.execute(select(Job.status, func.count()).group_by(Job.status))
     return {status: int(n) for status, n in rows}
+
+
+def queue_health(session: Session, now: datetime | None = None) -> QueueHealth:
+    """The oldest queued job's age and the running jobs whose lease ran out (for /metrics)."""
+    now = now or utcnow()
+    oldest = session.scalar(select(func.min(Job.created_at)).where(Job.status == "queued"))
+    expired = session.scalar(
+        select(func.count()).select_from(Job).where(Job.status == "running", Job.lease_expires_at < now)
+    )
+    age = 0.0 if oldest is None else max(0.0, (now - _aware(oldest)).total_seconds())
+    return QueueHealth(oldest_queued_seconds=age, lease_expired=int(expired or 0))
+
+
+def _aware(ts: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)

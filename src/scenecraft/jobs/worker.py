@@ -116,6 +116,7 @@ class WorkerPool:
         self.engine_factory = engine_factory
         self.count = count
         self.metrics = metrics
+        self.heartbeat = metrics.watch_workers() if metrics is not None else None
         self.preview_every = preview_every
         self.poll_seconds = poll_seconds
         self.deliverer = deliverer
@@ -193,6 +194,8 @@ class WorkerPool:
         )
         self._worker_ids.append(worker.worker_id)
         while not self._stop.is_set():
+            if self.heartbeat is not None:
+                self.heartbeat.set_to_current_time()
             try:
                 took = worker.run_once()
             except Exception:

@@ -40,6 +40,16 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=float(os.environ.get("SCENECRAFT_DRAIN_SECONDS", "25")),
         help="on SIGTERM, how long the batch in hand may run before its jobs are released (default 25)",
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve /metrics, /healthz and /readyz (model loaded) on this port; default: off",
+    )
+    # A pod's metrics port is scraped from outside the pod, so it listens on all interfaces;
+    # NetworkPolicy (deploy/k8s/base/networkpolicy.yaml) admits only the monitoring namespace.
+    # (bandit B104 waived for this reason)
+    parser.add_argument("--metrics-host", default="0.0.0.0", help="address of --metrics-port")  # nosec B104
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -51,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from scenecraft.jobs.events import make_bus
     from scenecraft.jobs.webhooks import Deliverer
     from scenecraft.jobs.worker import WorkerPool
-    from scenecraft.observability import configure_logging, log
+    from scenecraft.observability import Metrics, configure_logging, log
     from scenecraft.storage.store import BlobStore
 
     settings = load_settings(
@@ -67,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         module, _, name = args.engine.partition(":")
         factory = getattr(importlib.import_module(module), name)
+    metrics = Metrics()
+    metrics.watch_disk(settings.data_dir)
+    metrics.watch_gpu()
     bus = make_bus(settings.event_bus, database_url=settings.resolved_database_url, redis_url=settings.redis_url)
     pool = WorkerPool(
         db=db,
@@ -75,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         policy=policy_from_settings(settings),
         engine_factory=factory,
         count=args.concurrency,
+        metrics=metrics,
         preview_every=settings.preview_every_steps,
         deliverer=Deliverer(
             db, max_attempts=settings.webhook_max_attempts, backoff_seconds=settings.webhook_backoff_seconds
@@ -85,11 +99,18 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     pool.start()
+    http = None
+    if args.metrics_port is not None:
+        from scenecraft.jobs.worker_http import serve_worker_http
+
+        http = serve_worker_http(args.metrics_host, args.metrics_port, metrics, pool.model_status)
     log.info("worker started", concurrency=args.concurrency, database=db.dialect)
     print("scenecraft worker: ready", flush=True)
     done.wait()
     log.info("worker draining", grace_seconds=args.drain_seconds)
     released = pool.stop(grace_seconds=args.drain_seconds)
+    if http is not None:
+        http.shutdown()
     print(f"scenecraft worker: stopped ({len(released)} jobs released)", flush=True)
     bus.close()
     db.dispose()

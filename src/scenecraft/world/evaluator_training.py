@@ -276,7 +276,8 @@ def train(
     ckpt = out / f"{name}.ckpt.pt"
     step, spent = 0, 0.0
     if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+        # bandit B614 waived: our own resume file (net + optimizer state), written by this trainer into its out dir
+        state = torch.load(ckpt, weights_only=False)  # nosec B614
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
         step, spent = state["step"], 0.0 if extend else state["spent"]
