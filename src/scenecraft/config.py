@@ -142,9 +142,16 @@ class Settings(BaseSettings):
     webhook_backoff_seconds: float = Field(default=2.0, ge=0.0, le=3600)
 
     # -- generation engine ----------------------------------------------------------------
-    model: str = "seed-12M"
+    model: str = "seed-12M"  # the default model of jobs that name none (an id of `scenecraft models list`)
     checkpoint: str | None = None  # None: the bundled weights of the model
     device: str = "cpu"
+    # The model library (docs/models.md): diffusers folders of real DiT families. None: <data_dir>/models.
+    models_dir: Path | None = None
+    model_dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # library models; bfloat16 on GPUs
+    attention_backend: str = Field(default="native", pattern=r"^[a-z0-9_]+$")  # diffusers' dispatch name
+    cpu_offload: bool = False  # diffusers' model CPU offload: only the running component on the GPU
+    img2img_strength: float = Field(default=0.6, gt=0.0, le=1.0)  # how far a context scene is re-noised
+    resident_models: int = Field(default=1, ge=1, le=16)  # models a worker keeps loaded (LRU beyond)
 
     @classmethod
     def settings_customise_sources(
@@ -208,6 +215,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'scenecraft.db').resolve()}"
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir if self.models_dir is not None else self.data_dir / "models"
 
     @property
     def blob_dir(self) -> Path:

@@ -132,6 +132,22 @@ class Metrics:
         self.jobs_finished = Counter(
             "scenecraft_jobs_finished_total", "Jobs finished by outcome", ["outcome"], registry=self.registry
         )
+        self.model_load_seconds = Histogram(
+            "scenecraft_model_load_seconds",
+            "Time to load a model into a worker (from disk to ready)",
+            ["model"],
+            buckets=JOB_BUCKETS,
+            registry=self.registry,
+        )
+        self.model_resident_bytes = Gauge(
+            "scenecraft_model_resident_bytes",
+            "Weights of the models a worker holds now, by model",
+            ["model"],
+            registry=self.registry,
+        )
+        self.model_swaps = Counter(
+            "scenecraft_model_swaps_total", "Resident models unloaded to make room for another", registry=self.registry
+        )
 
         self.audit_checks = Counter(
             "scenecraft_audit_chain_checks_total",

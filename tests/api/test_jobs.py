@@ -67,12 +67,24 @@ def test_idempotency_key_gives_the_same_job(alice: UserClient) -> None:
 @pytest.mark.parametrize(
     ("change", "field", "allowed"),
     [
-        ({"width": 2048, "height": 2048}, "width", "less than or equal to 1024"),
+        ({"width": 8192, "height": 8192}, "width", "less than or equal to 4096"),
+        ({"width": 2048, "height": 2048}, "width", "model seed-12M: width 2048 is outside 32..1024"),
         ({"width": 60, "height": 60}, "width", "multiple of 8"),
         ({"steps": 0}, "steps", "greater than or equal to 1"),
-        ({"width": 64, "height": 128}, "body", "width and height must be equal"),
+        ({"width": 64, "height": 128}, "width", "width and height must be equal"),
+        ({"model": "flux-dev"}, "model", "model 'flux-dev' is not installed; installed: seed-12M"),
+        (
+            {"negative_prompt": "blurry"},
+            "negative_prompt",
+            "model seed-12M (scenecraft scene DiT (bundled)) cannot do negative_prompt",
+        ),
+        ({"sampler": "flow-euler"}, "sampler", "model seed-12M samples with euler or heun, not 'flow-euler'"),
         ({"prompt": ""}, "prompt", "at least 1 character"),
-        ({"sampler": "magic"}, "sampler", "'ddim', 'ddpm', 'euler' or 'heun'"),
+        (
+            {"sampler": "magic"},
+            "sampler",
+            "'ddim', 'ddpm', 'euler', 'heun', 'dpm-solver++', 'flow-dpm-solver' or 'flow-euler'",
+        ),
         ({"subjects": [{"prompt": "cat", "box": [0.5, 0.1, 0.2, 0.9]}]}, "subjects.0.box", "x0 < x1"),
         (
             {

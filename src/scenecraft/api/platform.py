@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -10,6 +12,7 @@ from scenecraft.auth.gateway import IPFilter, RateLimiter
 from scenecraft.auth.secretbox import SecretBox
 from scenecraft.config import Settings
 from scenecraft.db import Database
+from scenecraft.families.library import Library, scan
 from scenecraft.jobs.events import EventBus, make_bus
 from scenecraft.jobs.queue import QueuePolicy, queue_depth, queue_health
 from scenecraft.observability import Metrics, QueueHealth
@@ -41,6 +44,18 @@ class Platform:
     policy: QueuePolicy
     workers: Any = None  # jobs.worker.WorkerPool when embedded workers run
     extras: dict[str, Any] = field(default_factory=dict)
+    _library: tuple[float, Library] | None = None
+    _library_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    LIBRARY_TTL_SECONDS = 5.0  # a model copied into models_dir shows up within this long
+
+    def library(self) -> Library:
+        """The installed models (settings.models_dir, read from files; cached for a few seconds)."""
+        with self._library_lock:
+            now = time.monotonic()
+            if self._library is None or now - self._library[0] > self.LIBRARY_TTL_SECONDS:
+                self._library = (now, scan(self.settings.resolved_models_dir, self.settings.model))
+            return self._library[1]
 
     @classmethod
     def from_settings(cls, settings: Settings, *, bus: EventBus | None = None) -> Platform:

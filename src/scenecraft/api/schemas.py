@@ -19,8 +19,9 @@ Id = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="32 hex digits"
 Username = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
 TotpCode = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="6-digit TOTP code")]
-MODELS = ("seed-12M",)
-SAMPLERS = ("ddim",)
+# Every sampler name any family uses; which ones a model takes is in GET /v1/models (`samplers`).
+Sampler = Literal["ddim", "ddpm", "euler", "heun", "dpm-solver++", "flow-dpm-solver", "flow-euler"]
+ModelId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
 
 
 class Strict(BaseModel):
@@ -151,20 +152,30 @@ class Subject(Strict):
 
 class JobCreate(Strict):
     prompt: Annotated[str, Field(min_length=1, max_length=2000)]
-    negative_prompt: Annotated[str, Field(max_length=2000)] = ""
-    width: Annotated[int, Field(ge=32, le=1024, multiple_of=8)] = 64
-    height: Annotated[int, Field(ge=32, le=1024, multiple_of=8)] = 64
-    steps: Annotated[int, Field(ge=1, le=200)] = 20
-    guidance: Annotated[float, Field(ge=0.0, le=30.0)] = Field(
-        default=3.0, description="guidance of the prompt (1 = off); other conditions use the model's defaults"
+    negative_prompt: Annotated[str, Field(max_length=2000)] = Field(
+        default="", description="what to steer away from; models without support (see GET /v1/models) refuse it"
+    )
+    width: Annotated[int, Field(ge=32, le=4096, multiple_of=8)] = Field(
+        default=64, description="pixels; each model's own range and multiple are in GET /v1/models (`size`)"
+    )
+    height: Annotated[int, Field(ge=32, le=4096, multiple_of=8)] = 64
+    steps: Annotated[int, Field(ge=1, le=200)] | None = Field(
+        default=None, description="omit for the model's default (GET /v1/models `steps`)"
+    )
+    guidance: Annotated[float, Field(ge=0.0, le=30.0)] | None = Field(
+        default=None,
+        description="guidance of the prompt (1 = off); omit for the model's default; other conditions use "
+        "the model's defaults",
     )
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
         default=None, description="omit for a random seed; the chosen seed is stored, so reruns match"
     )
-    sampler: Literal["ddim", "ddpm", "euler", "heun"] = Field(
-        default="euler", description="euler or heun for flow models (seed-12M); ddim or ddpm for epsilon models"
+    sampler: Sampler | None = Field(
+        default=None, description="omit for the model's own; the ones each model takes are in GET /v1/models"
     )
-    model: Literal["seed-12M"] = "seed-12M"
+    model: ModelId | None = Field(
+        default=None, description="an installed model's id (GET /v1/models); omit for the platform default"
+    )
     scene_asset_id: Id | None = None
     subjects: Annotated[list[Subject], Field(max_length=8)] = []
     inpaint: bool = Field(
@@ -200,15 +211,6 @@ class JobCreate(Strict):
         for i, s in enumerate(self.subjects):
             if s.pose is not None and s.box is None:
                 raise ValueError(f"subjects[{i}] has a pose but no box: a pose is drawn into its subject's box")
-        return self
-
-    @model_validator(mode="after")
-    def _square(self) -> JobCreate:
-        if self.width != self.height:
-            raise ValueError(
-                f"width and height must be equal for now (the engine makes square images), "
-                f"got {self.width}x{self.height}"
-            )
         return self
 
 
@@ -278,6 +280,59 @@ class WorldSceneCreate(Strict):
     light_elevation_deg: Annotated[float, Field(ge=5.0, le=90.0)] = 50.0
     size: Annotated[int, Field(ge=32, le=256, multiple_of=8)] = 128
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+
+
+# -- models -----------------------------------------------------------------------------------
+class SizeRange(BaseModel):
+    min: int
+    max: int
+    multiple_of: int
+
+
+class StepRange(BaseModel):
+    min: int
+    max: int
+    default: int
+
+
+class GuidanceDefault(BaseModel):
+    default: float
+
+
+class ModelCapabilities(BaseModel):
+    text: bool
+    negative_prompt: bool
+    context_scene: bool
+    inpaint: bool
+    regional_subjects: bool
+    pose: bool
+    image_prompt: bool
+
+
+class ModelVariant(BaseModel):
+    id: str
+    steps: int
+    passes_per_step: int
+    default: bool
+
+
+class ModelPublic(BaseModel):
+    id: str
+    family: str = Field(description="pixart-alpha, pixart-sigma, sana, sd3, flux or scene-dit (the bundled model)")
+    default: bool = Field(description="the model of jobs that name none")
+    params: int = Field(description="parameters of the DiT itself")
+    dtype: str
+    native_size: list[int] = Field(description="[width, height] the model was trained at")
+    size: SizeRange
+    steps: StepRange
+    samplers: list[str]
+    guidance: GuidanceDefault
+    capabilities: ModelCapabilities
+    variants: list[ModelVariant]
+
+
+class ModelList(BaseModel):
+    models: list[ModelPublic]
 
 
 # -- service ----------------------------------------------------------------------------------

@@ -44,9 +44,16 @@ class GenerateParams(_Params):
     inpaint: bool = False
     effects: list[dict[str, Any]] | None = None  # a chain rendered on the result (version 2)
 
+    @property
+    def mode(self) -> str:
+        """Which pipeline a family model runs for it: inpaint, img2img (a context scene) or text."""
+        return "inpaint" if self.inpaint else "scene" if self.scene_asset_id else "text"
+
     def batch_key(self) -> str:
-        """Jobs with equal keys can share one forward pass: same model, size, steps, sampler, guidance."""
-        return "|".join(str(v) for v in (self.model, self.width, self.height, self.steps, self.sampler, self.guidance))
+        """Jobs with equal keys can share one forward pass: same model, size, steps, sampler,
+        guidance and mode (families run a different diffusers pipeline per mode)."""
+        values = (self.model, self.width, self.height, self.steps, self.sampler, self.guidance, self.mode)
+        return "|".join(str(v) for v in values)
 
 
 class EffectsParams(_Params):

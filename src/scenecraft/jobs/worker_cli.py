@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "pipeline":
 
         def factory() -> Engine:
-            return PipelineEngine(settings.checkpoint, settings.device, threads=args.threads)
+            return PipelineEngine.from_settings(settings, threads=args.threads, metrics=metrics)
     else:
         module, _, name = args.engine.partition(":")
         factory = getattr(importlib.import_module(module), name)

@@ -18,6 +18,7 @@ from sqlalchemy import and_, or_, select
 
 from scenecraft import audit
 from scenecraft.api.deps import ClientIP, JobsRead, JobsWrite, PlatformDep, SessionDep, not_found, too_many
+from scenecraft.api.job_models import checked_params, resolve_model
 from scenecraft.api.schemas import JobAccepted, JobCreate, JobPage, JobPublic, Progress
 from scenecraft.api.submit import submit
 from scenecraft.db.models import Asset, Job, JobEvent
@@ -59,8 +60,8 @@ def owned_job(session: Any, job_id: str, user_id: str) -> Job:
     return job
 
 
-def generation_cost(body: JobCreate) -> int:
-    return max(1, math.ceil(body.width * body.height * body.steps / UNIT))
+def generation_cost(width: int, height: int, steps: int) -> int:
+    return max(1, math.ceil(width * height * steps / UNIT))
 
 
 @router.post(
@@ -85,7 +86,9 @@ def submit_job(
     ] = None,
 ) -> JobAccepted:
     user = principal.user
-    verdict = platform.limiter.hit(platform.settings.rate_limit_generation, "gen", user.id, cost=generation_cost(body))
+    values = checked_params(body, resolve_model(body, platform.library()))
+    cost = generation_cost(values["width"], values["height"], values["steps"])
+    verdict = platform.limiter.hit(platform.settings.rate_limit_generation, "gen", user.id, cost=cost)
     if not verdict.allowed:
         raise too_many(verdict, "generation (weighted by size and steps)")
     if body.scene_asset_id is not None:
@@ -101,7 +104,6 @@ def submit_job(
                     }
                 ],
             )
-    values = body.model_dump(mode="json", exclude={"priority", "webhook_url"})
     if idempotency_key is not None and values["seed"] is None:
         # the seed must not make a retried request look different: derive it from the key
         values["seed"] = int(hashlib.sha256(idempotency_key.encode()).hexdigest()[:8], 16)
