@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from scenecraft.auth.gateway import IPFilter, RateLimiter
+from scenecraft.auth.gateway import IPFilter, RateLimiter, TrustedProxies
 from scenecraft.auth.secretbox import SecretBox
 from scenecraft.config import Settings
 from scenecraft.db import Database
+from scenecraft.jobs.egress import EgressGuard
 from scenecraft.jobs.events import EventBus, make_bus
 from scenecraft.jobs.queue import QueuePolicy, queue_depth
 from scenecraft.observability import Metrics
@@ -34,6 +35,8 @@ class Platform:
     store: BlobStore
     limiter: RateLimiter
     ip_filter: IPFilter
+    proxies: TrustedProxies
+    egress: EgressGuard
     box: SecretBox
     bus: EventBus
     metrics: Metrics
@@ -52,6 +55,8 @@ class Platform:
             store=BlobStore.from_settings(settings),
             limiter=RateLimiter(settings.redis_url or "memory://"),
             ip_filter=IPFilter(settings.ip_allow, settings.ip_deny),
+            proxies=TrustedProxies(settings.trusted_proxies),
+            egress=EgressGuard(settings.webhook_allow_private),
             box=SecretBox(settings.secret_key.get_secret_value()),
             bus=bus
             or make_bus(settings.event_bus, database_url=settings.resolved_database_url, redis_url=settings.redis_url),

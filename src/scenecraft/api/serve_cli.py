@@ -101,5 +101,8 @@ def run(args: argparse.Namespace) -> int:
         access_log=False,
         log_level=args.log_level.lower(),
         timeout_keep_alive=30,
+        # X-Forwarded-* are read by our gateway only, from settings.trusted_proxies (auth/gateway.py);
+        # uvicorn's own default trusts them from 127.0.0.1, which lets a local client forge its address.
+        proxy_headers=False,
     )
     return 0
