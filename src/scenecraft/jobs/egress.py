@@ -43,12 +43,12 @@ def _unmapped(addr: Address) -> Address:
 
 def _why_internal(addr: Address) -> str | None:
     for attribute, name in (
+        ("is_unspecified", "unspecified"),
         ("is_loopback", "loopback"),
         ("is_link_local", "link-local"),
-        ("is_private", "private"),
         ("is_multicast", "multicast"),
         ("is_reserved", "reserved"),
-        ("is_unspecified", "unspecified"),
+        ("is_private", "private"),  # last: Python counts several of the above as private too
     ):
         if getattr(addr, attribute):
             return name
