@@ -13,6 +13,7 @@ A 405 lists in `Allow` every method some route serves at that path, not just the
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -20,7 +21,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from scenecraft.observability import log
 
@@ -103,12 +103,19 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return validation_response(field_errors(exc.errors()))
 
 
+def _routes(routes: list[Any]) -> Iterator[Any]:
+    """Every route, also those inside included routers."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        yield from _routes(inner.routes) if inner is not None else (route,)
+
+
 def _allowed_methods(request: Request) -> list[str]:
+    path = request.scope.get("path", "")
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        route_methods = getattr(route, "methods", None)
-        if match != Match.NONE and route_methods:
+    for route in _routes(request.app.router.routes):
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(path):
             methods |= set(route_methods)
     return sorted(methods)
 
