@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # Placeholder secrets: fine on a laptop in development, refused anywhere else.
@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     hsts: bool | None = None
     ip_allow: list[str] = Field(default_factory=list)  # CIDRs; empty = everyone (minus deny)
     ip_deny: list[str] = Field(default_factory=list)
+    # CIDRs of the reverse proxies in front of the API. Only a request whose TCP peer is in this
+    # list has its X-Forwarded-For / X-Forwarded-Proto read (auth/gateway.py). Empty: never read.
+    # The client address decides the per-IP limits, login throttles, audit records, ip_allow/deny.
+    trusted_proxies: list[str] = Field(default_factory=list)
     signature_window_seconds: int = Field(default=300, ge=10, le=3600)
     # The built web studio served at `/` (`scripts/setup-web` builds web/dist). None: the repository's
     # web/dist when it exists; a missing folder leaves `/` unserved (the API works without it).
@@ -122,7 +126,11 @@ class Settings(BaseSettings):
     rate_limit_user: str = "300/minute"
     rate_limit_key: str = "300/minute"
     rate_limit_generation: str = "200/minute"  # cost units; one 64x64, 20-step image = 1 unit
-    rate_limit_login: str = "10/minute"
+    rate_limit_login: str = "10/minute"  # attempts per (client IP, username)
+    # Failed logins per username from any address (a distributed guess at one account), and per
+    # client address across all usernames (password spraying). Checked before the password is.
+    rate_limit_login_account: str = "20/hour"
+    rate_limit_login_ip: str = "60/hour"
     rate_limit_mfa: str = "5/5minute"
 
     # -- jobs -----------------------------------------------------------------------------
@@ -140,6 +148,10 @@ class Settings(BaseSettings):
     affinity_wait_seconds: float = Field(default=30.0, ge=0.0, le=86400)
     webhook_max_attempts: int = Field(default=5, ge=1, le=50)
     webhook_backoff_seconds: float = Field(default=2.0, ge=0.0, le=3600)
+    # Webhook targets must resolve to public addresses (jobs/egress.py); these CIDRs are allowed
+    # even though they are loopback, private, link-local, ... (e.g. ["10.20.0.0/16"] for an
+    # in-cluster receiver). Empty: only public addresses.
+    webhook_allow_private: list[str] = Field(default_factory=list)
 
     # -- generation engine ----------------------------------------------------------------
     model: str = "seed-12M"  # the default model of jobs that name none (an id of `scenecraft models list`)
@@ -163,6 +175,14 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _TomlFileSource(settings_cls, _config_file_path()))
+
+    @field_validator("ip_allow", "ip_deny", "trusted_proxies", "webhook_allow_private")
+    @classmethod
+    def _check_networks(cls, cidrs: list[str], info: ValidationInfo) -> list[str]:
+        from scenecraft.auth.gateway import parse_networks
+
+        parse_networks(cidrs, str(info.field_name))
+        return cidrs
 
     @field_validator("master_keys")
     @classmethod

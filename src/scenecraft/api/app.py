@@ -7,12 +7,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 
 from scenecraft import __version__, audit
+from scenecraft.api import errors
 from scenecraft.api.middleware import GatewayMiddleware
 from scenecraft.api.platform import Platform
 from scenecraft.api.routes import assets, auth, health, jobs, keys, models, scenes
@@ -29,19 +28,6 @@ Authenticate with a session (POST /v1/auth/login; cookie plus `X-CSRF-Token` on 
 key (`Authorization: Bearer sc_...`, or HMAC-signed requests for signing keys). Another user's
 objects answer 404. Over a rate limit: 429 with `Retry-After`. See docs/api.md for a curl walk-through.
 """
-
-
-def _where(loc: tuple[object, ...] | list[object]) -> str:
-    return ".".join(str(p) for p in loc if p != "body") or "body"
-
-
-async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """422 with FastAPI's usual `detail` list plus one readable `message` naming each bad field."""
-    assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    message = "; ".join(f"{_where(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors)
-    detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
-    return JSONResponse({"detail": detail, "message": message}, status_code=422)
 
 
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
@@ -91,7 +77,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     app = FastAPI(title="scenecraft", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.platform = platform
-    app.add_exception_handler(RequestValidationError, validation_error)
+    errors.install(app)
     for module in (auth, keys, jobs, models, assets, scenes, health):
         app.include_router(module.router)
     mount_studio(app, platform.settings.web_dir)  # last: the routes above take precedence

@@ -111,5 +111,8 @@ def run(args: argparse.Namespace) -> int:
         timeout_keep_alive=30,
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        # X-Forwarded-* are read by our gateway only, from settings.trusted_proxies (auth/gateway.py);
+        # uvicorn's own default trusts them from 127.0.0.1, which lets a local client forge its address.
+        proxy_headers=False,
     )
     return 0

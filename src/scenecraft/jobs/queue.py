@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scenecraft.db.models import Job, JobEvent, utcnow
@@ -78,12 +79,8 @@ def enqueue(
     row_params = to_row(typed)
     digest = request_hash({**row_params, "priority": priority, "webhook_url": webhook_url})
     if idempotency_key is not None:
-        existing = session.scalar(select(Job).where(Job.user_id == user_id, Job.idempotency_key == idempotency_key))
+        existing = _replayed(session, user_id, idempotency_key, digest)
         if existing is not None:
-            if existing.request_hash != digest:
-                raise IdempotencyConflict(
-                    f"Idempotency-Key {idempotency_key!r} was already used with a different request"
-                )
             return existing, False
     active = session.scalar(select(func.count()).select_from(Job).where(Job.user_id == user_id, Job.status.in_(ACTIVE)))
     if (active or 0) >= policy.quota_max_queued:
@@ -102,10 +99,28 @@ def enqueue(
         max_attempts=policy.max_attempts,
         available_at=utcnow(),
     )
-    session.add(job)
-    session.flush()
+    try:
+        # The unique index (user_id, idempotency_key) decides between concurrent submits: the
+        # loser's insert fails (on PostgreSQL after waiting for the winner's commit) and it
+        # answers with the winner's job.
+        with session.begin_nested():
+            session.add(job)
+            session.flush()
+    except IntegrityError:
+        winner = _replayed(session, user_id, idempotency_key, digest) if idempotency_key is not None else None
+        if winner is None:
+            raise
+        return winner, False
     add_event(session, job.id, "status", {"status": "queued"})
     return job, True
+
+
+def _replayed(session: Session, user_id: str, idempotency_key: str, digest: str) -> Job | None:
+    """The job first submitted with this key, or None; IdempotencyConflict if its body differed."""
+    existing = session.scalar(select(Job).where(Job.user_id == user_id, Job.idempotency_key == idempotency_key))
+    if existing is not None and existing.request_hash != digest:
+        raise IdempotencyConflict(f"Idempotency-Key {idempotency_key!r} was already used with a different request")
+    return existing
 
 
 def add_event(session: Session, job_id: str, kind: str, data: dict[str, Any]) -> JobEvent:

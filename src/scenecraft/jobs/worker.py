@@ -147,6 +147,7 @@ class WorkerPool:
                 platform.db,
                 max_attempts=settings.webhook_max_attempts,
                 backoff_seconds=settings.webhook_backoff_seconds,
+                guard=platform.egress,
             ),
             warm_model=settings.model,
         )

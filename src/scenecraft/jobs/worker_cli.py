@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from scenecraft.api.platform import policy_from_settings
     from scenecraft.config import load_settings
     from scenecraft.db import Database
+    from scenecraft.jobs.egress import EgressGuard
     from scenecraft.jobs.engine import Engine, PipelineEngine
     from scenecraft.jobs.events import make_bus
     from scenecraft.jobs.webhooks import Deliverer
@@ -91,7 +92,10 @@ def run(args: argparse.Namespace) -> int:
         metrics=metrics,
         preview_every=settings.preview_every_steps,
         deliverer=Deliverer(
-            db, max_attempts=settings.webhook_max_attempts, backoff_seconds=settings.webhook_backoff_seconds
+            db,
+            max_attempts=settings.webhook_max_attempts,
+            backoff_seconds=settings.webhook_backoff_seconds,
+            guard=EgressGuard(settings.webhook_allow_private),
         ),
         warm_model=settings.model,
     )

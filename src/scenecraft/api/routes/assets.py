@@ -9,12 +9,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Header, HTTPException, Path, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from scenecraft import audit
 from scenecraft.api import content
-from scenecraft.api.deps import AssetsRead, AssetsWrite, ClientIP, PlatformDep, SessionDep, not_found, too_many
-from scenecraft.api.schemas import AssetPage, AssetPublic, AssetVersionPublic, EffectsRequest, JobAccepted
+from scenecraft.api.deps import (
+    AssetsRead,
+    AssetsWrite,
+    ClientIP,
+    PlatformDep,
+    SessionDep,
+    charge_generation,
+    field_error,
+    not_found,
+)
+from scenecraft.api.schemas import AssetPage, AssetPublic, AssetVersionPublic, EffectsRequest, JobAccepted, text_problem
 from scenecraft.api.submit import submit
 from scenecraft.db.models import Asset, AssetVersion
 from scenecraft.jobs.params import EffectsParams
@@ -76,6 +85,9 @@ async def upload_asset(
     except UploadRejected as exc:
         raise HTTPException(exc.status, str(exc)) from None
     name = (file.filename or "")[:255]
+    problem = text_problem(name)
+    if problem is not None:
+        raise field_error("file", "control_character", f"the file name {problem}")
 
     def store() -> Asset:
         asset = platform.store.create_asset(
@@ -222,9 +234,7 @@ def apply_effects(
     if version is None:
         raise not_found(f"version {number} of asset", asset_id)
     cost = effects_cost(version.width, version.height)
-    verdict = platform.limiter.hit(platform.settings.rate_limit_generation, "gen", principal.user.id, cost=cost)
-    if not verdict.allowed:
-        raise too_many(verdict, "generation and effects (weighted by size)")
+    charge_generation(platform, principal.user.id, cost, "generation and effects (weighted by size)")
     params = EffectsParams(asset_id=asset_id, version=number, chain=body.chain.to_json())
     job, _ = submit(
         session,
@@ -241,8 +251,12 @@ def apply_effects(
 
 @router.delete("/v1/assets/{asset_id}", status_code=204, responses={404: {"description": "not found"}})
 def delete_asset(asset_id: AssetId, principal: AssetsWrite, session: SessionDep, ip: ClientIP) -> Response:
-    asset = owned_asset(session, asset_id, principal.user.id)
-    session.delete(asset)  # versions go with it (ON DELETE CASCADE); blobs stay for dedup, `gc` collects
+    # One DELETE that names the owner: of concurrent deletes, exactly one removes the row (the others
+    # wait for its lock, then match nothing) and only that one answers 204 and writes the audit record.
+    # Versions go with it (ON DELETE CASCADE); blobs stay for dedup, `gc` collects them.
+    gone = session.execute(delete(Asset).where(Asset.id == asset_id, Asset.user_id == principal.user.id))
+    if getattr(gone, "rowcount", 0) != 1:
+        raise not_found("asset", asset_id)
     audit.append(session, "asset.deleted", actor_id=principal.user.id, target=asset_id, ip=ip)
     session.commit()
     return Response(status_code=204)
