@@ -21,7 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("scenecraft.jobs.worker_cli", "run standalone workers against a shared database"),
     "admin": ("scenecraft.admin_cli", "users, passwords, key rotation, audit verification"),
     "effects": ("scenecraft.effects.cli", "apply an effects chain to an image (stills, WebP/GIF animations)"),
-    "world": ("scenecraft.world.cli", "procedural scenes: render, sample, score the evaluators"),
+    "world": ("scenecraft.world.cli", "procedural scenes: render and sample, with labels"),
+    "eval": ("scenecraft.evaluate.cli", "the frozen judges of scene images: train, fit, freeze, score"),
     "train": ("scenecraft.train.cli", "train a scene-aware DiT on the scene world (CPU, GPU, torchrun)"),
 }
 

@@ -302,10 +302,6 @@ def write_settings_file(path: Path, values: dict[str, Any]) -> None:
     lines += [f"{k} = {literal(v)}" for k, v in values.items() if k not in tables]
     for name, table in tables.items():
         lines += ["", f"[{name}]"] + [f"{k} = {literal(v)}" for k, v in table.items()]
-    temp = path.with_suffix(".toml.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("\n".join(lines) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temp, path)
+    from scenecraft.atomic_write import write_text
+
+    write_text(path, "\n".join(lines) + "\n", perm=0o600)

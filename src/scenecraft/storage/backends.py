@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 from pathlib import Path
 from typing import Any, Protocol
+
+from scenecraft.atomic_write import atomic_open
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1 << 20
@@ -64,18 +65,9 @@ class LocalBlobBackend:
         if final.exists():
             return  # content-addressed: the same address holds the same bytes
         final.parent.mkdir(parents=True, exist_ok=True)
-        temp = self.tmp / f"{sha256}.{secrets.token_hex(8)}"
-        try:
-            with temp.open("wb") as f:
-                for start in range(0, len(data), CHUNK):
-                    f.write(data[start : start + CHUNK])
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temp, final)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(final.parent)
+        with atomic_open(final, temp_dir=self.tmp) as f:
+            for start in range(0, len(data), CHUNK):
+                f.write(data[start : start + CHUNK])
 
     def get(self, sha256: str) -> bytes:
         try:
@@ -95,14 +87,6 @@ class LocalBlobBackend:
     def ping(self) -> None:
         if not os.access(self.root, os.W_OK):
             raise OSError(f"blob directory {self.root} is not writable")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class S3BlobBackend:
