@@ -75,8 +75,8 @@ def light_agreement(specs: list[Any], images: list[np.ndarray], size: int) -> tu
 
 
 def score_mode(name: str, held: Any, images: list[np.ndarray], size: int, seconds: float | None) -> dict[str, Any]:
-    from scenecraft.world.evaluators import Evaluators
-    from scenecraft.world.metrics import score_images
+    from scenecraft.evaluate.judges import Evaluators
+    from scenecraft.evaluate.metrics import score_images
 
     scores = score_images(held.specs, images, Evaluators.load())
     light, light_n = light_agreement(held.specs, images, size)

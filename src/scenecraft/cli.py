@@ -22,7 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("scenecraft.families.cli", "the model library: list, inspect, verify installed DiT families"),
     "admin": ("scenecraft.admin_cli", "users, passwords, key rotation, audit verification"),
     "effects": ("scenecraft.effects.cli", "apply an effects chain to an image (stills, WebP/GIF animations)"),
-    "world": ("scenecraft.world.cli", "procedural scenes: render, sample, score the evaluators"),
+    "world": ("scenecraft.world.cli", "procedural scenes: render and sample, with labels"),
+    "eval": ("scenecraft.evaluate.cli", "the frozen judges of scene images: train, fit, freeze, score"),
     "train": ("scenecraft.train.cli", "train a scene-aware DiT on the scene world (CPU, GPU, torchrun)"),
 }
 

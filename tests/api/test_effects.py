@@ -126,7 +126,7 @@ def test_a_bad_chain_is_422_naming_op_and_parameter_and_stores_nothing(
     asset_id = upload(alice, png(expected_image(14, 16)))
     r = alice.post(f"/v1/assets/{asset_id}/effects", json={"chain": chain})
     assert r.status_code == 422
-    message = r.json()["message"]
+    message = r.json()["detail"]
     assert message.startswith("chain: ") and expected in message, message
     assert worker.run_once() == 0  # no job was queued
     assert len(versions(alice, asset_id)) == 1
@@ -140,7 +140,7 @@ def test_missing_asset_or_version_is_404(alice: UserClient) -> None:
     r = alice.post(f"/v1/assets/{asset_id}/effects", json={"chain": CHAIN, "version": 2})
     assert r.status_code == 404 and "version 2" in r.json()["detail"]
     r = alice.post(f"/v1/assets/{asset_id}/effects", json={"chain": CHAIN, "version": 0})
-    assert r.status_code == 422 and r.json()["message"].startswith("version: ")
+    assert r.status_code == 422 and r.json()["detail"].startswith("version: ")
 
 
 def test_another_users_asset_is_404_and_untouched(alice: UserClient, bob: UserClient, worker: Worker) -> None:
@@ -182,7 +182,7 @@ def test_a_job_with_effects_stores_raw_v1_and_effects_v2(alice: UserClient, work
 def test_a_job_with_a_bad_chain_is_422_at_submission(alice: UserClient, worker: Worker) -> None:
     r = alice.post("/v1/jobs", json={**JOB, "effects": [{"op": "bloom", "strength": 5}]})
     assert r.status_code == 422
-    message = r.json()["message"]
+    message = r.json()["detail"]
     assert message.startswith("effects: ") and "op 0 (bloom): parameter 'strength'" in message, message
     assert worker.run_once() == 0
 

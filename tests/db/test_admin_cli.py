@@ -89,3 +89,17 @@ def test_verify_audit_exit_status(
     db.dispose()
     assert admin(["verify-audit", *base]) == 1
     assert "record 1 was altered" in capsys.readouterr().out
+
+
+def test_migrate_brings_an_empty_database_to_head(
+    data_dir: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alembic.script import ScriptDirectory
+
+    from scenecraft.db.engine import alembic_config
+
+    assert admin(["migrate", "--data-dir", str(data_dir), "--database-url", database_url]) == 0
+    db = Database(database_url)
+    head = ScriptDirectory.from_config(alembic_config(db.engine)).get_current_head()
+    db.dispose()
+    assert capsys.readouterr().out.startswith(f"migrate: schema at revision {head} ")

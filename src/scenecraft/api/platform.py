@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from scenecraft.auth.gateway import IPFilter, RateLimiter
+from scenecraft.auth.gateway import IPFilter, RateLimiter, TrustedProxies
 from scenecraft.auth.secretbox import SecretBox
 from scenecraft.config import Settings
 from scenecraft.db import Database
 from scenecraft.families.library import Library, scan
+from scenecraft.jobs.egress import EgressGuard
 from scenecraft.jobs.events import EventBus, make_bus
-from scenecraft.jobs.queue import QueuePolicy, queue_depth
-from scenecraft.observability import Metrics
+from scenecraft.jobs.queue import QueuePolicy, queue_depth, queue_health
+from scenecraft.observability import Metrics, QueueHealth
 from scenecraft.storage.store import BlobStore
 
 
@@ -38,6 +39,8 @@ class Platform:
     store: BlobStore
     limiter: RateLimiter
     ip_filter: IPFilter
+    proxies: TrustedProxies
+    egress: EgressGuard
     box: SecretBox
     bus: EventBus
     metrics: Metrics
@@ -68,6 +71,8 @@ class Platform:
             store=BlobStore.from_settings(settings),
             limiter=RateLimiter(settings.redis_url or "memory://"),
             ip_filter=IPFilter(settings.ip_allow, settings.ip_deny),
+            proxies=TrustedProxies(settings.trusted_proxies),
+            egress=EgressGuard(settings.webhook_allow_private),
             box=SecretBox(settings.secret_key.get_secret_value()),
             bus=bus
             or make_bus(settings.event_bus, database_url=settings.resolved_database_url, redis_url=settings.redis_url),
@@ -79,7 +84,12 @@ class Platform:
             with db.session() as s:
                 return queue_depth(s)
 
-        metrics.watch_queue(depth)
+        def health() -> QueueHealth:
+            with db.session() as s:
+                return queue_health(s)
+
+        metrics.watch_queue(depth, health)
+        metrics.watch_disk(settings.data_dir)
         return platform
 
     @property

@@ -1,8 +1,16 @@
 """Request and response models of the public API: bounds on every field (they become the OpenAPI
-spec), separate Create / Public models, and checks that say what is wrong and what is allowed."""
+spec), separate Create / Public models, and checks that say what is wrong and what is allowed.
+
+Every request model derives from `Strict`, which holds the rules common to all of them, so no field
+can miss one: unknown fields are refused, JSON types are taken exactly (`true` is not a number, `1`
+is not a boolean), and no text anywhere may hold a control character other than tab, newline and
+carriage return (NUL included: PostgreSQL cannot store it), nor a lone surrogate. The spec says so
+too: every string property carries TEXT_PATTERN unless it has a stricter pattern or an enum.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -24,8 +32,62 @@ Sampler = Literal["ddim", "ddpm", "euler", "heun", "dpm-solver++", "flow-dpm-sol
 ModelId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
 
 
+# Refused in text: C0 controls but tab, newline and carriage return; DEL and the C1 controls; lone
+# surrogates (which no UTF-8 text can hold). TEXT_PATTERN says the same to clients (JSON Schema
+# patterns cannot name surrogates, which JSON encoders do not produce anyway).
+_FORBIDDEN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+
+
+def text_problem(value: str) -> str | None:
+    """What is wrong with `value` as text of this API, or None."""
+    found = _FORBIDDEN_TEXT.search(value)
+    if found is None:
+        return None
+    return (
+        f"contains the control character U+{ord(found.group()):04X} at position {found.start()}; "
+        f"text may hold tabs and line breaks but no other control characters"
+    )
+
+
+def _check_texts(value: Any) -> None:
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_texts(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_texts(key)
+            _check_texts(item)
+
+
+def _text_pattern_in_schema(schema: dict[str, Any]) -> None:
+    """Adds TEXT_PATTERN to every free string in a model's JSON schema (properties, items, anyOf)."""
+    if schema.get("type") == "string" and not ({"pattern", "enum", "const", "format"} & set(schema)):
+        schema["pattern"] = TEXT_PATTERN
+    for key in ("properties",):
+        for sub in schema.get(key, {}).values():
+            _text_pattern_in_schema(sub)
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        for sub in schema.get(key, []):
+            _text_pattern_in_schema(sub)
+    if isinstance(schema.get("items"), dict):
+        _text_pattern_in_schema(schema["items"])
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Base of every request model (see the module's docstring)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_text_pattern_in_schema)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        _check_texts(value)
+        return value
 
 
 # -- auth -------------------------------------------------------------------------------------
@@ -102,14 +164,19 @@ class KeyCreated(KeyPublic):
 
 # -- effects ----------------------------------------------------------------------------------
 def checked_chain(value: Any) -> Chain:
-    """parse_chain as a pydantic check: the 422 names every faulty op and parameter."""
+    """parse_chain as a pydantic check: the 422 names every faulty op and parameter. The API takes
+    the chain as the schema says, a JSON array of ops (not JSON text, not {"ops": ...}), strictly typed."""
+    if not isinstance(value, list):
+        raise ValueError(f"the chain must be a JSON array of ops, got {type(value).__name__}")
+    if not value:
+        raise ValueError("the chain is empty: give at least one op")
     try:
-        return parse_chain(value)
+        return parse_chain(value, strict=True)
     except ChainError as exc:
         raise ValueError("; ".join(exc.problems)) from None
 
 
-ChainField = Annotated[Chain, BeforeValidator(checked_chain)]
+ChainField = Annotated[Chain, BeforeValidator(checked_chain), Field(json_schema_extra={"minItems": 1})]
 
 
 class EffectsRequest(Strict):
@@ -118,12 +185,6 @@ class EffectsRequest(Strict):
         default=None, description="the version to render on; omit for the latest"
     )
 
-    @field_validator("chain")
-    @classmethod
-    def _not_empty(cls, chain: Chain) -> Chain:
-        if not chain.ops:
-            raise ValueError("the chain is empty: give at least one op")
-        return chain
 
 
 # -- jobs -------------------------------------------------------------------------------------
@@ -188,12 +249,6 @@ class JobCreate(Strict):
         default=None, description="rendered on the result: version 1 is the raw image, version 2 the effects"
     )
 
-    @field_validator("effects")
-    @classmethod
-    def _effects_not_empty(cls, chain: Chain | None) -> Chain | None:
-        if chain is not None and not chain.ops:
-            raise ValueError("the chain is empty: give at least one op, or leave effects out")
-        return chain
 
     @field_validator("webhook_url")
     @classmethod

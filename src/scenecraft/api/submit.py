@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import HTTPException, status
+from fastapi import status
 from sqlalchemy.orm import Session
 
 from scenecraft import audit
+from scenecraft.api.deps import quota_exceeded
+from scenecraft.api.errors import ApiError
 from scenecraft.api.platform import Platform
 from scenecraft.db.models import Job
 from scenecraft.jobs import queue
@@ -47,9 +49,9 @@ def submit(
             webhook_url=webhook_url,
         )
     except queue.IdempotencyConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise ApiError(status.HTTP_409_CONFLICT, str(exc), code="idempotency_conflict") from None
     except queue.QuotaExceeded as exc:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": "30"}) from None
+        raise quota_exceeded(exc) from None
     if created:
         detail = {"job_id": job.id, **(audit_detail or {})}
         audit.append(session, audit_action, actor_id=user_id, target=audit_target or job.id, detail=detail, ip=ip)

@@ -352,11 +352,12 @@ def _describe(error: Any, data: Any) -> str:
     return f"{where}: parameter {param!r}: {error['msg']}{got_text}"
 
 
-def parse_chain(obj: Any) -> Chain:
+def parse_chain(obj: Any, *, strict: bool = False) -> Chain:
     """Validate a chain given as a list of op objects, or as JSON text/bytes of one.
 
     Also accepts ``{"ops": [...]}``. Raises ChainError naming every fault (op index, op name,
-    parameter, what is allowed).
+    parameter, what is allowed). ``strict`` takes JSON types exactly as the schema says them (the
+    API's choice): no ``true`` for a number or ``1`` for a boolean.
     """
     if isinstance(obj, Chain):
         return obj
@@ -370,6 +371,10 @@ def parse_chain(obj: Any) -> Chain:
     if not isinstance(obj, list):
         raise ChainError([f"the chain must be a JSON list of ops, got {type(obj).__name__}"])
     try:
+        if strict:  # through JSON, where strict mode still reads arrays as tuples (colours)
+            return Chain.model_validate_json(json.dumps(obj, allow_nan=False), strict=True)
         return Chain.model_validate(obj)
-    except ValidationError as exc:
+    except ValueError as exc:
+        if not isinstance(exc, ValidationError):  # json.dumps: NaN or infinity
+            raise ChainError([f"the chain holds a number JSON cannot carry: {exc}"]) from None
         raise ChainError([_describe(e, obj) for e in exc.errors()]) from None

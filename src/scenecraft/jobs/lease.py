@@ -69,6 +69,9 @@ class Lease:
             while not stop.wait(self.ctx.policy.lease_seconds / 3):
                 with self.ctx.db.session() as s:
                     held = queue.heartbeat(s, self.ctx.worker_id, ids, self.ctx.policy)
+                metrics = self.ctx.metrics
+                if metrics is not None and metrics.worker_heartbeat is not None:
+                    metrics.worker_heartbeat.set_to_current_time()
                 self.lost.update(set(ids) - held.keys())
                 self.cancelled.update(k for k, flag in held.items() if flag)
 

@@ -23,15 +23,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scenecraft.db.models import Job, JobEvent, utcnow
 from scenecraft.jobs import webhooks
 from scenecraft.jobs.params import EffectsParams, GenerateParams, parse_params, to_row
+from scenecraft.observability import QueueHealth
 
 TERMINAL = ("succeeded", "dead", "cancelled")
 ACTIVE = ("queued", "running")
@@ -77,12 +79,8 @@ def enqueue(
     row_params = to_row(typed)
     digest = request_hash({**row_params, "priority": priority, "webhook_url": webhook_url})
     if idempotency_key is not None:
-        existing = session.scalar(select(Job).where(Job.user_id == user_id, Job.idempotency_key == idempotency_key))
+        existing = _replayed(session, user_id, idempotency_key, digest)
         if existing is not None:
-            if existing.request_hash != digest:
-                raise IdempotencyConflict(
-                    f"Idempotency-Key {idempotency_key!r} was already used with a different request"
-                )
             return existing, False
     active = session.scalar(select(func.count()).select_from(Job).where(Job.user_id == user_id, Job.status.in_(ACTIVE)))
     if (active or 0) >= policy.quota_max_queued:
@@ -101,10 +99,28 @@ def enqueue(
         max_attempts=policy.max_attempts,
         available_at=utcnow(),
     )
-    session.add(job)
-    session.flush()
+    try:
+        # The unique index (user_id, idempotency_key) decides between concurrent submits: the
+        # loser's insert fails (on PostgreSQL after waiting for the winner's commit) and it
+        # answers with the winner's job.
+        with session.begin_nested():
+            session.add(job)
+            session.flush()
+    except IntegrityError:
+        winner = _replayed(session, user_id, idempotency_key, digest) if idempotency_key is not None else None
+        if winner is None:
+            raise
+        return winner, False
     add_event(session, job.id, "status", {"status": "queued"})
     return job, True
+
+
+def _replayed(session: Session, user_id: str, idempotency_key: str, digest: str) -> Job | None:
+    """The job first submitted with this key, or None; IdempotencyConflict if its body differed."""
+    existing = session.scalar(select(Job).where(Job.user_id == user_id, Job.idempotency_key == idempotency_key))
+    if existing is not None and existing.request_hash != digest:
+        raise IdempotencyConflict(f"Idempotency-Key {idempotency_key!r} was already used with a different request")
+    return existing
 
 
 def add_event(session: Session, job_id: str, kind: str, data: dict[str, Any]) -> JobEvent:
@@ -268,6 +284,33 @@ def release(session: Session, job: Job) -> None:
     job.attempts = max(0, job.attempts - 1)
 
 
+def release_owned(session: Session, worker_id: str) -> list[str]:
+    """A draining worker's grace ran out: give back every job it holds, at once and uncounted, so
+    another worker takes them now instead of waiting out the lease. Returns their ids."""
+    jobs = session.scalars(select(Job).where(_held(worker_id)).with_for_update()).all()
+    for job in jobs:
+        release(session, job)
+        job.available_at = utcnow()
+        add_event(session, job.id, "status", {"status": "queued", "released": "worker shutting down"})
+    return [job.id for job in jobs]
+
+
 def queue_depth(session: Session) -> dict[str, int]:
     rows = session.execute(select(Job.status, func.count()).group_by(Job.status))
     return {status: int(n) for status, n in rows}
+
+
+def queue_health(session: Session, now: datetime | None = None) -> QueueHealth:
+    """The oldest queued job's age and the running jobs whose lease ran out (for /metrics)."""
+    now = now or utcnow()
+    oldest = session.scalar(select(func.min(Job.created_at)).where(Job.status == "queued"))
+    expired = session.scalar(
+        select(func.count()).select_from(Job).where(Job.status == "running", Job.lease_expires_at < now)
+    )
+    age = 0.0 if oldest is None else max(0.0, (now - _aware(oldest)).total_seconds())
+    return QueueHealth(oldest_queued_seconds=age, lease_expired=int(expired or 0))
+
+
+def _aware(ts: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)

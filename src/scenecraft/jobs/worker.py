@@ -116,6 +116,7 @@ class WorkerPool:
         self.engine_factory = engine_factory
         self.count = count
         self.metrics = metrics
+        self.heartbeat = metrics.watch_workers() if metrics is not None else None
         self.preview_every = preview_every
         self.poll_seconds = poll_seconds
         self.deliverer = deliverer
@@ -123,6 +124,8 @@ class WorkerPool:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._loops: list[threading.Thread] = []
+        self._worker_ids: list[str] = []
         self._engine: Engine | None = None
         self._model_state = "loading"
 
@@ -144,6 +147,7 @@ class WorkerPool:
                 platform.db,
                 max_attempts=settings.webhook_max_attempts,
                 backoff_seconds=settings.webhook_backoff_seconds,
+                guard=platform.egress,
             ),
             warm_model=settings.model,
         )
@@ -161,8 +165,10 @@ class WorkerPool:
 
     def start(self) -> None:
         self._threads.append(threading.Thread(target=self._warm, name="engine-warm", daemon=True))
-        for i in range(self.count):
-            self._threads.append(threading.Thread(target=self._loop, args=(i,), name=f"worker-{i}", daemon=True))
+        self._loops = [
+            threading.Thread(target=self._loop, args=(i,), name=f"worker-{i}", daemon=True) for i in range(self.count)
+        ]
+        self._threads += self._loops
         self._threads.append(threading.Thread(target=self._maintain, name="maintenance", daemon=True))
         for t in self._threads:
             t.start()
@@ -187,7 +193,10 @@ class WorkerPool:
             metrics=self.metrics,
             preview_every=self.preview_every,
         )
+        self._worker_ids.append(worker.worker_id)
         while not self._stop.is_set():
+            if self.heartbeat is not None:
+                self.heartbeat.set_to_current_time()
             try:
                 took = worker.run_once()
             except Exception:
@@ -213,9 +222,25 @@ class WorkerPool:
             except Exception:
                 log.exception("maintenance error")
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, grace_seconds: float = 30.0) -> list[str]:
+        """Drains (SIGTERM): claims nothing more, lets the batches in hand finish for up to
+        `grace_seconds`, then releases whatever is still held at once (queue.release_owned) so
+        another worker takes it now, not after the lease. Returns the ids released."""
         self._stop.set()
         self._wake.set()
+        deadline = time.monotonic() + grace_seconds
+        for t in self._loops:
+            t.join(max(0.0, deadline - time.monotonic()))
+        released: list[str] = []
+        if any(t.is_alive() for t in self._loops):
+            with self.db.session() as s:
+                for worker_id in self._worker_ids:
+                    released += queue.release_owned(s, worker_id)
+            for job_id in released:
+                self.bus.publish(job_id)
+            log.warning("drain grace ran out; jobs released to other workers", jobs=released)
         for t in self._threads:
-            t.join(timeout)
+            t.join(max(0.0, deadline - time.monotonic()) + 2.0)  # a released batch stops at its next step
         self._threads.clear()
+        self._loops.clear()
+        return released

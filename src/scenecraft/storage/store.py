@@ -47,6 +47,7 @@ class BlobStore:
                 prefix=settings.s3_prefix,
                 endpoint_url=settings.s3_endpoint_url or None,
                 region=settings.s3_region,
+                download_prefix=settings.s3_download_prefix,
             )
         else:
             backend = LocalBlobBackend(settings.blob_dir)
@@ -167,6 +168,19 @@ class BlobStore:
         if blob is None:
             raise IntegrityError(f"version {version.number} of asset {version.asset_id} has no blob row")
         return StoredContent(self.read(blob), version.content_type)
+
+    def presigned_download(
+        self, session: Session, version: AssetVersion, *, filename: str, expires_seconds: int
+    ) -> str:
+        """A short-lived S3 URL for a version's bytes. The first request writes the decrypted
+        download copy (SSE-S3 at rest; see docs/deploy.md for what that trades away)."""
+        if not isinstance(self.backend, S3BlobBackend):
+            raise RuntimeError("presigned downloads need storage_backend = 's3'")
+        sha = version.blob_sha256
+        if not self.backend.has_download(sha):
+            stored = self.read_version(session, version)
+            self.backend.put_download(sha, stored.data, stored.content_type)
+        return self.backend.presign_download(sha, filename=filename, expires_seconds=expires_seconds)
 
     def gc(self, session: Session, grace: timedelta = timedelta(hours=1)) -> int:
         """Delete blobs no version uses any more (deleted assets; older than `grace`), then backend

@@ -19,6 +19,7 @@ from scenecraft.api.deps import (
     not_found,
     too_many,
 )
+from scenecraft.api.errors import ApiError
 from scenecraft.api.schemas import (
     LoginRequest,
     LoginResponse,
@@ -35,6 +36,7 @@ from scenecraft.db.models import User, UserSession
 from scenecraft.jobs.queue import queue_depth
 
 router = APIRouter(tags=["auth"])
+LOGIN_FAILED = "wrong username, password or TOTP code (send `totp` when the account uses MFA)"
 
 
 def user_public(user: User) -> UserPublic:
@@ -60,31 +62,40 @@ def login(
     session: SessionDep,
     ip: ClientIP,
 ) -> LoginResponse:
-    verdict = platform.limiter.hit(platform.settings.rate_limit_login, "login", ip, body.username.lower())
+    """Every failure gets the same 401 (`login_failed`), whether the username exists, the password
+    was right, or the account's TOTP code was missing, wrong or already used: the reply never tells
+    which part was wrong, so it cannot confirm a password. Throttles: attempts per (address,
+    username), and failures per username and per address (settings.rate_limit_login*)."""
+    limiter, settings = platform.limiter, platform.settings
+    username = body.username.lower()
+    verdict = limiter.hit(settings.rate_limit_login, "login", ip, username)
     if not verdict.allowed:
         raise too_many(verdict, "login attempts")
-    user = accounts.authenticate(session, body.username, body.password)
-    if user is not None and user.mfa_secret is not None:
-        if body.totp is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this account needs a TOTP code: send `totp`")
-        verdict = platform.limiter.hit(platform.settings.rate_limit_mfa, "mfa", user.id)
+    failure_limits = (
+        (settings.rate_limit_login_account, "login-failed-account", username, "failed logins to this account"),
+        (settings.rate_limit_login_ip, "login-failed-ip", ip, "failed logins from this address"),
+    )
+    for rule, scope, ident, what in failure_limits:
+        verdict = limiter.check(rule, scope, ident)
         if not verdict.allowed:
-            raise too_many(verdict, "TOTP attempts")
-        if not mfa.verify(user, platform.box, body.totp):
-            audit.append(session, "auth.login_failed", actor_id=user.id, detail={"reason": "totp"}, ip=ip)
-            session.commit()
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong or already used TOTP code")
-    if user is None:
+            raise too_many(verdict, what)
+    user = accounts.authenticate(session, body.username, body.password)
+    second_factor_ok = user is not None and (
+        user.mfa_secret is None or (body.totp is not None and mfa.verify(session, user, platform.box, body.totp))
+    )
+    if user is None or not second_factor_ok:
+        for rule, scope, ident, _ in failure_limits:
+            limiter.hit(rule, scope, ident)
         audit.append(
             session,
             "auth.login_failed",
-            actor_id=None,
+            actor_id=user.id if user is not None else None,
             target=body.username[:128],
-            detail={"reason": "password"},
+            detail={"reason": "password" if user is None else "totp"},
             ip=ip,
         )
         session.commit()
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
+        raise ApiError(status.HTTP_401_UNAUTHORIZED, LOGIN_FAILED, code="login_failed")
     new = sessions.start_session(session, user, previous_token=request.cookies.get(SESSION_COOKIE))
     audit.append(session, "auth.login", actor_id=user.id, ip=ip)
     session.commit()
@@ -138,7 +149,7 @@ def mfa_confirm(
     verdict = platform.limiter.hit(platform.settings.rate_limit_mfa, "mfa", user.id)
     if not verdict.allowed:
         raise too_many(verdict, "TOTP attempts")
-    if not mfa.confirm_enrolment(user, platform.box, body.code):
+    if not mfa.confirm_enrolment(session, user, platform.box, body.code):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "wrong or already used TOTP code")
     audit.append(session, "auth.mfa_enabled", actor_id=user.id, ip=ip)
     session.commit()

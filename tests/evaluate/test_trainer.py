@@ -1,4 +1,4 @@
-"""The one-command device training: on-device degradations and buffers, worker examples, the run."""
+"""The judges' trainer: device buffers, losses, examples from renders and chunks, the run."""
 
 from __future__ import annotations
 
@@ -9,30 +9,22 @@ import numpy as np
 import pytest
 import torch
 
-from scenecraft.world.dataset import WorldSampler
-from scenecraft.world.evaluator_data import PERSON_HEAVY, scene_labels
-from scenecraft.world.evaluator_device import (
+from scenecraft.cli import main
+from scenecraft.evaluate.examples import (
     GENERAL_SEED,
     PEOPLE_SEED,
-    DeviceBuffer,
-    box_iou_loss,
-    degrade_batch,
-    mirror_boxes,
-    scene_examples,
-    segmenter_loss,
-    start_from,
+    PERSON_HEAVY,
+    box_targets,
+    render_examples,
+    scene_labels,
+    segment_targets,
 )
-from scenecraft.world.evaluator_training import box_targets, export, main, segment_targets
-from scenecraft.world.evaluators import ARCHITECTURES, EVALUATOR_NAMES, Evaluators, build, resize_image
-
-
-def test_degrade_batch_at_zero_strength_gives_the_images_back_and_otherwise_changes_them() -> None:
-    x = torch.randint(0, 256, (6, 3, 16, 16)).float() / 255.0
-    torch.testing.assert_close(degrade_batch(x, strength=0.0), x)
-    torch.manual_seed(0)
-    out = degrade_batch(x)
-    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
-    assert (out - x).abs().mean() > 0.01
+from scenecraft.evaluate.judges import Evaluators
+from scenecraft.evaluate.nets import ARCHITECTURES, EVALUATOR_NAMES, build
+from scenecraft.evaluate.sources import StoredChunks, build_chunks, chunk_files
+from scenecraft.evaluate.trainer import DeviceBuffer, box_iou_loss, export, mirror_boxes, segmenter_loss, start_from
+from scenecraft.evaluate.views import grid_image
+from scenecraft.world.dataset import WorldSampler
 
 
 def test_device_buffer_keeps_every_row_across_growth() -> None:
@@ -96,7 +88,7 @@ def test_segmenter_loss_trains_the_box_head_and_init_keeps_matching_weights(tmp_
         and not any(k.startswith("box_head") for k in loaded)
     )
     torch.testing.assert_close(net.state_dict()["enc1.0.weight"], old.state_dict()["enc1.0.weight"].half().float())
-    ex = scene_examples((0, 2, 64), ("segmenter",))
+    ex = render_examples((0, 2, 64), ("segmenter",))
     assert set(ex) == {"segmenter"} and ex["segmenter"]["box"].shape == (2, 4, 64, 64)
     batch = {k: torch.from_numpy(v) for k, v in ex["segmenter"].items()}
     loss = segmenter_loss(net, batch, torch.tensor([False, True]))
@@ -105,12 +97,12 @@ def test_segmenter_loss_trains_the_box_head_and_init_keeps_matching_weights(tmp_
 
 
 def test_scene_examples_match_renders_made_directly() -> None:
-    ex = scene_examples((0, 4, 128))
+    ex = render_examples((0, 4, 128))
     seg = ex["segmenter"]
     assert seg["image"].shape == (4, 128, 128, 3) and seg["kind"].shape == (4, 128, 128)
-    # Scene 1 is rendered at 64 px and enlarged as Evaluators.segment enlarges; scene 3 is person-heavy.
+    # Scene 1 is rendered at 64 px and enlarged as Evaluators.segment enlarges it; scene 3 is person-heavy.
     small = WorldSampler(seed=GENERAL_SEED).render(1, 64)
-    want = resize_image(small.image, 128)[0].permute(1, 2, 0).mul(255).round().byte().numpy()
+    want = grid_image(small.image, 128)
     np.testing.assert_array_equal(seg["image"][1], want)
     people = WorldSampler(PERSON_HEAVY, PEOPLE_SEED).render(3, 128)
     np.testing.assert_array_equal(seg["image"][3], people.image)
@@ -155,30 +147,52 @@ def test_exported_v2_nets_load_back_with_their_architecture(tmp_path: Path) -> N
         assert 0 <= d.box[0] < d.box[2] <= 64 and 0 <= d.box[1] < d.box[3] <= 64
 
 
-def test_bad_settings_are_refused_with_the_rule() -> None:
-    with pytest.raises(SystemExit, match=r"--workers must be >= 1, got 0"):
-        main(["device", "--seconds", "5", "--workers", "0", "--out", "x", "--device", "cpu"])
-    with pytest.raises(SystemExit, match=r"--size must be 64\.\.256 and a multiple of 32, got 100"):
-        main(["device", "--seconds", "5", "--workers", "1", "--out", "x", "--device", "cpu", "--size", "100"])
+def test_bad_settings_are_refused_with_the_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["eval", "train", "--seconds", "5", "--out", "x", "--device", "cpu"]
+    for extra, rule in (
+        (["--workers", "0"], "--workers must be >= 1, got 0"),
+        (["--size", "100"], "--size must be 64..256 and a multiple of 32, got 100"),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main([*base, *extra])
+        assert exc.value.code == 2 and rule in capsys.readouterr().err
+
+
+def test_stored_chunks_give_the_examples_of_the_renders_they_hold(tmp_path: Path) -> None:
+    """build_chunks -> StoredChunks: the same segmenter examples as cutting the renders directly."""
+    paths = build_chunks(tmp_path, seed=GENERAL_SEED, n_scenes=3, size=64, chunk=2, log=False)
+    assert [p.name for p in paths] == ["chunk_0000.npz", "chunk_0001.npz"]
+    assert {p.name for p in tmp_path.iterdir()} == {f"chunk_000{i}.{e}" for i in (0, 1) for e in ("npz", "json")}
+    source = StoredChunks(chunk_files([tmp_path]), 64, ("segmenter",))
+    got = source.poll()
+    assert len(got) == 3 and source.scenes == 3 and source.done and source.poll() == []
+    r = WorldSampler(seed=GENERAL_SEED).render(2, 64)
+    kind, _, _ = segment_targets(r.instance, scene_labels(r), 64)
+    np.testing.assert_array_equal(got[2]["segmenter"]["image"][0], r.image)
+    np.testing.assert_array_equal(got[2]["segmenter"]["kind"][0], kind)
+    with pytest.raises(FileNotFoundError, match="no chunk files"):
+        chunk_files([tmp_path / "empty"])
 
 
 @pytest.mark.slow
-def test_device_command_trains_checkpoints_and_leaves_loadable_weights(
+def test_train_command_checkpoints_and_leaves_loadable_weights(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The whole run at tiny scale on the CPU: one render worker, small batches, 12 seconds."""
+    """The whole run at tiny scale on the CPU: one render worker, small batches, 30 seconds (the
+    first renders take 10 s on a busy 2-core machine: a spawned process imports torch)."""
     threads = os.environ.get("OMP_NUM_THREADS")
-    args = ["device", "--seconds", "12", "--workers", "1", "--device", "cpu", "--size", "64"]
+    args = ["eval", "train", "--seconds", "30", "--workers", "1", "--device", "cpu", "--size", "64"]
     assert (
-        main([*args, "--batch-scale", "0.04", "--save-every", "4", "--render-share", "0.5", "--out", str(tmp_path)])
+        main([*args, "--batch-scale", "0.04", "--save-every", "4", "--render-share", "0.4", "--out", str(tmp_path)])
         == 0
     )
     out = capsys.readouterr().out
     assert os.environ.get("OMP_NUM_THREADS") == threads  # the workers' single-thread setting stays theirs
     assert "training starts" in out and "checkpoint written" in out and "rendering stopped" in out
-    assert {p.name for p in tmp_path.iterdir()} == {f"{n}.safetensors" for n in EVALUATOR_NAMES}
+    assert {p.name for p in tmp_path.iterdir()} == {f"{n}.safetensors" for n in EVALUATOR_NAMES} | {"run.json"}
     ev = Evaluators.load(tmp_path)
-    assert ev.segmenter.size == 64 and ev.material.config == ARCHITECTURES["v2"]["material"]
+    assert ev.segmenter.size == 64 and ev.material.config == ARCHITECTURES["v3"]["material"]
+    assert ev.version.startswith("unversioned-")
     r = WorldSampler(seed=11).render(0, 64)
     assert ev.keypoints(r.image, [(10.0, 10.0, 30.0, 50.0)]).shape == (1, 24, 2)
     assert len(ev.classify_materials(r.image, [(0.0, 40.0, 20.0, 60.0)])[0]) == 1

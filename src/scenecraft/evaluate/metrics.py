@@ -1,4 +1,4 @@
-"""Scores for images against the scenes they were asked to show, judged by the frozen evaluators.
+"""Scores for images against the scenes they were asked to show, judged by the frozen judges.
 
 :func:`score_images` takes requests (:class:`SceneSpec`) and images (generated, or anything else)
 and measures, with the reference labels from rendering each request:
@@ -14,7 +14,7 @@ and measures, with the reference labels from rendering each request:
 
 :func:`held_out_report` scores the evaluators themselves on fresh renders of a seed (material
 accuracy, detection recall at IoU 0.5, keypoint PCK@0.1), which is what
-``scenecraft world evaluators --report`` prints.
+``scenecraft eval score`` prints.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from scenecraft.evaluate.detection import Detection
+from scenecraft.evaluate.judges import Evaluators
+from scenecraft.evaluate.light import light_side, requested_light_side
+from scenecraft.evaluate.views import surface_boxes, surface_patch_sides
 from scenecraft.world.dataset import SamplerConfig, WorldSampler
-from scenecraft.world.evaluator_data import surface_boxes
-from scenecraft.world.evaluators import Detection, Evaluators
 from scenecraft.world.render import Render, render
 from scenecraft.world.spec import MATERIALS, OBJECT_MATERIALS, ObjectSubject, PersonSubject, SceneSpec
 
@@ -86,8 +88,7 @@ def _object_regions(r: Render) -> list[tuple[Box, str]]:
 
 def _surface_regions(ref: Render, rng: np.random.Generator) -> list[tuple[Box, str]]:
     """One floor and one wall patch lying on those surfaces in the reference render."""
-    size = ref.image.shape[0]
-    side = (max(8, size * 14 // 128), max(10, size * 40 // 128))
+    side = surface_patch_sides(ref.image.shape[0])
     regions: list[tuple[Box, str]] = []
     for mat in (ref.spec.ground.material, ref.spec.background.material):
         boxes = surface_boxes(ref.material, ref.instance, MATERIALS.index(mat), rng, 1, *side)
@@ -102,7 +103,7 @@ def score_images(
     if len(requests) != len(images):
         raise ValueError(f"got {len(requests)} requests but {len(images)} images; they must pair up")
     rng = np.random.default_rng(seed)
-    mat_hits, ious, layout_hits, bind_hits, count_hits, joint_hits = [], [], [], [], [], []
+    mat_hits, ious, layout_hits, bind_hits, count_hits, joint_hits, light_hits = [], [], [], [], [], [], []
     for spec, image in zip(requests, images, strict=True):
         if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] != image.shape[1]:
             raise ValueError(f"images must be square (H, W, 3) arrays, got shape {image.shape}")
@@ -138,6 +139,10 @@ def score_images(
             pred = evaluators.keypoints(image, [_box(b) for _, b in people])
             for (i, b), p in zip(people, pred, strict=True):
                 joint_hits += pck(p, ref.joints2d[i], b).tolist()
+        # Light: the side the requested subjects are lit from, where the request names one.
+        want_side = requested_light_side(spec)
+        if want_side and truth:
+            light_hits.append(light_side(image, [b for _, b in truth]) == want_side)
 
     def mean(x: list[Any]) -> float | None:
         return float(np.mean(x)) if x else None
@@ -150,11 +155,13 @@ def score_images(
         "attribute_binding": mean(bind_hits),
         "count_accuracy": mean(count_hits),
         "pose_pck": mean(joint_hits),
+        "light_agreement": mean(light_hits),
         "support": {
             "regions": len(mat_hits),
             "subjects": len(layout_hits),
             "bound_subjects": len(bind_hits),
             "joints": len(joint_hits),
+            "side_lit_images": len(light_hits),
         },
     }
 

@@ -1,22 +1,12 @@
-"""Training-data helpers: degradations, surface patches, segmentation targets, crops."""
+"""What the nets see: crops, surface patches, degradations, segmentation targets."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from scenecraft.world.evaluator_data import degrade, region_crop, surface_boxes
-from scenecraft.world.evaluator_training import segment_targets
-
-
-def test_degrade_at_zero_strength_is_the_identity_and_otherwise_changes_pixels() -> None:
-    rng = np.random.default_rng(0)
-    imgs = rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
-    same = degrade(imgs, np.random.default_rng(1), strength=0.0)
-    np.testing.assert_allclose(same, imgs / 255.0, atol=1e-6)
-    out = degrade(imgs, np.random.default_rng(1))
-    assert out.shape == imgs.shape and out.dtype == np.float32
-    assert out.min() >= 0.0 and out.max() <= 1.0
-    assert np.abs(out - imgs / 255.0).mean() > 0.01
+from scenecraft.evaluate.examples import segment_targets
+from scenecraft.evaluate.views import degrade, region_crop, surface_boxes
 
 
 def test_surface_boxes_lie_on_the_material() -> None:
@@ -38,7 +28,7 @@ def test_segment_targets_by_hand() -> None:
     inst[10:30, 10:30] = 0
     inst[10:30, 30:50] = 1
     lab = {"subjects": [{"shape": "cube", "colour": "red"}, {"shape": "person", "colour": "blue"}]}
-    kind, colour, border = segment_targets(inst, lab)
+    kind, colour, border = segment_targets(inst, lab, 64)
     assert kind.shape == (64, 64)
     assert (kind[5:15, 5:15] == 2).all() and (kind[5:15, 15:25] == 7).all() and (kind[:5] == 0).all()
     assert (colour[5:15, 5:15] == 0).all() and (colour[5:15, 15:25] == 4).all() and (colour[0] == -1).all()
@@ -51,3 +41,12 @@ def test_region_crop_resizes_and_pads_outside_the_image() -> None:
     crop = region_crop(img, (0, 0, 20, 20), 10)
     assert crop.shape == (10, 10, 3)
     assert crop[:, :4].max() < 30 and crop[:, 6:].min() > 225
+
+
+def test_degrade_at_zero_strength_gives_the_images_back_and_otherwise_changes_them() -> None:
+    x = torch.randint(0, 256, (6, 3, 16, 16)).float() / 255.0
+    torch.testing.assert_close(degrade(x, strength=0.0), x)
+    torch.manual_seed(0)
+    out = degrade(x)
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    assert (out - x).abs().mean() > 0.01

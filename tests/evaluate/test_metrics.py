@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from scenecraft.evaluate.judges import Evaluators
+from scenecraft.evaluate.metrics import iou, match_boxes, pck, score_images
 from scenecraft.world.dataset import WorldSampler
-from scenecraft.world.evaluators import Evaluators
-from scenecraft.world.metrics import iou, match_boxes, pck, score_images
 
 
 def test_iou_by_hand() -> None:
