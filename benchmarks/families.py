@@ -207,7 +207,7 @@ def measure(
         )
         theirs.to(device)
         theirs.set_progress_bar_config(disable=True)
-        length = ours._family_kwargs()["max_sequence_length"]
+        length = ours.family_kwargs()["max_sequence_length"]
         previews = 0
 
         def run_ours() -> Any:
