@@ -199,6 +199,7 @@ def effects_cost(width: int, height: int) -> int:
     status_code=202,
     responses={
         404: {"description": "asset or version not found"},
+        409: {"description": "Idempotency-Key reused with another body"},
         422: {"description": "invalid chain: names the op, the parameter and what is allowed"},
         429: {"description": "quota or rate limit"},
     },
@@ -210,9 +211,15 @@ def apply_effects(
     platform: PlatformDep,
     session: SessionDep,
     ip: ClientIP,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$"),
+    ] = None,
 ) -> JobAccepted:
     """Queue an effects job: the chain is rendered on the version (default: the latest) and stored as
-    the asset's next version with parent = that version; the job's `done` event names the asset."""
+    the asset's next version with parent = that version; the job's `done` event names the asset.
+    A retry with the same `Idempotency-Key` answers the first job (`Idempotent-Replayed: true`)."""
     asset = owned_asset(session, asset_id, principal.user.id)
     number = body.version if body.version is not None else asset.latest_version
     version = session.scalar(
@@ -226,9 +233,17 @@ def apply_effects(
         raise too_many(verdict, "generation and effects (weighted by size)")
     params = {"kind": queue.EFFECTS_KIND, "asset_id": asset_id, "version": number, "chain": body.chain.to_json()}
     try:
-        job, _ = queue.enqueue(session, user_id=principal.user.id, params=params, policy=platform.policy)
+        job, created = queue.enqueue(
+            session, user_id=principal.user.id, params=params, policy=platform.policy, idempotency_key=idempotency_key
+        )
+    except queue.IdempotencyConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except queue.QuotaExceeded as exc:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": "30"}) from None
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+        session.commit()
+        return JobAccepted(id=job.id, status=job.status)
     audit.append(
         session,
         "asset.effects",
