@@ -103,8 +103,21 @@ class Postgres:
     def start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=300"
         subprocess.run(
-            self._as_owner([_pg_bin("pg_ctl"), "-D", str(self.root / "data"), "-l", str(self.root / "pg.log"),
-                            "-o", options, "-w", "-t", "60", "start"]),
+            self._as_owner(
+                [
+                    _pg_bin("pg_ctl"),
+                    "-D",
+                    str(self.root / "data"),
+                    "-l",
+                    str(self.root / "pg.log"),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
             check=True,
             capture_output=True,
         )
@@ -212,29 +225,62 @@ class Cluster:
             ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             self.dir / "redis.log",
         )
-        self.s3 = Proc("s3", [str(bin_dir / "moto_server"), "-H", "127.0.0.1", "-p", str(self.s3_port)],
-                       self.dir / "moto.log")
+        self.s3 = Proc(
+            "s3", [str(bin_dir / "moto_server"), "-H", "127.0.0.1", "-p", str(self.s3_port)], self.dir / "moto.log"
+        )
         scenecraft = [sys.executable, "-m", "scenecraft"]
         self.apis = [
-            Proc(f"api-{i}", [*scenecraft, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "0",
-                              "--data-dir", str(self.dir / f"api-{i}")], self.dir / f"api-{i}.log", self.env)
+            Proc(
+                f"api-{i}",
+                [
+                    *scenecraft,
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    "0",
+                    "--data-dir",
+                    str(self.dir / f"api-{i}"),
+                ],
+                self.dir / f"api-{i}.log",
+                self.env,
+            )
             for i, port in enumerate(self.api_ports)
         ]
         self.workers = [
-            Proc(f"worker-{i}", [*scenecraft, "worker", "--data-dir", str(self.dir / f"worker-{i}"), "--threads", "1",
-                                 "--drain-seconds", "5"], self.dir / f"worker-{i}.log", self.env)
+            Proc(
+                f"worker-{i}",
+                [
+                    *scenecraft,
+                    "worker",
+                    "--data-dir",
+                    str(self.dir / f"worker-{i}"),
+                    "--threads",
+                    "1",
+                    "--drain-seconds",
+                    "5",
+                ],
+                self.dir / f"worker-{i}.log",
+                self.env,
+            )
             for i in range(workers)
         ]
         servers = "\n".join(f"    server api{i} 127.0.0.1:{p} check" for i, p in enumerate(self.api_ports))
         (self.dir / "haproxy.cfg").write_text(HAPROXY.format(port=self.lb_port, servers=servers))
-        self.haproxy = Proc("haproxy", ["haproxy", "-f", str(self.dir / "haproxy.cfg"), "-db"], self.dir / "haproxy.log")
+        self.haproxy = Proc(
+            "haproxy", ["haproxy", "-f", str(self.dir / "haproxy.cfg"), "-db"], self.dir / "haproxy.log"
+        )
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.lb_port}"
 
     # -- bring-up -------------------------------------------------------------------------
-    def up(self) -> None:
+    def up(self, users: dict[str, str]) -> None:
+        """Everything, in order; `users` (name -> password) are created before the APIs start
+        (a first API start on an empty users table would create an `admin` of its own)."""
         for tool in ("haproxy", "redis-server"):
             if shutil.which(tool) is None:
                 raise RuntimeError(f"{tool} not found: apt-get install {tool.replace('-server', '')}")
@@ -245,11 +291,16 @@ class Cluster:
         import boto3
 
         boto3.client(
-            "s3", endpoint_url=f"http://127.0.0.1:{self.s3_port}", region_name="us-east-1",
-            aws_access_key_id="chaos", aws_secret_access_key="chaos",
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{self.s3_port}",
+            region_name="us-east-1",
+            aws_access_key_id="chaos",
+            aws_secret_access_key="chaos",
         ).create_bucket(Bucket=BUCKET)
         migrate = [sys.executable, "-m", "scenecraft", "admin", "migrate", "--data-dir", str(self.dir / "admin")]
         subprocess.run(migrate, env={**os.environ, **self.env}, check=True, capture_output=True, cwd=ROOT)
+        for name, password in users.items():
+            self.create_user(name, password)
         for proc in [*self.apis, *self.workers]:
             proc.start()
         for port in self.api_ports:
@@ -261,10 +312,27 @@ class Cluster:
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200, timeout, f"API :{port}")
 
     def create_user(self, username: str, password: str) -> None:
-        command = [sys.executable, "-m", "scenecraft", "admin", "create-user", "--data-dir", str(self.dir / "admin"),
-                   "--username", username, "--password-stdin"]
-        subprocess.run(command, input=password + "\n", text=True, env={**os.environ, **self.env}, check=True,
-                       capture_output=True, cwd=ROOT)
+        command = [
+            sys.executable,
+            "-m",
+            "scenecraft",
+            "admin",
+            "create-user",
+            "--data-dir",
+            str(self.dir / "admin"),
+            "--username",
+            username,
+            "--password-stdin",
+        ]
+        subprocess.run(
+            command,
+            input=password + "\n",
+            text=True,
+            env={**os.environ, **self.env},
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
 
     def down(self) -> None:
         for proc in [self.haproxy, *self.apis]:
@@ -283,10 +351,10 @@ def main() -> int:
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="scenecraft-cluster-"))
     cluster = Cluster(workdir, workers=args.workers)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
-        cluster.up()
         password = secrets.token_urlsafe(12)
-        cluster.create_user("admin", password)
+        cluster.up({"admin": password})
         print(f"cluster up: {cluster.url}  (HAProxy -> APIs on {cluster.api_ports})", flush=True)
         print(f"  PostgreSQL {cluster.pg.libpq_url}   Redis :{cluster.redis_port}   S3 :{cluster.s3_port}", flush=True)
         print(f"  log in as admin / {password}; logs in {workdir}; Ctrl-C stops it", flush=True)
