@@ -76,7 +76,7 @@ def inject(cluster: Cluster, kind: str, n: int) -> Fault:
         cluster.redis.start()
         target = "redis"
     for port in cluster.api_ports:  # recovered = every API ready again (database, storage) through its port
-        cluster.wait_api(port, timeout=120)
+        cluster.wait_api(port)
     return Fault(kind, target, started, time.monotonic())
 
 
@@ -198,20 +198,20 @@ def wait_for_jobs(cluster: Cluster, record: Record, timeout: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="chaos run on the scripts/cluster topology")
     parser.add_argument("--users", type=int, default=4)
-    parser.add_argument("--effects-jobs", type=int, default=196, help="in all, split between the users")
-    parser.add_argument("--generate-jobs", type=int, default=4)
+    parser.add_argument("--effects-jobs", type=int, default=200, help="in all, split between the users")
+    parser.add_argument("--generate-jobs", type=int, default=0, help="jobs through the real pipeline (~10 s each)")
     parser.add_argument("--uploads", type=int, default=40)
     parser.add_argument("--faults", type=int, default=24)
     parser.add_argument("--fault-every", type=float, default=5.0, help="seconds between faults")
     parser.add_argument("--grace", type=float, default=3.0, help="seconds after recovery still inside a window")
     parser.add_argument("--pace", type=float, default=0.5, help="seconds between one user's requests")
-    parser.add_argument("--timeout", type=float, default=900, help="for the whole run")
+    parser.add_argument("--timeout", type=float, default=2400, help="for the whole run")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="scenecraft-chaos-"))
     users = {f"user{i}": secrets.token_urlsafe(12) for i in range(args.users)}
-    cluster = Cluster(workdir)
+    cluster = Cluster(workdir, lazy_model=args.generate_jobs == 0)
     started = time.monotonic()
     deadline = started + args.timeout
     record, faults = Record(), []

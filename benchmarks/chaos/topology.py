@@ -177,13 +177,16 @@ frontend scenecraft
 backend api
     balance roundrobin
     option httpchk GET /readyz
-    default-server inter 500ms fall 2 rise 1
+    timeout check 5s
+    default-server inter 1s fall 3 rise 1
 {servers}
 """
 
 
 class Cluster:
-    def __init__(self, workdir: Path, *, workers: int = 3, apis: int = 2, lease_seconds: float = 5.0) -> None:
+    def __init__(
+        self, workdir: Path, *, workers: int = 3, apis: int = 2, lease_seconds: float = 5.0, lazy_model: bool = False
+    ) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.pg = Postgres(self.dir / "pg")
@@ -261,6 +264,7 @@ class Cluster:
                     "1",
                     "--drain-seconds",
                     "5",
+                    *(["--lazy-model"] if lazy_model else []),
                 ],
                 self.dir / f"worker-{i}.log",
                 self.env,
@@ -308,7 +312,7 @@ class Cluster:
         self.haproxy.start()
         wait_until(lambda: httpx.get(f"{self.url}/healthz").status_code == 200, 30, "HAProxy")
 
-    def wait_api(self, port: int, timeout: float = 120) -> None:
+    def wait_api(self, port: int, timeout: float = 600) -> None:
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200, timeout, f"API :{port}")
 
     def create_user(self, username: str, password: str) -> None:

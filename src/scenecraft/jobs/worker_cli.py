@@ -50,6 +50,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     # NetworkPolicy (deploy/k8s/base/networkpolicy.yaml) admits only the monitoring namespace.
     # (bandit B104 waived for this reason)
     parser.add_argument("--metrics-host", default="0.0.0.0", help="address of --metrics-port")  # nosec B104
+    parser.add_argument(
+        "--lazy-model",
+        action="store_true",
+        help="load the model at the first generate job instead of at start (for effects-only workers)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -93,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         deliverer=Deliverer(
             db, max_attempts=settings.webhook_max_attempts, backoff_seconds=settings.webhook_backoff_seconds
         ),
-        warm_model=settings.model,
+        warm_model=None if args.lazy_model else settings.model,
     )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
