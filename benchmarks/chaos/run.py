@@ -106,6 +106,7 @@ def _audit(cluster: Cluster, record: Record, users: dict[str, User]) -> dict[str
     try:
         with db.session() as s:
             statuses = dict(s.execute(select(Job.id, Job.status).where(Job.id.in_(ids))).all())
+            reruns = s.scalar(select(func.count()).select_from(Job).where(Job.id.in_(ids), Job.attempts > 1))
             keys = s.execute(
                 select(Job.user_id, Job.idempotency_key, func.count())
                 .where(Job.idempotency_key.is_not(None))
@@ -153,6 +154,7 @@ def _audit(cluster: Cluster, record: Record, users: dict[str, User]) -> dict[str
         "uploads": len(record.uploads),
         "partial_uploads": mismatched + unreadable,
         "versions_checked": len(versions),
+        "jobs_rerun": int(reruns or 0),
         "not_succeeded": {j: statuses.get(j, "missing") for j in ids if statuses.get(j) != "succeeded"},
     }
 
@@ -268,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         "errors_5xx": len(bad),
         "fault_kinds": {k: sum(f.kind == k for f in faults) for k in KINDS},
         "versions_checked": audit["versions_checked"],
+        "jobs_rerun_after_a_fault": audit["jobs_rerun"],
         "requests": len(record.responses),
         "answers_5xx_or_none_in_fault_windows": sum(1 for r in record.responses if r.status is None or r.status >= 500)
         - len(bad),
