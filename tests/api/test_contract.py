@@ -3,7 +3,8 @@
 reached too), and checks every answer against the spec with all of its checks; then it walks the
 spec's links (create -> read -> use -> delete) statefully. On SQLite and PostgreSQL.
 
-Examples are bounded (EXAMPLES per operation and mode, SCENARIOS of up to STEPS calls statefully) so the run stays within
+Examples are bounded (EXAMPLES per operation and mode, SCENARIOS of up to STEPS calls statefully) so the
+run stays within
 a minute or two on 2 cores; it is marked slow."""
 
 from __future__ import annotations
