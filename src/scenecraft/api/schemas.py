@@ -64,6 +64,18 @@ def _check_texts(value: Any) -> None:
             _check_texts(item)
 
 
+def _integers(value: Any) -> Any:
+    """JSON Schema's rule: a number with no fractional part (`64.0`) is an integer. Strict mode
+    alone would refuse it for an integer field; booleans and strings stay what they are."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _integers(v) for k, v in value.items()}
+    return value
+
+
 def _text_pattern_in_schema(schema: dict[str, Any]) -> None:
     """Adds TEXT_PATTERN to every free string in a model's JSON schema (properties, items, anyOf)."""
     if schema.get("type") == "string" and not ({"pattern", "enum", "const", "format"} & set(schema)):
@@ -82,6 +94,11 @@ class Strict(BaseModel):
     """Base of every request model (see the module's docstring)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_text_pattern_in_schema)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_numbers_are_integers(cls, data: Any) -> Any:
+        return _integers(data)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -228,8 +245,10 @@ class JobCreate(Strict):
         description="guidance of the prompt (1 = off); omit for the model's default; other conditions use "
         "the model's defaults",
     )
-    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
-        default=None, description="omit for a random seed; the chosen seed is stored, so reruns match"
+    seed: Annotated[int, Field(ge=0, le=2**53 - 1)] | None = Field(
+        default=None,
+        description="omit for a random seed; the chosen seed is stored, so reruns match. At most 2^53-1: "
+        "every JSON number up to there is exact (JavaScript's Number.MAX_SAFE_INTEGER)",
     )
     sampler: Sampler | None = Field(
         default=None, description="omit for the model's own; the ones each model takes are in GET /v1/models"

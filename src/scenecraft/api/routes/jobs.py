@@ -172,7 +172,9 @@ def list_jobs(
     principal: JobsRead,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_=-]+$", description="next_cursor of the previous page")
+    ] = None,
     status_filter: Annotated[
         str | None, Query(alias="status", pattern="^(queued|running|succeeded|dead|cancelled)$")
     ] = None,
@@ -189,7 +191,11 @@ def list_jobs(
     return JobPage(items=[job_public(j) for j in rows], next_cursor=_encode_cursor(rows[-1]) if more else None)
 
 
-@router.post("/v1/jobs/{job_id}/cancel", response_model=JobPublic, responses={404: {"description": "not found"}})
+@router.post(
+    "/v1/jobs/{job_id}/cancel",
+    response_model=JobPublic,
+    responses={404: {"description": "not found"}, 409: {"description": "the job already ended"}},
+)
 def cancel_job(
     job_id: JobId, principal: JobsWrite, platform: PlatformDep, session: SessionDep, ip: ClientIP
 ) -> JobPublic:
@@ -234,13 +240,12 @@ def job_events(
     platform: PlatformDep,
     session: SessionDep,
     last_event_id: Annotated[
-        int | None,
-        Header(alias="Last-Event-ID", ge=0, le=MAX_EVENT_ID, description="resume after this event id"),
-    ] = None,
+        int, Header(alias="Last-Event-ID", ge=0, le=MAX_EVENT_ID, description="resume after this event id")
+    ] = 0,
 ) -> StreamingResponse:
     owned_job(session, job_id, principal.user.id)
     session.close()
-    start = last_event_id or 0
+    start = last_event_id
 
     async def stream() -> AsyncIterator[str]:
         last, quiet = start, 0.0
