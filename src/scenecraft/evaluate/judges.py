@@ -119,8 +119,9 @@ class Evaluators:
         colour: ColourReader | None = None,
     ) -> None:
         self.material, self.segmenter, self.keypoint = material.eval(), segmenter.eval(), keypoints.eval()
-        # Average each crop's material logits with its mirror image's (the net was trained on mirrored
-        # crops too): held-out material accuracy 0.942 -> 0.947 with the v1 weights.
+        # Average each crop's material logits, and the segmenter's maps, with those of the mirror image
+        # (the nets were trained on mirrored images too): held-out material accuracy 0.942 -> 0.947
+        # with the v1 weights; the segmenter's effect is measured in docs/world.md.
         self.mirror_average = mirror_average
         # Name a subject's colour from its own pixels (:mod:`.colour`) where a reader is given,
         # else by the segmenter's colour head; docs/world.md has the measurement that chose it.
@@ -163,9 +164,19 @@ class Evaluators:
     def segment(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         """Per-pixel kind probabilities (8, S, S), colour probabilities (12, S, S), border (S, S) and,
         for a segmenter with a box head, box distances (4, S, S) on its grid (S = ``segmenter.size``)."""
-        out = self.segmenter(to_input(grid_image(image, self.segmenter.size)[None]))
-        box = None if out.box is None else out.box[0].numpy()
-        return out.kind[0].softmax(0).numpy(), out.colour[0].softmax(0).numpy(), (out.border[0, 0] > 0).numpy(), box
+        x = to_input(grid_image(image, self.segmenter.size)[None])
+        if not self.mirror_average:
+            out = self.segmenter(x)
+            box = None if out.box is None else out.box[0].numpy()
+            return out.kind[0].softmax(0).numpy(), out.colour[0].softmax(0).numpy(), (out.border[0, 0] > 0).numpy(), box
+        # The image and its mirror in one batch; the mirror's maps flipped back (and its boxes' left
+        # and right sides swapped) and averaged with the image's.
+        out = self.segmenter(torch.cat([x, x.flip(-1)]))
+        kind = (out.kind[0].softmax(0) + out.kind[1].softmax(0).flip(-1)) / 2
+        colour = (out.colour[0].softmax(0) + out.colour[1].softmax(0).flip(-1)) / 2
+        border = (out.border[0, 0] + out.border[1, 0].flip(-1)) / 2 > 0
+        box = None if out.box is None else ((out.box[0] + out.box[1].flip(-1)[[2, 1, 0, 3]]) / 2).numpy()
+        return kind.numpy(), colour.numpy(), border.numpy(), box
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Subjects in an image: box in the image's pixels, kind, colour, confidence and pixel mask.
