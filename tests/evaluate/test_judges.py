@@ -181,5 +181,5 @@ def test_segment_averages_the_image_and_its_mirror() -> None:
     # The mirror's left distance is the image's right one.
     want_left = (a.box[0, 0] + torch.flip(b.box[0, 2], dims=[1])) / 2
     np.testing.assert_allclose(box[0], want_left.numpy(), rtol=1e-4, atol=1e-3)
-    ev.mirror_average = False
+    ev.mirror_segment = False
     np.testing.assert_allclose(ev.segment(image)[0], a.kind[0].softmax(0).numpy(), atol=1e-5)

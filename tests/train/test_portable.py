@@ -79,6 +79,21 @@ def test_pack_unpack_round_trip_resumes_the_optimizer(tmp_path: Path) -> None:
     assert torch.nn.functional.cosine_similarity(d1, d2, dim=0) > 0.99
 
 
+def test_an_ema_only_pack_trains_on_from_the_ema(tmp_path: Path) -> None:
+    path, _, _ = _trained_state(tmp_path)
+    full = sum(f.stat().st_size for f in pack_state(path, tmp_path / "both"))
+    small = sum(f.stat().st_size for f in pack_state(path, tmp_path / "ema", weights="ema"))
+    assert small < 0.75 * full
+    unpack_state(tmp_path / "ema", tmp_path / "restored.pt")
+    restored = torch.load(tmp_path / "restored.pt", weights_only=True)
+    original = torch.load(path, weights_only=True)
+    for k, v in original["ema"].items():
+        torch.testing.assert_close(restored["model"][k], v, rtol=2**-7, atol=1e-6)
+        torch.testing.assert_close(restored["ema"][k], v, rtol=2**-7, atol=1e-6)
+    with pytest.raises(ValueError, match="weights must be 'both' or 'ema'"):
+        pack_state(path, tmp_path / "x", weights="half")
+
+
 def test_missing_packed_state_is_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="holds no packed training state"):
         unpack_state(tmp_path, tmp_path / "state.pt")

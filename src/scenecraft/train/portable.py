@@ -4,7 +4,9 @@ A lent GPU gets 64 MiB of carried files and gives back files of at most 16 MiB e
 ``state.pt`` for seed-12M (weights, EMA and AdamW's two moments in float32) is about 190 MB, so a
 run that is to continue where the last one stopped travels packed:
 
-- the weights and the EMA in bfloat16 (the EMA is what ships; the weights are what trains on);
+- the weights and the EMA in bfloat16 (the EMA is what ships; the weights are what trains on) or,
+  with ``weights="ema"`` (what travels *to* a GPU: 64 MiB hold the EMA and the moments of seed-12M,
+  not both weights), the EMA alone, which the unpacked run then trains on;
 - AdamW's moments quantised blockwise to 8 bits (Dettmers et al. 2022, "8-bit optimizers via
   block-wise quantization"): each block of 256 values keeps its absolute maximum in float32 and the
   values as int8 of ``x / absmax * 127`` — for ``exp_avg_sq``, which is non-negative and spans many
@@ -14,7 +16,7 @@ run that is to continue where the last one stopped travels packed:
 split into safetensors files of at most ``max_bytes`` each (largest tensors first, each into the
 emptiest file). :func:`unpack_state` rebuilds a ``state.pt`` the trainer resumes from.
 
-    python -m scenecraft.train.portable pack RUN/state.pt DIR [--max-mib 16]
+    python -m scenecraft.train.portable pack RUN/state.pt DIR [--max-mib 16] [--weights both|ema]
     python -m scenecraft.train.portable unpack DIR RUN/state.pt
 """
 
@@ -52,10 +54,10 @@ def dequantise(codes: Tensor, scale: Tensor, shape: torch.Size | tuple[int, ...]
     return (blocks * (scale.float()[:, None] / 127)).flatten()[:n].view(shape)
 
 
-def _pack_tensors(state: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
+def _pack_tensors(state: dict[str, Any], parts: tuple[str, ...]) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """Flat tensors to store and the JSON-able rest (how to rebuild the optimizer's state)."""
     tensors: dict[str, Tensor] = {}
-    for part in ("model", "ema"):
+    for part in parts:
         for k, v in state[part].items():
             tensors[f"{part}/{k}"] = v.to(torch.bfloat16) if v.is_floating_point() else v
     opt = state["opt"]
@@ -74,17 +76,23 @@ def _pack_tensors(state: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, A
         "config": state["config"],
         "param_groups": opt["param_groups"],
         "opt_state": shapes,
+        "parts": list(parts),
         "dtypes": {part: {k: str(v.dtype) for k, v in state[part].items()} for part in ("model", "ema")},
     }
     return tensors, meta
 
 
-def pack_state(state_path: str | Path, out_dir: str | Path, max_bytes: int = 16 * 2**20) -> list[Path]:
-    """Write ``state_path`` (a trainer ``state.pt``) as packed files of at most ``max_bytes`` to ``out_dir``."""
+def pack_state(
+    state_path: str | Path, out_dir: str | Path, max_bytes: int = 16 * 2**20, weights: str = "both"
+) -> list[Path]:
+    """Write ``state_path`` (a trainer ``state.pt``) as packed files of at most ``max_bytes`` to
+    ``out_dir``; ``weights`` "both" keeps the weights and the EMA, "ema" the EMA only."""
     from safetensors.torch import save_file
 
+    if weights not in ("both", "ema"):
+        raise ValueError(f"weights must be 'both' or 'ema', got {weights!r}")
     state = torch.load(state_path, map_location="cpu", weights_only=True)
-    tensors, meta = _pack_tensors(state)
+    tensors, meta = _pack_tensors(state, ("model", "ema") if weights == "both" else ("ema",))
     # Each tensor's bytes plus its share of the safetensors header (name, dtype, shape, offsets).
     sizes = {k: v.numel() * v.element_size() + 64 + len(k) for k, v in tensors.items()}
     room = max_bytes - 1024
@@ -128,9 +136,11 @@ def unpack_state(packed_dir: str | Path, state_path: str | Path) -> dict[str, An
     for name in meta["files"]:
         tensors.update(load_file(str(d / name)))
     state: dict[str, Any] = {"step": meta["step"], "data_next": meta["data_next"], "config": meta["config"]}
+    parts = meta["parts"]
     for part in ("model", "ema"):
+        stored = part if part in parts else "ema"  # an EMA-only pack trains on from the EMA
         dtypes = {k: getattr(torch, dt.removeprefix("torch.")) for k, dt in meta["dtypes"][part].items()}
-        state[part] = {k: tensors[f"{part}/{k}"].to(dt) for k, dt in dtypes.items()}
+        state[part] = {k: tensors[f"{stored}/{k}"].to(dt) for k, dt in dtypes.items()}
     opt_state: dict[int, dict[str, Tensor]] = {}
     for key, shape in meta["opt_state"].items():
         pid, name = key.split("/")
@@ -153,12 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("state", type=Path)
     p.add_argument("out", type=Path)
     p.add_argument("--max-mib", type=float, default=16.0)
+    p.add_argument("--weights", choices=("both", "ema"), default="both", help="ema: the EMA only (to fit 64 MiB)")
     u = sub.add_parser("unpack")
     u.add_argument("packed", type=Path)
     u.add_argument("state", type=Path)
     args = parser.parse_args(argv)
     if args.cmd == "pack":
-        for path in pack_state(args.state, args.out, int(args.max_mib * 2**20)):
+        for path in pack_state(args.state, args.out, int(args.max_mib * 2**20), args.weights):
             print(f"{path} {path.stat().st_size / 2**20:.1f} MiB")
     else:
         print(json.dumps(unpack_state(args.packed, args.state)))
