@@ -18,9 +18,10 @@ Modes:
 Metrics (:func:`scenecraft.evaluate.metrics.score_images`): material fidelity, layout recall, mean
 IoU, attribute binding, count accuracy, pose PCK@0.1 and light agreement (the side the subjects are
 lit from, against the side the request's light names; :mod:`scenecraft.evaluate.light`). The result
-names the judges' version. ``--images DIR`` keeps each mode's images in ``DIR/<mode>.npz`` and
-reuses them on the next run (a run cut short resumes at the mode it was in; rescoring with other
-judges needs no generation). Writes benchmarks/results/quality.json and docs/images/quality_grid.png.
+names the judges' version. ``--images DIR`` keeps every generated image under
+``DIR/<mode>/<checkpoint>-steps<N>/`` as it is made and reuses it on the next run (a run cut short
+resumes where it stopped; rescoring with other judges needs no generation). Writes
+benchmarks/results/quality.json and docs/images/quality_grid.png.
 """
 
 from __future__ import annotations
@@ -96,20 +97,36 @@ def score_mode(name: str, held: Any, images: list[np.ndarray], size: int, second
 
 
 def generate(
-    pipe: Any, requests: list[Any], size: int, steps: int, batch: int, seed0: int
+    pipe: Any, requests: list[Any], size: int, steps: int, batch: int, seed0: int, store: Path | None = None
 ) -> tuple[list[np.ndarray], float]:
     """Images of ``requests`` (euler, ``steps`` steps, guidance 3), request i with seed ``seed0 + i``;
-    and the seconds per image."""
+    and the seconds per image generated. With ``store``, each image is kept there as it is made
+    (``img_XXXXX.png``) and images already there are not made again: a run cut short resumes."""
     from scenecraft.pipeline import SampleSpec
 
-    out: list[np.ndarray] = []
-    start = time.perf_counter()
-    for i in range(0, len(requests), batch):
-        specs = [SampleSpec(seed=seed0 + i + k, request=r) for k, r in enumerate(requests[i : i + batch])]
+    out: dict[int, np.ndarray] = {}
+    if store is not None:
+        store.mkdir(parents=True, exist_ok=True)
+        for i in range(len(requests)):
+            if (store / f"img_{i:05d}.png").is_file():
+                out[i] = np.asarray(Image.open(store / f"img_{i:05d}.png").convert("RGB"))
+    todo = [i for i in range(len(requests)) if i not in out]
+    start, made = time.perf_counter(), 0
+    for j in range(0, len(todo), batch):
+        idx = todo[j : j + batch]
+        specs = [SampleSpec(seed=seed0 + i, request=requests[i]) for i in idx]
         images = pipe.generate(specs, size=size, steps=steps, sampler="euler", guidance=3.0)
-        out += [np.asarray(im) for im in images]
+        for i, im in zip(idx, images, strict=True):
+            out[i] = np.asarray(im)
+            if store is not None:
+                from scenecraft.atomic_write import atomic_path
+
+                with atomic_path(store / f"img_{i:05d}.png") as tmp:
+                    im.save(tmp, format="PNG")
+        made += len(idx)
         print(f"  {len(out)}/{len(requests)} images, {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    return out, (time.perf_counter() - start) / len(requests)
+    seconds = (time.perf_counter() - start) / made if made else float("nan")
+    return [out[i] for i in range(len(requests))], seconds
 
 
 def mode_requests(mode: str, held: Any, n: int, size: int) -> list[Any]:
@@ -141,25 +158,18 @@ def mode_requests(mode: str, held: Any, n: int, size: int) -> list[Any]:
 def mode_images(
     mode: str, held: Any, pipe: Any, args: argparse.Namespace, size: int
 ) -> tuple[list[np.ndarray], float | None]:
-    """A mode's images: the real renders (ceiling), stored ones (``--images``), or generated."""
+    """A mode's images: the real renders (ceiling), or generated (and kept under ``--images``)."""
     if mode == "ceiling":
         from scenecraft.world.dataset import WorldSampler
 
         sampler = WorldSampler(seed=held.seed)
         return [sampler.render(i, size).image for i in range(args.n)], None
-    store = args.images / f"{mode}.npz" if args.images else None
-    if store is not None and store.is_file():
-        with np.load(store) as z:
-            if len(z["images"]) == args.n and int(z["steps"]) == args.steps and str(z["checkpoint"]) == args.checkpoint:
-                print(f"  {mode}: {args.n} images from {store}", file=sys.stderr)
-                return list(z["images"]), float(z["seconds"]) if float(z["seconds"]) >= 0 else None
-    images, seconds = generate(pipe(), mode_requests(mode, held, args.n, size), size, args.steps, args.batch, 1_000)
-    if store is not None:
-        from scenecraft.atomic_write import atomic_path
-
-        store.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(store) as tmp, open(tmp, "wb") as f:
-            np.savez(f, images=np.stack(images), steps=args.steps, checkpoint=args.checkpoint, seconds=seconds)
+    tag = f"{Path(args.checkpoint).stem}-steps{args.steps}"
+    store = args.images / mode / tag if args.images else None
+    requests = mode_requests(mode, held, args.n, size)
+    if store is not None and all((store / f"img_{i:05d}.png").is_file() for i in range(args.n)):
+        return generate(None, requests, size, args.steps, args.batch, 1_000, store)[0], None  # all stored
+    images, seconds = generate(pipe(), requests, size, args.steps, args.batch, 1_000, store)
     return images, seconds
 
 
@@ -229,7 +239,7 @@ def main() -> None:
     rows, grids = [], {}
     held = held_out_requests(args.n, size)
     latency = None
-    if args.timing and "full" in args.modes and not (args.images and (args.images / "full.npz").is_file()):
+    if args.timing and "full" in args.modes:
         generate(pipe(), held.requests[:1], size, args.steps, 1, seed0=0)  # one at a time, after a warm-up
         latency = generate(pipe(), held.requests[: args.timing], size, args.steps, 1, seed0=0)[1]
     for mode in args.modes:
