@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from scenecraft import __version__
 from scenecraft.api.middleware import GatewayMiddleware
 from scenecraft.api.platform import Platform
-from scenecraft.api.routes import assets, auth, health, jobs, keys, scenes
+from scenecraft.api.routes import account, assets, auth, health, jobs, keys, scenes
 from scenecraft.api.studio import mount_studio
 from scenecraft.auth import api_keys, sessions
 from scenecraft.config import Settings
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app = FastAPI(title="scenecraft", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.platform = platform
     app.add_exception_handler(RequestValidationError, validation_error)
-    for module in (auth, keys, jobs, assets, scenes, health):
+    for module in (auth, account, keys, jobs, assets, scenes, health):
         app.include_router(module.router)
     mount_studio(app, platform.settings.web_dir)  # last: the routes above take precedence
     app.add_middleware(GatewayMiddleware, platform=platform)

@@ -19,7 +19,14 @@ Id = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="32 hex digits"
 Username = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
 TotpCode = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="6-digit TOTP code")]
+RecoveryCodeText = Annotated[
+    str, Field(min_length=8, max_length=24, pattern=r"^[0-9A-Za-z -]+$", description="an MFA recovery code")
+]
 MODELS = ("seed-12M",)
+# The largest image side any installed model makes. seed-12M (trained at 64x64) spends minutes on
+# one step at 256 px on a CPU (benchmarks/step_time.py), and a cancel waits for the step in
+# progress, so it stops at 128. Per-model bounds come from GET /v1/models where it exists.
+MAX_SIZE = 128
 SAMPLERS = ("ddim",)
 
 
@@ -32,6 +39,9 @@ class LoginRequest(Strict):
     username: Username
     password: Annotated[str, Field(min_length=1, max_length=256)]
     totp: TotpCode | None = None
+    recovery_code: RecoveryCodeText | None = Field(
+        default=None, description="instead of `totp`: one of the recovery codes shown when MFA was turned on"
+    )
 
 
 class UserPublic(BaseModel):
@@ -55,6 +65,40 @@ class MfaConfirm(Strict):
     code: TotpCode
 
 
+class MfaConfirmed(BaseModel):
+    user: UserPublic
+    recovery_codes: list[str] = Field(description="single-use codes for when the authenticator is lost; shown once")
+
+
+class RecoveryCodes(BaseModel):
+    recovery_codes: list[str] = Field(description="the new codes (the old ones no longer work); shown once")
+
+
+class MfaStatus(BaseModel):
+    enabled: bool
+    recovery_codes_left: int
+
+
+class MfaDisable(Strict):
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+    code: Annotated[str, Field(min_length=6, max_length=24, pattern=r"^[0-9A-Za-z -]+$")] = Field(
+        description="a TOTP code or an unused recovery code"
+    )
+
+
+class PasswordCurrent(Strict):
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class PasswordChange(Strict):
+    current_password: Annotated[str, Field(min_length=1, max_length=256)]
+    new_password: Password
+
+
+class PasswordChanged(BaseModel):
+    sessions_ended: int = Field(description="your other sessions, now signed out")
+
+
 class UserCreate(Strict):
     username: Username
     password: Password
@@ -66,6 +110,7 @@ class SessionPublic(BaseModel):
     created_at: datetime
     last_seen_at: datetime
     current: bool = Field(description="the session this request came with")
+    device: str = Field(description="browser and platform from the User-Agent at login, e.g. 'Firefox on Linux'")
 
 
 class QueueStatus(BaseModel):
@@ -152,8 +197,8 @@ class Subject(Strict):
 class JobCreate(Strict):
     prompt: Annotated[str, Field(min_length=1, max_length=2000)]
     negative_prompt: Annotated[str, Field(max_length=2000)] = ""
-    width: Annotated[int, Field(ge=32, le=1024, multiple_of=8)] = 64
-    height: Annotated[int, Field(ge=32, le=1024, multiple_of=8)] = 64
+    width: Annotated[int, Field(ge=32, le=MAX_SIZE, multiple_of=8)] = 64
+    height: Annotated[int, Field(ge=32, le=MAX_SIZE, multiple_of=8)] = 64
     steps: Annotated[int, Field(ge=1, le=200)] = 20
     guidance: Annotated[float, Field(ge=0.0, le=30.0)] = Field(
         default=3.0, description="guidance of the prompt (1 = off); other conditions use the model's defaults"
@@ -236,6 +281,9 @@ class JobPublic(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    queue_position: int | None = Field(
+        default=None, description="for a queued job: 1 = next to run (approximate: fair share across users)"
+    )
 
 
 class JobPage(BaseModel):

@@ -64,6 +64,14 @@ class RateLimiter:
         stats = self.strategy.get_window_stats(item, *identifiers)
         return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())), rule)
 
+    def check(self, rule: str, *identifiers: str) -> Verdict:
+        """Would one more hit be allowed? Counts nothing (for limits that count failures only)."""
+        item = parse(rule)
+        if self.strategy.test(item, *identifiers):
+            return Verdict(True, 0, rule)
+        stats = self.strategy.get_window_stats(item, *identifiers)
+        return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())), rule)
+
     def reset(self) -> None:
         self.storage.reset()
 
