@@ -39,7 +39,7 @@ from sqlalchemy import select, update
 
 from scenecraft.db import Database
 from scenecraft.db.models import Asset, AssetVersion, Job, utcnow
-from scenecraft.jobs import queue
+from scenecraft.jobs import png_metadata, queue
 from scenecraft.jobs.effects_render import EffectsRejected, Rendered, decode, render_png
 from scenecraft.jobs.engine import Cancelled, Engine, RequestRejected, Sample
 from scenecraft.jobs.events import EventBus
@@ -59,12 +59,6 @@ class Claimed:
     params: dict[str, Any]
     created_at: datetime
     attempts: int
-
-
-def encode_png(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.convert("RGB").save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def encode_preview(image: Image.Image) -> str:
@@ -242,7 +236,7 @@ class Worker:
     # -- endings --------------------------------------------------------------------------
     def _store_result(self, job: Claimed, image: Image.Image) -> None:
         started = time.perf_counter()
-        data = encode_png(image)
+        data = png_metadata.encode(image, job_id=job.id, request=job.params)
         effects: Rendered | None = None
         if job.params.get("effects"):
             try:  # rendered before the transaction: a failure stores nothing
