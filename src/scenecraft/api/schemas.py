@@ -88,6 +88,9 @@ def _text_pattern_in_schema(schema: dict[str, Any]) -> None:
             _text_pattern_in_schema(sub)
     if isinstance(schema.get("items"), dict):
         _text_pattern_in_schema(schema["items"])
+RecoveryCodeText = Annotated[
+    str, Field(min_length=8, max_length=24, pattern=r"^[0-9A-Za-z -]+$", description="an MFA recovery code")
+]
 
 
 class Strict(BaseModel):
@@ -112,6 +115,9 @@ class LoginRequest(Strict):
     username: Username
     password: Annotated[str, Field(min_length=1, max_length=256)]
     totp: TotpCode | None = None
+    recovery_code: RecoveryCodeText | None = Field(
+        default=None, description="instead of `totp`: one of the recovery codes shown when MFA was turned on"
+    )
 
 
 class UserPublic(BaseModel):
@@ -135,6 +141,40 @@ class MfaConfirm(Strict):
     code: TotpCode
 
 
+class MfaConfirmed(BaseModel):
+    user: UserPublic
+    recovery_codes: list[str] = Field(description="single-use codes for when the authenticator is lost; shown once")
+
+
+class RecoveryCodes(BaseModel):
+    recovery_codes: list[str] = Field(description="the new codes (the old ones no longer work); shown once")
+
+
+class MfaStatus(BaseModel):
+    enabled: bool
+    recovery_codes_left: int
+
+
+class MfaDisable(Strict):
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+    code: Annotated[str, Field(min_length=6, max_length=24, pattern=r"^[0-9A-Za-z -]+$")] = Field(
+        description="a TOTP code or an unused recovery code"
+    )
+
+
+class PasswordCurrent(Strict):
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class PasswordChange(Strict):
+    current_password: Annotated[str, Field(min_length=1, max_length=256)]
+    new_password: Password
+
+
+class PasswordChanged(BaseModel):
+    sessions_ended: int = Field(description="your other sessions, now signed out")
+
+
 class UserCreate(Strict):
     username: Username
     password: Password
@@ -146,6 +186,7 @@ class SessionPublic(BaseModel):
     created_at: datetime
     last_seen_at: datetime
     current: bool = Field(description="the session this request came with")
+    device: str = Field(description="browser and platform from the User-Agent at login, e.g. 'Firefox on Linux'")
 
 
 class QueueStatus(BaseModel):
@@ -312,6 +353,9 @@ class JobPublic(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    queue_position: int | None = Field(
+        default=None, description="for a queued job: 1 = next to run (approximate: fair share across users)"
+    )
 
 
 class JobPage(BaseModel):

@@ -5,7 +5,7 @@ effects job; a worker renders it and appends the result as a new version (parent
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Header, HTTPException, Path, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -121,14 +121,12 @@ def list_assets(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    kind: Annotated[Literal["upload", "generated"] | None, Query(description="only assets of this kind")] = None,
 ) -> AssetPage:
-    rows = session.scalars(
-        select(Asset)
-        .where(Asset.user_id == principal.user.id)
-        .order_by(Asset.created_at.desc(), Asset.id)
-        .offset(offset)
-        .limit(limit + 1)
-    ).all()
+    q = select(Asset).where(Asset.user_id == principal.user.id)
+    if kind is not None:
+        q = q.where(Asset.kind == kind)
+    rows = session.scalars(q.order_by(Asset.created_at.desc(), Asset.id).offset(offset).limit(limit + 1)).all()
     more = len(rows) > limit
     return AssetPage(items=[asset_public(a) for a in rows[:limit]], next_cursor=str(offset + limit) if more else None)
 

@@ -50,7 +50,8 @@ UNIT = 256 * 256 * 20
 MAX_EVENT_ID = 2**31 - 1  # job_events.seq is a 32-bit integer on both databases
 
 
-def job_public(job: Job) -> JobPublic:
+def job_public(job: Job, session: Any = None) -> JobPublic:
+    """The job as the API shows it; with a `session`, a queued job also gets its queue position."""
     return JobPublic(
         id=job.id,
         status=job.status,  # type: ignore[arg-type]
@@ -65,6 +66,7 @@ def job_public(job: Job) -> JobPublic:
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
+        queue_position=queue.queue_position(session, job) if session is not None else None,
     )
 
 
@@ -141,7 +143,7 @@ def submit_job(
 
 @router.get("/v1/jobs/{job_id}", response_model=JobPublic, responses={404: {"description": "not found"}})
 def get_job(job_id: JobId, principal: JobsRead, session: SessionDep) -> JobPublic:
-    return job_public(owned_job(session, job_id, principal.user.id))
+    return job_public(owned_job(session, job_id, principal.user.id), session)
 
 
 def _encode_cursor(job: Job) -> str:
@@ -188,7 +190,7 @@ def list_jobs(
     rows = session.scalars(q.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return JobPage(items=[job_public(j) for j in rows], next_cursor=_encode_cursor(rows[-1]) if more else None)
+    return JobPage(items=[job_public(j, session) for j in rows], next_cursor=_encode_cursor(rows[-1]) if more else None)
 
 
 @router.post(
