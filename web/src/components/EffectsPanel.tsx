@@ -127,7 +127,7 @@ export function EffectsPanel({ assetId, version, onVersion }: { assetId: string;
                     <input type="range" min={s.min} max={s.max} step={s.step} value={value}
                       aria-label={`${c.label} ${s.label}`}
                       onChange={(e) => setPanel((p) => setParam(p, c.op, s.key, Number(e.target.value)))} />
-                    <output>{value.toFixed(2)}</output>
+                    <output>{value.toFixed(s.step < 0.01 ? 3 : 2)}</output>
                   </label>
                 );
               })}
