@@ -285,7 +285,8 @@ try {
   await shot('06-gallery-version-2');
 
   // drop the result's PNG (its settings are in its text chunks) onto a fresh studio
-  const pngUrl = `/v1/assets/${resultLink.split('/').pop()}/versions/1/content`;
+  // version 2 (the effects render) carries version 1's settings too
+  const pngUrl = `/v1/assets/${resultLink.split('/').pop()}/versions/2/content`;
   await page.goto(`${base}/#/studio`);
   await page.getByLabel('Prompt', { exact: true }).fill('something else');
   await page.getByLabel('Seed').fill('');

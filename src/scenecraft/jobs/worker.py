@@ -248,6 +248,7 @@ class Worker:
                 log.exception("effects failed", job_id=job.id)
                 self._finish_failed([job], f"effects: {type(exc).__name__}: {exc}", retryable=True)
                 return
+        effects_png = png_metadata.carry(effects.png, data) if effects is not None else b""
         outcome = "lost"
         with self.db.session() as s:
             row = queue.held_job(s, self.worker_id, job.id)
@@ -267,11 +268,11 @@ class Worker:
                     name=f"job-{job.id}",
                     operation={"op": "generate", "job_id": job.id, "params": job.params},
                 )
-                if effects is not None:
+                if effects is not None:  # its request already names the effects
                     self.store.add_version(
                         s,
                         asset,
-                        data=effects.png,
+                        data=effects_png,
                         content_type="image/png",
                         width=effects.width,
                         height=effects.height,
@@ -304,6 +305,7 @@ class Worker:
                 self._finish_failed([job], f"version {number} of asset {asset_id} no longer exists", retryable=False)
                 return
             rendered = render_png(chain, decode(source))
+            png = png_metadata.carry(rendered.png, source, chain)
         except EffectsRejected as exc:
             self._finish_failed([job], f"effects rejected: {exc}", retryable=False)
             return
@@ -327,7 +329,7 @@ class Worker:
                 self.store.add_version(
                     s,
                     asset,
-                    data=rendered.png,
+                    data=png,
                     content_type="image/png",
                     width=rendered.width,
                     height=rendered.height,
