@@ -75,3 +75,24 @@ def test_the_worker_stores_results_with_their_settings(db: Database, store: Blob
         version = s.scalars(select(AssetVersion).where(AssetVersion.asset_id == job.asset_id)).one()
         meta = png_metadata.read(store.read_version(s, version).data)
     assert meta == {"format": 1, "job_id": job_id, "request": REQUEST}
+
+
+def test_effects_versions_carry_the_source_settings_and_the_chains_applied() -> None:
+    source = png_metadata.encode(Image.new("RGB", (8, 8)), job_id="j" * 32, request=REQUEST)
+    once = png_metadata.carry(
+        png_metadata.encode(Image.new("RGB", (8, 8), (9, 9, 9)), job_id="x", request={}),
+        source,
+        [{"op": "exposure", "stops": 1.0}],
+    )
+    twice = png_metadata.carry(once, once, [{"op": "vignette", "amount": 0.5}])
+    assert png_metadata.read(twice) == {
+        "format": 1,
+        "job_id": "j" * 32,
+        "request": REQUEST,
+        "effects": [[{"op": "exposure", "stops": 1.0}], [{"op": "vignette", "amount": 0.5}]],
+    }
+    with Image.open(io.BytesIO(twice)) as im:
+        assert im.getpixel((0, 0)) == (9, 9, 9)  # the rendered pixels, not the source's
+    plain = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(plain, format="PNG")
+    assert png_metadata.carry(b"rendered", plain.getvalue()) == b"rendered"  # an upload has no settings

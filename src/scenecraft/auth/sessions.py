@@ -31,9 +31,7 @@ class NewSession:
     row: UserSession
 
 
-def start_session(
-    session: Session, user: User, previous_token: str | None = None, user_agent: str = ""
-) -> NewSession:
+def start_session(session: Session, user: User, previous_token: str | None = None, user_agent: str = "") -> NewSession:
     if previous_token:
         session.execute(delete(UserSession).where(UserSession.id == _digest(previous_token)))
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)

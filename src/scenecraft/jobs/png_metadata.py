@@ -9,7 +9,9 @@ Two text chunks (PNG spec §11.3.4):
   ("prompt / Negative prompt: ... / Steps: 20, Sampler: euler, CFG scale: 3, Seed: 7, Size: 64x64,
   Model: seed-12M").
 
-``Software`` (tEXt) names the platform. ``read`` returns what ``encode`` wrote.
+``Software`` (tEXt) names the platform. ``read`` returns what ``encode`` wrote. A version made by
+effects on a stored one ``carry``-s its source's chunks, with the chains applied since listed under
+``effects`` (oldest first), so every download says how it was made.
 """
 
 from __future__ import annotations
@@ -44,11 +46,14 @@ def parameters_text(request: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def encode(image: Image.Image, *, job_id: str, request: dict[str, Any]) -> bytes:
+def encode(image: Image.Image, *, job_id: str, request: dict[str, Any], effects: list[Any] | None = None) -> bytes:
     """`image` as PNG bytes carrying `request` (the job's params) in its text chunks."""
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", "scenecraft")
-    info.add_itxt(KEY, json.dumps({"format": FORMAT, "job_id": job_id, "request": request}, sort_keys=True))
+    meta: dict[str, Any] = {"format": FORMAT, "job_id": job_id, "request": request}
+    if effects:
+        meta["effects"] = effects
+    info.add_itxt(KEY, json.dumps(meta, sort_keys=True))
     info.add_itxt("parameters", parameters_text(request))
     buf = io.BytesIO()
     image.convert("RGB").save(buf, format="PNG", pnginfo=info)
@@ -63,3 +68,14 @@ def read(data: bytes) -> dict[str, Any] | None:
         return None
     value = json.loads(text)
     return value if isinstance(value, dict) else None
+
+
+def carry(png: bytes, source: bytes, chain: Any = None) -> bytes:
+    """`png` (rendered from `source`) with the source's settings, plus `chain` among its effects;
+    `png` unchanged when the source has none (an upload)."""
+    meta = read(source)
+    if meta is None or not isinstance(meta.get("request"), dict):
+        return png
+    effects = list(meta.get("effects") or []) + ([chain] if chain is not None else [])
+    with Image.open(io.BytesIO(png)) as im:
+        return encode(im, job_id=str(meta.get("job_id", "")), request=meta["request"], effects=effects)

@@ -131,6 +131,7 @@ def store_result(lease: Lease, job: Claimed, image: Image.Image) -> None:
             log.exception("effects failed", job_id=job.id)
             lease.finish_failed([job], f"effects: {type(exc).__name__}: {exc}", retryable=True)
             return
+    effects_png = png_metadata.carry(effects.png, data) if effects is not None else b""
     outcome = "lost"
     stored = params.model_dump(mode="json")
     with ctx.db.session() as s:
@@ -155,7 +156,7 @@ def store_result(lease: Lease, job: Claimed, image: Image.Image) -> None:
                 ctx.store.add_version(
                     s,
                     asset,
-                    data=effects.png,
+                    data=effects_png,  # its request already names the effects
                     content_type="image/png",
                     width=effects.width,
                     height=effects.height,
