@@ -9,7 +9,7 @@
 Every piece can be killed and started again on the same port (scripts/chaos does that). Nothing
 listens beyond 127.0.0.1. HAProxy health-checks the APIs on /readyz, retries a request whose
 connection failed on the other API, and adds X-Forwarded-For, which the APIs trust only from
-127.0.0.1 (SCENECRAFT_TRUSTED_PROXIES; issue 17's setting).
+127.0.0.1 (SCENECRAFT_TRUSTED_PROXIES).
 
     python -m benchmarks.chaos.topology [--workdir DIR]   # up until Ctrl-C; prints the URLs
 """
@@ -204,7 +204,7 @@ class Cluster:
             "SCENECRAFT_S3_BUCKET": BUCKET,
             "SCENECRAFT_S3_ENDPOINT_URL": f"http://127.0.0.1:{self.s3_port}",
             "SCENECRAFT_COOKIE_SECURE": "false",  # plain HTTP on loopback
-            "SCENECRAFT_TRUSTED_PROXIES": '["127.0.0.1/32"]',  # HAProxy's X-Forwarded-For (issue 17)
+            "SCENECRAFT_TRUSTED_PROXIES": '["127.0.0.1/32"]',  # HAProxy's X-Forwarded-For
             "SCENECRAFT_LEASE_SECONDS": str(lease_seconds),
             "SCENECRAFT_MAX_ATTEMPTS": "8",
             "SCENECRAFT_RETRY_BACKOFF_SECONDS": "0.5",
