@@ -185,7 +185,7 @@ def test_cancel_stops_a_running_family_job(alice: UserClient, family_platform: P
 )
 def test_what_a_model_cannot_do_is_a_422_naming_it(alice: UserClient, change: dict[str, Any], message: str) -> None:
     r = alice.post("/v1/jobs", json={"prompt": "p", "width": 32, "height": 32, **change})
-    assert r.status_code == 422 and r.json()["message"].startswith(message), r.json()
+    assert r.status_code == 422 and r.json()["detail"].startswith(message), r.json()
 
 
 def test_the_engine_keeps_one_model_resident_and_swaps_lru(family_platform: Platform) -> None:

@@ -17,7 +17,7 @@ from scenecraft.families.spec import FEATURE_NAMES, Capability
 
 
 def _refuse(field: str, message: str) -> RequestValidationError:
-    """A 422 in the same shape as pydantic's (`detail` list + readable `message`)."""
+    """A 422 in the same shape as pydantic's (the app's one error model, api/errors.py)."""
     loc: tuple[str, ...] = ("body", field) if field else ("body",)
     return RequestValidationError([{"loc": loc, "msg": message, "type": "value_error"}])
 

@@ -204,7 +204,7 @@ class FamilyRunner:
             "guidance_scale": guidance,
             "generator": [torch.Generator("cpu").manual_seed(s.seed) for s in samples],
             "output_type": "pil",
-            **self._family_kwargs(),
+            **self.family_kwargs(),
             **plan.kwargs,
         }
         total = plan.steps(steps)
@@ -232,7 +232,8 @@ class FamilyRunner:
             images: list[Image.Image] = pipe(**kwargs).images
         return plan.finish(images)
 
-    def _family_kwargs(self) -> dict[str, Any]:
+    def family_kwargs(self) -> dict[str, Any]:
+        """What this family's pipeline call needs besides the request: its prompt length, no binning."""
         family = self.family
         text_tokenizer = getattr(self.pipe, "tokenizer_3", None) or getattr(self.pipe, "tokenizer_2", None)
         text_tokenizer = text_tokenizer or self.pipe.tokenizer

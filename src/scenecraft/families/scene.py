@@ -199,7 +199,7 @@ def _regional(
     device = pipe._execution_device
     flat, segments = _segments(samples)
     negatives = [s.negative_prompt for s in samples]
-    length = runner._family_kwargs()["max_sequence_length"]
+    length = runner.family_kwargs()["max_sequence_length"]
     rows, cols = _grid(runner, width, height)
     boxes = [boxes_of(s) for s in samples]
     if family.startswith("pixart"):
