@@ -46,9 +46,14 @@ def test_permissions_follow_perm_or_the_umask(tmp_path: Path) -> None:
     old = os.umask(0o022)
     try:
         write_text(tmp_path / "plain.json", "{}")
+        with atomic_path(tmp_path / "weights.safetensors") as tmp:  # a writer that recreates the file 0600
+            tmp.unlink()
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.close(fd)
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "plain.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "weights.safetensors").stat().st_mode) == 0o644
     assert (tmp_path / "plain.json").read_text() == "{}"
 
 

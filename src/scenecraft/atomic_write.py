@@ -67,8 +67,11 @@ def atomic_path(path: str | Path, *, perm: int | None = None, temp_dir: str | Pa
     tmp = _temp_name(target, Path(temp_dir) if temp_dir is not None else None)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if perm is None else perm)
     os.close(fd)
+    mode = os.stat(tmp).st_mode & 0o777  # what the umask left of perm
     try:
         yield tmp
+        if os.stat(tmp).st_mode & 0o777 != mode:  # a library that recreated the file (safetensors does)
+            os.chmod(tmp, mode)
         _fsync_file(tmp)
         os.replace(tmp, target)
     except BaseException:

@@ -153,6 +153,11 @@ class Settings(BaseSettings):
     # in-cluster receiver). Empty: only public addresses.
     webhook_allow_private: list[str] = Field(default_factory=list)
 
+    # -- fault injection (tests only; refused in production) -----------------------------
+    # Seconds the blob store sleeps after writing a blob's bytes and before the caller's
+    # transaction commits: the window in which tests/api/test_server_process.py kills the server.
+    fault_pause_after_blob_write: float = Field(default=0.0, ge=0.0, le=600.0)
+
     # -- generation engine ----------------------------------------------------------------
     model: str = "seed-12M"  # the default model of jobs that name none (an id of `scenecraft models list`)
     checkpoint: str | None = None  # None: the bundled weights of the model
@@ -205,6 +210,8 @@ class Settings(BaseSettings):
                 f"active_master_key_id {self.active_master_key_id!r} is not one of master_keys "
                 f"({', '.join(sorted(self.master_keys))})"
             )
+        if self.environment == "production" and self.fault_pause_after_blob_write:
+            raise ValueError("fault_pause_after_blob_write is a test hook; it must be 0 in production")
         if self.environment != "development":
             if self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
                 raise ValueError(

@@ -96,7 +96,7 @@ def test_mfa_enrol_confirm_and_login_with_single_use_codes(app: FastAPI, platfor
     assert user.post("/v1/auth/mfa/confirm", json={"code": "000000"}).status_code == 400
     code = totp.now()
     r = user.post("/v1/auth/mfa/confirm", json={"code": code})
-    assert r.status_code == 200 and r.json()["mfa_enabled"] is True
+    assert r.status_code == 200 and r.json()["user"]["mfa_enabled"] is True
     fresh = TestClient(app)
     r = fresh.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD})
     assert r.status_code == 401 and "TOTP" in r.json()["detail"]

@@ -232,3 +232,20 @@ def test_effects_jobs_are_never_batched(alice: UserClient, worker: Worker) -> No
     assert [worker.run_once(), worker.run_once(), worker.run_once()] == [1, 1, 0]
     # "latest" is resolved at submission: both were queued while version 1 was the latest
     assert [(v["number"], v["parent_number"]) for v in versions(alice, asset_id)] == [(1, None), (2, 1), (3, 1)]
+
+
+def test_an_idempotency_key_makes_a_retry_answer_the_first_job(alice: UserClient, worker: Worker) -> None:
+    asset_id = upload(alice, png(expected_image(13, 32)))
+    body = {"chain": CHAIN, "version": 1}
+    first = alice.post(f"/v1/assets/{asset_id}/effects", json=body, headers={"Idempotency-Key": "fx-1"})
+    again = alice.post(f"/v1/assets/{asset_id}/effects", json=body, headers={"Idempotency-Key": "fx-1"})
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"] and again.headers["idempotent-replayed"] == "true"
+    assert worker.run_once() == 1 and worker.run_once() == 0  # one job, one new version
+    assert [v["number"] for v in versions(alice, asset_id)] == [1, 2]
+    other = alice.post(
+        f"/v1/assets/{asset_id}/effects",
+        json={"chain": [{"op": "exposure", "stops": 1}], "version": 1},
+        headers={"Idempotency-Key": "fx-1"},
+    )
+    assert other.status_code == 409

@@ -68,7 +68,7 @@ def test_idempotency_key_gives_the_same_job(alice: UserClient) -> None:
     ("change", "field", "allowed"),
     [
         ({"width": 8192, "height": 8192}, "width", "less than or equal to 4096"),
-        ({"width": 2048, "height": 2048}, "width", "model seed-12M: width 2048 is outside 32..1024"),
+        ({"width": 256, "height": 256}, "width", "model seed-12M: width 256 is outside 32..128"),
         ({"width": 60, "height": 60}, "width", "multiple of 8"),
         ({"steps": 0}, "steps", "greater than or equal to 1"),
         ({"width": 64, "height": 128}, "width", "width and height must be equal"),
@@ -210,6 +210,12 @@ def test_cancel_a_running_job_over_http(alice: UserClient, platform: Platform) -
     finally:
         pool.stop()
     assert events[-1].event == "cancelled" and cancelled_at == [2]
+    # followers learn of the request at once: a "cancelling" status right after step 2's events
+    kinds = [(e.event, e.data) for e in events]
+    at = kinds.index(("status", {"status": "cancelling"}))
+    after = kinds[at + 1 :]  # at most the events of the step it was asked during, then the end
+    assert [k for k, _ in after] in (["cancelled"], ["progress", "preview", "cancelled"])
+    assert all(d["step"] == 2 for k, d in after if k == "progress")
     job = alice.get(f"/v1/jobs/{job_id}").json()
     assert job["status"] == "cancelled" and job["progress"]["step"] == 2 and job["asset_id"] is None
 
@@ -222,10 +228,10 @@ def test_quota_of_queued_jobs_is_429(app: FastAPI, platform: Platform) -> None:
 
 
 def test_generation_rate_limit_is_weighted_by_cost(alice: UserClient) -> None:
-    # default 200 units/minute; the largest allowed job (1024x1024, 200 steps) costs 16*10 = 160 units:
-    # it fits the window (it is never refused forever), a second one does not, a small one still does
-    big = {**JOB, "width": 1024, "height": 1024, "steps": 200}
-    assert alice.post("/v1/jobs", json=big).status_code == 202
+    # default 200 units/minute; a 128x128, 200-step job costs 4*10 = 40 units, a 120-step one 24
+    big = {**JOB, "width": 128, "height": 128, "steps": 200}
+    for steps in (200, 200, 200, 200, 120):  # 184 units
+        assert alice.post("/v1/jobs", json={**big, "steps": steps}).status_code == 202
     r = alice.post("/v1/jobs", json=big)
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1 and r.json()["code"] == "rate_limited"
     assert "weighted by size and steps" in r.json()["detail"]
@@ -236,3 +242,25 @@ def test_anonymous_requests_are_401(app: FastAPI) -> None:
     anon = TestClient(app)
     assert anon.post("/v1/jobs", json=JOB).status_code == 401
     assert anon.get("/v1/jobs").status_code == 401
+
+
+def test_queued_jobs_show_their_place_in_the_whole_queue(alice: UserClient, bob: UserClient) -> None:
+    first = bob.post("/v1/jobs", json=JOB).json()["id"]
+    mine = [alice.post("/v1/jobs", json=JOB).json()["id"] for _ in range(2)]
+    urgent = alice.post("/v1/jobs", json={**JOB, "priority": 5}).json()["id"]
+    assert bob.get(f"/v1/jobs/{first}").json()["queue_position"] == 2  # behind alice's priority-5 job
+    positions = {j["id"]: j["queue_position"] for j in alice.get("/v1/jobs").json()["items"]}
+    assert positions == {urgent: 1, mine[0]: 3, mine[1]: 4}
+    alice.post(f"/v1/jobs/{mine[0]}/cancel")
+    assert alice.get(f"/v1/jobs/{mine[1]}").json()["queue_position"] == 3
+    assert alice.get(f"/v1/jobs/{mine[0]}").json()["queue_position"] is None
+
+
+def test_assets_filter_by_kind(alice: UserClient) -> None:
+    from tests.utils.factories import png_bytes
+
+    r = alice.post("/v1/assets", files={"file": ("a.png", png_bytes(), "image/png")})
+    assert r.status_code == 201, r.text
+    assert [a["kind"] for a in alice.get("/v1/assets?kind=upload").json()["items"]] == ["upload"]
+    assert alice.get("/v1/assets?kind=generated").json()["items"] == []
+    assert alice.get("/v1/assets?kind=other").status_code == 422

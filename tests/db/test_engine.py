@@ -15,6 +15,7 @@ from scenecraft.db.models import AuditHead, User
 EXPECTED_TABLES = {
     "users",
     "sessions",
+    "recovery_codes",
     "api_keys",
     "request_nonces",
     "jobs",

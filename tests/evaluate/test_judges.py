@@ -164,3 +164,22 @@ def test_material_probabilities_average_a_crop_and_its_mirror() -> None:
     ev.mirror_average = False
     assert not np.allclose(ev.classify_materials(image, boxes)[1], want)
     assert ev.classify_materials(image, [])[1].shape == (0, 11)
+
+
+def test_segment_averages_the_image_and_its_mirror() -> None:
+    ev = Evaluators.load()
+    image = (np.random.default_rng(4).random((64, 64, 3)) * 255).astype(np.uint8)
+    kind, _, _, box = ev.segment(image)
+    from scenecraft.evaluate.views import grid_image, to_input
+
+    x = to_input(grid_image(image, ev.segmenter.size)[None])
+    with torch.no_grad():
+        a, b = ev.segmenter(x), ev.segmenter(torch.flip(x, dims=[3]))
+    want_kind = (a.kind[0].softmax(0) + torch.flip(b.kind[0].softmax(0), dims=[2])) / 2
+    np.testing.assert_allclose(kind, want_kind.numpy(), atol=1e-5)
+    assert a.box is not None and b.box is not None and box is not None
+    # The mirror's left distance is the image's right one.
+    want_left = (a.box[0, 0] + torch.flip(b.box[0, 2], dims=[1])) / 2
+    np.testing.assert_allclose(box[0], want_left.numpy(), rtol=1e-4, atol=1e-3)
+    ev.mirror_segment = False
+    np.testing.assert_allclose(ev.segment(image)[0], a.kind[0].softmax(0).numpy(), atol=1e-5)

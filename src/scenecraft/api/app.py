@@ -11,10 +11,10 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from scenecraft import __version__, audit
-from scenecraft.api import errors
+from scenecraft.api import contract, errors
 from scenecraft.api.middleware import GatewayMiddleware
 from scenecraft.api.platform import Platform
-from scenecraft.api.routes import assets, auth, health, jobs, keys, models, scenes
+from scenecraft.api.routes import account, assets, auth, health, jobs, keys, models, scenes
 from scenecraft.api.studio import mount_studio
 from scenecraft.auth import api_keys, sessions
 from scenecraft.config import Settings
@@ -78,8 +78,9 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app = FastAPI(title="scenecraft", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.platform = platform
     errors.install(app)
-    for module in (auth, keys, jobs, models, assets, scenes, health):
+    for module in (auth, account, keys, jobs, models, assets, scenes, health):
         app.include_router(module.router)
+    contract.install(app)
     mount_studio(app, platform.settings.web_dir)  # last: the routes above take precedence
     app.add_middleware(GatewayMiddleware, platform=platform)
     return app

@@ -103,17 +103,17 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return validation_response(field_errors(exc.errors()))
 
 
-def _routes(routes: list[Any]) -> Iterator[Any]:
+def all_routes(routes: list[Any]) -> Iterator[Any]:
     """Every route, also those inside included routers."""
     for route in routes:
         inner = getattr(route, "original_router", None)
-        yield from _routes(inner.routes) if inner is not None else (route,)
+        yield from all_routes(inner.routes) if inner is not None else (route,)
 
 
 def _allowed_methods(request: Request) -> list[str]:
     path = request.scope.get("path", "")
     methods: set[str] = set()
-    for route in _routes(request.app.router.routes):
+    for route in all_routes(request.app.router.routes):
         regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
         if regex is not None and route_methods and regex.match(path):
             methods |= set(route_methods)

@@ -64,6 +64,18 @@ def _check_texts(value: Any) -> None:
             _check_texts(item)
 
 
+def _integers(value: Any) -> Any:
+    """JSON Schema's rule: a number with no fractional part (`64.0`) is an integer. Strict mode
+    alone would refuse it for an integer field; booleans and strings stay what they are."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _integers(v) for k, v in value.items()}
+    return value
+
+
 def _text_pattern_in_schema(schema: dict[str, Any]) -> None:
     """Adds TEXT_PATTERN to every free string in a model's JSON schema (properties, items, anyOf)."""
     if schema.get("type") == "string" and not ({"pattern", "enum", "const", "format"} & set(schema)):
@@ -76,12 +88,20 @@ def _text_pattern_in_schema(schema: dict[str, Any]) -> None:
             _text_pattern_in_schema(sub)
     if isinstance(schema.get("items"), dict):
         _text_pattern_in_schema(schema["items"])
+RecoveryCodeText = Annotated[
+    str, Field(min_length=8, max_length=24, pattern=r"^[0-9A-Za-z -]+$", description="an MFA recovery code")
+]
 
 
 class Strict(BaseModel):
     """Base of every request model (see the module's docstring)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_text_pattern_in_schema)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_numbers_are_integers(cls, data: Any) -> Any:
+        return _integers(data)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -95,6 +115,9 @@ class LoginRequest(Strict):
     username: Username
     password: Annotated[str, Field(min_length=1, max_length=256)]
     totp: TotpCode | None = None
+    recovery_code: RecoveryCodeText | None = Field(
+        default=None, description="instead of `totp`: one of the recovery codes shown when MFA was turned on"
+    )
 
 
 class UserPublic(BaseModel):
@@ -118,6 +141,40 @@ class MfaConfirm(Strict):
     code: TotpCode
 
 
+class MfaConfirmed(BaseModel):
+    user: UserPublic
+    recovery_codes: list[str] = Field(description="single-use codes for when the authenticator is lost; shown once")
+
+
+class RecoveryCodes(BaseModel):
+    recovery_codes: list[str] = Field(description="the new codes (the old ones no longer work); shown once")
+
+
+class MfaStatus(BaseModel):
+    enabled: bool
+    recovery_codes_left: int
+
+
+class MfaDisable(Strict):
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+    code: Annotated[str, Field(min_length=6, max_length=24, pattern=r"^[0-9A-Za-z -]+$")] = Field(
+        description="a TOTP code or an unused recovery code"
+    )
+
+
+class PasswordCurrent(Strict):
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class PasswordChange(Strict):
+    current_password: Annotated[str, Field(min_length=1, max_length=256)]
+    new_password: Password
+
+
+class PasswordChanged(BaseModel):
+    sessions_ended: int = Field(description="your other sessions, now signed out")
+
+
 class UserCreate(Strict):
     username: Username
     password: Password
@@ -129,6 +186,7 @@ class SessionPublic(BaseModel):
     created_at: datetime
     last_seen_at: datetime
     current: bool = Field(description="the session this request came with")
+    device: str = Field(description="browser and platform from the User-Agent at login, e.g. 'Firefox on Linux'")
 
 
 class QueueStatus(BaseModel):
@@ -228,8 +286,10 @@ class JobCreate(Strict):
         description="guidance of the prompt (1 = off); omit for the model's default; other conditions use "
         "the model's defaults",
     )
-    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
-        default=None, description="omit for a random seed; the chosen seed is stored, so reruns match"
+    seed: Annotated[int, Field(ge=0, le=2**53 - 1)] | None = Field(
+        default=None,
+        description="omit for a random seed; the chosen seed is stored, so reruns match. At most 2^53-1: "
+        "every JSON number up to there is exact (JavaScript's Number.MAX_SAFE_INTEGER)",
     )
     sampler: Sampler | None = Field(
         default=None, description="omit for the model's own; the ones each model takes are in GET /v1/models"
@@ -293,6 +353,9 @@ class JobPublic(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    queue_position: int | None = Field(
+        default=None, description="for a queued job: 1 = next to run (approximate: fair share across users)"
+    )
 
 
 class JobPage(BaseModel):

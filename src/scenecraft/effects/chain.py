@@ -45,10 +45,18 @@ Colour = Annotated[
 Seed = Annotated[int, Field(ge=0, le=2**31 - 1, description="0 .. 2^31-1; same seed, same pattern")]
 
 
+def _op_is_required(schema: dict[str, Any]) -> None:
+    """`op` has a default (so ``Exposure(stops=1)`` works in Python) but a chain item must name it:
+    the JSON schema says so, as the discriminated union demands."""
+    required = schema.setdefault("required", [])
+    if "op" not in required:
+        required.insert(0, "op")
+
+
 class EffectOp(BaseModel):
     """Base of all ops; ``op`` (a Literal in each subclass) is the chain's discriminator."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_op_is_required)
 
     pointwise: ClassVar[bool] = True
     animated_op: ClassVar[bool] = False

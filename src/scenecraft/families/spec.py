@@ -163,7 +163,7 @@ FAMILIES: dict[str, FamilySpec] = {
             1,
             1,
             32,
-            1024,
+            128,  # trained at 64 px; one step at 256 px takes minutes on a CPU (benchmarks/step_time.py)
             20,
             200,
             3.0,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -138,9 +138,31 @@ def cancel(session: Session, job: Job) -> str:
         job.status, job.finished_at = "cancelled", utcnow()
         add_event(session, job.id, "cancelled", {"status": "cancelled"})
         webhooks.schedule(session, job)
-    elif job.status == "running":
+    elif job.status == "running" and not job.cancel_requested:
         job.cancel_requested = True
+        add_event(session, job.id, "status", {"status": "cancelling"})  # followers show it at once
     return job.status
+
+
+def queue_position(session: Session, job: Job) -> int | None:
+    """1 + the queued jobs (of anyone) that the claim order puts first; None when not queued.
+    Approximate: the claim also lets users with fewer running jobs go first."""
+    if job.status != "queued":
+        return None
+    ahead = session.scalar(
+        select(func.count()).where(
+            Job.status == "queued",
+            Job.id != job.id,
+            or_(
+                Job.priority > job.priority,
+                and_(
+                    Job.priority == job.priority,
+                    or_(Job.created_at < job.created_at, and_(Job.created_at == job.created_at, Job.id < job.id)),
+                ),
+            ),
+        )
+    )
+    return 1 + int(ahead or 0)
 
 
 # -- worker side ------------------------------------------------------------------------------

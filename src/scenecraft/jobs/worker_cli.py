@@ -50,6 +50,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     # NetworkPolicy (deploy/k8s/base/networkpolicy.yaml) admits only the monitoring namespace.
     # (bandit B104 waived for this reason)
     parser.add_argument("--metrics-host", default="0.0.0.0", help="address of --metrics-port")  # nosec B104
+    parser.add_argument(
+        "--lazy-model",
+        action="store_true",
+        help="load the model at the first generate job instead of at start (for effects-only workers)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -97,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             backoff_seconds=settings.webhook_backoff_seconds,
             guard=EgressGuard(settings.webhook_allow_private),
         ),
-        warm_model=settings.model,
+        warm_model=None if args.lazy_model else settings.model,
     )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

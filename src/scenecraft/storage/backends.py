@@ -61,9 +61,10 @@ class LocalBlobBackend:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def put(self, sha256: str, data: bytes) -> None:
+        """Writes (or atomically replaces) the object. An object already there is not skipped: the
+        address is the plaintext's hash, but the bytes are sealed under a per-write data key, and an
+        object left by a crash has a key no row remembers (BlobStore.put decides when to write)."""
         final = self.path(sha256)
-        if final.exists():
-            return  # content-addressed: the same address holds the same bytes
         final.parent.mkdir(parents=True, exist_ok=True)
         with atomic_open(final, temp_dir=self.tmp) as f:
             for start in range(0, len(data), CHUNK):

@@ -5,7 +5,7 @@ effects job; a worker renders it and appends the result as a new version (parent
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Header, HTTPException, Path, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -121,14 +121,12 @@ def list_assets(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    kind: Annotated[Literal["upload", "generated"] | None, Query(description="only assets of this kind")] = None,
 ) -> AssetPage:
-    rows = session.scalars(
-        select(Asset)
-        .where(Asset.user_id == principal.user.id)
-        .order_by(Asset.created_at.desc(), Asset.id)
-        .offset(offset)
-        .limit(limit + 1)
-    ).all()
+    q = select(Asset).where(Asset.user_id == principal.user.id)
+    if kind is not None:
+        q = q.where(Asset.kind == kind)
+    rows = session.scalars(q.order_by(Asset.created_at.desc(), Asset.id).offset(offset).limit(limit + 1)).all()
     more = len(rows) > limit
     return AssetPage(items=[asset_public(a) for a in rows[:limit]], next_cursor=str(offset + limit) if more else None)
 
@@ -212,6 +210,7 @@ def effects_cost(width: int, height: int) -> int:
     status_code=202,
     responses={
         404: {"description": "asset or version not found"},
+        409: {"description": "Idempotency-Key reused with another body"},
         422: {"description": "invalid chain: names the op, the parameter and what is allowed"},
         429: {"description": "quota or rate limit"},
     },
@@ -223,9 +222,15 @@ def apply_effects(
     platform: PlatformDep,
     session: SessionDep,
     ip: ClientIP,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$"),
+    ] = None,
 ) -> JobAccepted:
     """Queue an effects job: the chain is rendered on the version (default: the latest) and stored as
-    the asset's next version with parent = that version; the job's `done` event names the asset."""
+    the asset's next version with parent = that version; the job's `done` event names the asset.
+    A retry with the same `Idempotency-Key` answers the first job (`Idempotent-Replayed: true`)."""
     asset = owned_asset(session, asset_id, principal.user.id)
     number = body.version if body.version is not None else asset.latest_version
     version = session.scalar(
@@ -236,7 +241,7 @@ def apply_effects(
     cost = effects_cost(version.width, version.height)
     charge_generation(platform, principal.user.id, cost, "generation and effects (weighted by size)")
     params = EffectsParams(asset_id=asset_id, version=number, chain=body.chain.to_json())
-    job, _ = submit(
+    job, created = submit(
         session,
         platform,
         user_id=principal.user.id,
@@ -245,7 +250,10 @@ def apply_effects(
         audit_target=asset_id,
         audit_detail={"version": number, "ops": [op.name for op in body.chain.ops]},
         ip=ip,
+        idempotency_key=idempotency_key,
     )
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
     return JobAccepted(id=job.id, status=job.status)
 
 

@@ -50,7 +50,8 @@ UNIT = 256 * 256 * 20
 MAX_EVENT_ID = 2**31 - 1  # job_events.seq is a 32-bit integer on both databases
 
 
-def job_public(job: Job) -> JobPublic:
+def job_public(job: Job, session: Any = None) -> JobPublic:
+    """The job as the API shows it; with a `session`, a queued job also gets its queue position."""
     return JobPublic(
         id=job.id,
         status=job.status,  # type: ignore[arg-type]
@@ -65,6 +66,7 @@ def job_public(job: Job) -> JobPublic:
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
+        queue_position=queue.queue_position(session, job) if session is not None else None,
     )
 
 
@@ -141,7 +143,7 @@ def submit_job(
 
 @router.get("/v1/jobs/{job_id}", response_model=JobPublic, responses={404: {"description": "not found"}})
 def get_job(job_id: JobId, principal: JobsRead, session: SessionDep) -> JobPublic:
-    return job_public(owned_job(session, job_id, principal.user.id))
+    return job_public(owned_job(session, job_id, principal.user.id), session)
 
 
 def _encode_cursor(job: Job) -> str:
@@ -172,7 +174,9 @@ def list_jobs(
     principal: JobsRead,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_=-]+$", description="next_cursor of the previous page")
+    ] = None,
     status_filter: Annotated[
         str | None, Query(alias="status", pattern="^(queued|running|succeeded|dead|cancelled)$")
     ] = None,
@@ -186,10 +190,14 @@ def list_jobs(
     rows = session.scalars(q.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return JobPage(items=[job_public(j) for j in rows], next_cursor=_encode_cursor(rows[-1]) if more else None)
+    return JobPage(items=[job_public(j, session) for j in rows], next_cursor=_encode_cursor(rows[-1]) if more else None)
 
 
-@router.post("/v1/jobs/{job_id}/cancel", response_model=JobPublic, responses={404: {"description": "not found"}})
+@router.post(
+    "/v1/jobs/{job_id}/cancel",
+    response_model=JobPublic,
+    responses={404: {"description": "not found"}, 409: {"description": "the job already ended"}},
+)
 def cancel_job(
     job_id: JobId, principal: JobsWrite, platform: PlatformDep, session: SessionDep, ip: ClientIP
 ) -> JobPublic:
@@ -234,13 +242,12 @@ def job_events(
     platform: PlatformDep,
     session: SessionDep,
     last_event_id: Annotated[
-        int | None,
-        Header(alias="Last-Event-ID", ge=0, le=MAX_EVENT_ID, description="resume after this event id"),
-    ] = None,
+        int, Header(alias="Last-Event-ID", ge=0, le=MAX_EVENT_ID, description="resume after this event id")
+    ] = 0,
 ) -> StreamingResponse:
     owned_job(session, job_id, principal.user.id)
     session.close()
-    start = last_event_id or 0
+    start = last_event_id
 
     async def stream() -> AsyncIterator[str]:
         last, quiet = start, 0.0

@@ -58,7 +58,11 @@ def list_keys(principal: SessionPrincipal, session: SessionDep) -> list[KeyPubli
     return [key_public(r) for r in rows]
 
 
-@router.delete("/v1/keys/{key_id}", status_code=204, responses={404: {"description": "no such key of yours"}})
+@router.delete(
+    "/v1/keys/{key_id}",
+    status_code=204,
+    responses={404: {"description": "no such key of yours"}, 409: {"description": "already revoked"}},
+)
 def revoke_key(
     principal: SessionPrincipal,
     session: SessionDep,

@@ -4,12 +4,13 @@ version (parent = the source), finishing the job in the same transaction. Never 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import structlog
 from sqlalchemy import select
 
 from scenecraft.db.models import Asset, AssetVersion
-from scenecraft.jobs import queue
+from scenecraft.jobs import png_metadata, queue
 from scenecraft.jobs.effects_render import EffectsRejected, Rendered, decode, render_png
 from scenecraft.jobs.lease import Lease
 from scenecraft.jobs.params import EffectsParams
@@ -77,4 +78,6 @@ def _render(lease: Lease, params: EffectsParams) -> Rendered | None:
             None, f"version {params.version} of asset {params.asset_id} no longer exists", retryable=False
         )
         return None
-    return render_png(params.chain, decode(source))
+    rendered = render_png(params.chain, decode(source))
+    # the new version's PNG carries its source's settings plus this chain (png_metadata.carry)
+    return replace(rendered, png=png_metadata.carry(rendered.png, source, params.chain))

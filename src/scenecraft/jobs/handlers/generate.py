@@ -20,20 +20,14 @@ from PIL import Image
 from sqlalchemy import select
 
 from scenecraft.db.models import AssetVersion
-from scenecraft.jobs import queue
+from scenecraft.jobs import png_metadata, queue
 from scenecraft.jobs.effects_render import EffectsRejected, Rendered, render_png
 from scenecraft.jobs.engine import Cancelled, RequestRejected, Sample
 from scenecraft.jobs.lease import Claimed, Lease
-from scenecraft.jobs.params import GenerateParams
+from scenecraft.jobs.params import GenerateParams, to_row
 
 log = structlog.get_logger("scenecraft.worker")
 PREVIEW_QUALITY = 70
-
-
-def encode_png(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.convert("RGB").save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def encode_preview(image: Image.Image) -> str:
@@ -125,7 +119,7 @@ def store_result(lease: Lease, job: Claimed, image: Image.Image) -> None:
     ctx = lease.ctx
     params = params_of(job)
     started = time.perf_counter()
-    data = encode_png(image)
+    data = png_metadata.encode(image, job_id=job.id, request=to_row(params))  # the full request in its text chunks
     effects: Rendered | None = None
     if params.effects:
         try:  # rendered before the transaction: a failure stores nothing
@@ -137,6 +131,7 @@ def store_result(lease: Lease, job: Claimed, image: Image.Image) -> None:
             log.exception("effects failed", job_id=job.id)
             lease.finish_failed([job], f"effects: {type(exc).__name__}: {exc}", retryable=True)
             return
+    effects_png = png_metadata.carry(effects.png, data) if effects is not None else b""
     outcome = "lost"
     stored = params.model_dump(mode="json")
     with ctx.db.session() as s:
@@ -161,7 +156,7 @@ def store_result(lease: Lease, job: Claimed, image: Image.Image) -> None:
                 ctx.store.add_version(
                     s,
                     asset,
-                    data=effects.png,
+                    data=effects_png,  # its request already names the effects
                     content_type="image/png",
                     width=effects.width,
                     height=effects.height,
