@@ -126,12 +126,13 @@ def _audit(cluster: Cluster, record: Record, users: dict[str, User]) -> dict[str
                     .group_by(Asset.source_job_id)
                 ).all()
             )
-            unreadable = 0
+            unreadable, problems = 0, []
             for v in versions:
                 try:
                     store.read_version(s, v)
-                except Exception:
+                except Exception as exc:
                     unreadable += 1
+                    problems.append(f"version {v.number} of {v.asset_id}: {type(exc).__name__}: {exc}"[:300])
     finally:
         db.dispose()
     succeeded = sum(1 for j in ids if statuses.get(j) == "succeeded")
@@ -144,8 +145,10 @@ def _audit(cluster: Cluster, record: Record, users: dict[str, User]) -> dict[str
             duplicated += 1
     mismatched = 0
     for asset_id, (owner, sha) in record.uploads.items():
-        body = users[owner].get(f"/v1/assets/{asset_id}/versions/1/content").content
-        mismatched += hashlib.sha256(body).hexdigest() != sha
+        r = users[owner].get(f"/v1/assets/{asset_id}/versions/1/content")
+        if hashlib.sha256(r.content).hexdigest() != sha:
+            mismatched += 1
+            problems.append(f"upload {asset_id}: read back {len(r.content)} bytes ({r.status_code}), not what was sent")
     return {
         "submitted": len(ids),
         "succeeded": succeeded,
@@ -155,6 +158,7 @@ def _audit(cluster: Cluster, record: Record, users: dict[str, User]) -> dict[str
         "partial_uploads": mismatched + unreadable,
         "versions_checked": len(versions),
         "jobs_rerun": int(reruns or 0),
+        "partial_detail": problems[:20],
         "not_succeeded": {j: statuses.get(j, "missing") for j in ids if statuses.get(j) != "succeeded"},
     }
 
@@ -282,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_errors": errors,
         "not_succeeded": audit["not_succeeded"],
         "errors_5xx_detail": bad[:20],
+        "partial_detail": audit["partial_detail"],
         "fault_log": [
             asdict(f) | {"started": round(f.started - started, 2), "recovered": round(f.recovered - started, 2)}
             for f in faults
