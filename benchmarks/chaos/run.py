@@ -50,14 +50,40 @@ class Fault:
     recovered: float
 
 
+def wait_busy(cluster: Cluster, proc: Any, timeout: float = 10.0) -> bool:
+    """Waits (up to `timeout` s) until the worker process holds a running job's lease; True if so.
+    Worker ids are `host:pid:random` (jobs/worker.py)."""
+    from sqlalchemy import create_engine, func, select
+
+    from scenecraft.db.models import Job
+
+    engine = create_engine(cluster.pg.url)
+    pattern = f"%:{proc.popen.pid}:%"
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                held = conn.execute(
+                    select(func.count()).select_from(Job).where(Job.status == "running", Job.lease_owner.like(pattern))
+                ).scalar()
+            if held:
+                return True
+            time.sleep(0.05)
+        return False
+    finally:
+        engine.dispose()
+
+
 def inject(cluster: Cluster, kind: str, n: int) -> Fault:
     started = time.monotonic()
     if kind == "worker":
         proc = cluster.workers[n % len(cluster.workers)]
+        busy = wait_busy(cluster, proc)  # kill it while it holds a job, so the job must be rerun elsewhere
+        started = time.monotonic()
         proc.kill()
         time.sleep(1.0)
         proc.start()
-        target = proc.name
+        target = proc.name + (" (mid-job)" if busy else " (idle)")
     elif kind == "api":
         i = n % len(cluster.apis)
         cluster.apis[i].kill()
