@@ -161,6 +161,9 @@ def _audit(cluster: Cluster, record: Record, users: dict[str, User]) -> dict[str
                     problems.append(f"version {v.number} of {v.asset_id}: {type(exc).__name__}: {exc}"[:300])
     finally:
         db.dispose()
+        close = getattr(getattr(store.backend, "client", None), "close", None)
+        if close is not None:
+            close()
     succeeded = sum(1 for j in ids if statuses.get(j) == "succeeded")
     duplicated = len(keys)
     for job_id in ids:
@@ -247,10 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     deadline = started + args.timeout
     record, faults = Record(), []
+    clients: list[User] = []
     errors: list[str] = []
     try:
         cluster.up(users)
-        clients = [User(cluster.url, name, pw, record, deadline) for name, pw in users.items()]
+        clients += [User(cluster.url, name, pw, record, deadline) for name, pw in users.items()]
 
         def share(total: int, i: int) -> int:
             return total // args.users + (1 if i < total % args.users else 0)
@@ -287,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         wait_until(lambda: httpx.get(f"{cluster.url}/readyz").status_code == 200, 60, "the cluster after the run")
         audit = audit_store(cluster, record, {c.name: c for c in clients})
     finally:
+        for client in clients:
+            client.http.close()
         cluster.down()
     bad = outside_windows(record, faults, args.grace)
     result = {

@@ -300,13 +300,15 @@ class Cluster:
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{self.s3_port}/").status_code < 500, 60, "moto's S3 server")
         import boto3
 
-        boto3.client(
+        s3 = boto3.client(
             "s3",
             endpoint_url=f"http://127.0.0.1:{self.s3_port}",
             region_name="us-east-1",
             aws_access_key_id="chaos",
             aws_secret_access_key="chaos",
-        ).create_bucket(Bucket=BUCKET)
+        )
+        s3.create_bucket(Bucket=BUCKET)
+        s3.close()
         migrate = [sys.executable, "-m", "scenecraft", "admin", "migrate", "--data-dir", str(self.dir / "admin")]
         subprocess.run(migrate, env={**os.environ, **self.env}, check=True, capture_output=True, cwd=ROOT)
         for name, password in users.items():
