@@ -50,14 +50,40 @@ class Fault:
     recovered: float
 
 
+def wait_busy(cluster: Cluster, proc: Any, timeout: float = 10.0) -> bool:
+    """Waits (up to `timeout` s) until the worker process holds a running job's lease; True if so.
+    Worker ids are `host:pid:random` (jobs/worker.py)."""
+    from sqlalchemy import create_engine, func, select
+
+    from scenecraft.db.models import Job
+
+    engine = create_engine(cluster.pg.url)
+    pattern = f"%:{proc.popen.pid}:%"
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                held = conn.execute(
+                    select(func.count()).select_from(Job).where(Job.status == "running", Job.lease_owner.like(pattern))
+                ).scalar()
+            if held:
+                return True
+            time.sleep(0.05)
+        return False
+    finally:
+        engine.dispose()
+
+
 def inject(cluster: Cluster, kind: str, n: int) -> Fault:
     started = time.monotonic()
     if kind == "worker":
         proc = cluster.workers[n % len(cluster.workers)]
+        busy = wait_busy(cluster, proc)  # kill it while it holds a job, so the job must be rerun elsewhere
+        started = time.monotonic()
         proc.kill()
         time.sleep(1.0)
         proc.start()
-        target = proc.name
+        target = proc.name + (" (mid-job)" if busy else " (idle)")
     elif kind == "api":
         i = n % len(cluster.apis)
         cluster.apis[i].kill()
@@ -126,14 +152,18 @@ def _audit(cluster: Cluster, record: Record, users: dict[str, User]) -> dict[str
                     .group_by(Asset.source_job_id)
                 ).all()
             )
-            unreadable = 0
+            unreadable, problems = 0, []
             for v in versions:
                 try:
                     store.read_version(s, v)
-                except Exception:
+                except Exception as exc:
                     unreadable += 1
+                    problems.append(f"version {v.number} of {v.asset_id}: {type(exc).__name__}: {exc}"[:300])
     finally:
         db.dispose()
+        close = getattr(getattr(store.backend, "client", None), "close", None)
+        if close is not None:
+            close()
     succeeded = sum(1 for j in ids if statuses.get(j) == "succeeded")
     duplicated = len(keys)
     for job_id in ids:
@@ -144,8 +174,10 @@ def _audit(cluster: Cluster, record: Record, users: dict[str, User]) -> dict[str
             duplicated += 1
     mismatched = 0
     for asset_id, (owner, sha) in record.uploads.items():
-        body = users[owner].get(f"/v1/assets/{asset_id}/versions/1/content").content
-        mismatched += hashlib.sha256(body).hexdigest() != sha
+        r = users[owner].get(f"/v1/assets/{asset_id}/versions/1/content")
+        if hashlib.sha256(r.content).hexdigest() != sha:
+            mismatched += 1
+            problems.append(f"upload {asset_id}: read back {len(r.content)} bytes ({r.status_code}), not what was sent")
     return {
         "submitted": len(ids),
         "succeeded": succeeded,
@@ -155,6 +187,7 @@ def _audit(cluster: Cluster, record: Record, users: dict[str, User]) -> dict[str
         "partial_uploads": mismatched + unreadable,
         "versions_checked": len(versions),
         "jobs_rerun": int(reruns or 0),
+        "partial_detail": problems[:20],
         "not_succeeded": {j: statuses.get(j, "missing") for j in ids if statuses.get(j) != "succeeded"},
     }
 
@@ -217,10 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     deadline = started + args.timeout
     record, faults = Record(), []
+    clients: list[User] = []
     errors: list[str] = []
     try:
         cluster.up(users)
-        clients = [User(cluster.url, name, pw, record, deadline) for name, pw in users.items()]
+        clients += [User(cluster.url, name, pw, record, deadline) for name, pw in users.items()]
 
         def share(total: int, i: int) -> int:
             return total // args.users + (1 if i < total % args.users else 0)
@@ -257,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         wait_until(lambda: httpx.get(f"{cluster.url}/readyz").status_code == 200, 60, "the cluster after the run")
         audit = audit_store(cluster, record, {c.name: c for c in clients})
     finally:
+        for client in clients:
+            client.http.close()
         cluster.down()
     bad = outside_windows(record, faults, args.grace)
     result = {
@@ -282,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_errors": errors,
         "not_succeeded": audit["not_succeeded"],
         "errors_5xx_detail": bad[:20],
+        "partial_detail": audit["partial_detail"],
         "fault_log": [
             asdict(f) | {"started": round(f.started - started, 2), "recovered": round(f.recovered - started, 2)}
             for f in faults

@@ -88,11 +88,14 @@ class Postgres:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         data = self.root / "data"
-        subprocess.run(
+        done = subprocess.run(
             self._as_owner([_pg_bin("initdb"), "-D", str(data), "-U", "scenecraft", "--auth=trust", "-E", "UTF8"]),
-            check=True,
+            check=False,
             capture_output=True,
+            text=True,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed in {data}: {done.stderr.strip()[-500:]}")
         self.start()
         subprocess.run(
             [_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "scenecraft", "scenecraft"],
@@ -189,7 +192,10 @@ class Cluster:
     ) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.pg = Postgres(self.dir / "pg")
+        # as root, PostgreSQL runs as `postgres`, which must reach its directory: a fresh one in the
+        # temp dir (world-traversable), not under `workdir` (pytest's tmp_path is private to root)
+        pg_root = Path(tempfile.mkdtemp(prefix="scenecraft-pg-")) if os.geteuid() == 0 else self.dir / "pg"
+        self.pg = Postgres(pg_root)
         self.redis_port, self.s3_port, self.lb_port = free_port(), free_port(), free_port()
         self.api_ports = [free_port() for _ in range(apis)]
         master = base64.b64encode(secrets.token_bytes(32)).decode()
@@ -294,13 +300,15 @@ class Cluster:
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{self.s3_port}/").status_code < 500, 60, "moto's S3 server")
         import boto3
 
-        boto3.client(
+        s3 = boto3.client(
             "s3",
             endpoint_url=f"http://127.0.0.1:{self.s3_port}",
             region_name="us-east-1",
             aws_access_key_id="chaos",
             aws_secret_access_key="chaos",
-        ).create_bucket(Bucket=BUCKET)
+        )
+        s3.create_bucket(Bucket=BUCKET)
+        s3.close()
         migrate = [sys.executable, "-m", "scenecraft", "admin", "migrate", "--data-dir", str(self.dir / "admin")]
         subprocess.run(migrate, env={**os.environ, **self.env}, check=True, capture_output=True, cwd=ROOT)
         for name, password in users.items():
@@ -346,6 +354,8 @@ class Cluster:
         for proc in [self.redis, self.s3]:
             proc.kill(signal.SIGTERM)
         self.pg.stop("fast")
+        if self.pg.root.parent != self.dir:
+            shutil.rmtree(self.pg.root, ignore_errors=True)
 
 
 def main() -> int:

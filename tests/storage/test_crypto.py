@@ -26,10 +26,28 @@ def test_sealed_blob_decrypts_by_hand_with_the_documented_layout() -> None:
     assert data not in sealed.ciphertext
 
 
-def test_each_blob_gets_its_own_data_key() -> None:
+def unwrapped(sealed: object, master: bytes, sha: str) -> bytes:
+    wrapped = sealed.wrapped_key  # type: ignore[attr-defined]
+    return AESGCM(master).decrypt(wrapped[:12], wrapped[12:], f"k1|{sha}".encode())
+
+
+def test_each_address_gets_its_own_data_key() -> None:
     ring = Keyring({"k1": K1}, "k1")
-    a, b = ring.seal(b"same", "0" * 64), ring.seal(b"same", "0" * 64)
-    assert a.wrapped_key != b.wrapped_key and a.ciphertext != b.ciphertext
+    a, b = ring.seal(b"one", "0" * 64), ring.seal(b"two", "1" * 64)
+    assert unwrapped(a, K1, "0" * 64) != unwrapped(b, K1, "1" * 64)
+    assert Keyring({"k1": K2}, "k1").seal(b"one", "0" * 64).ciphertext != a.ciphertext  # keyed by the master
+
+
+def test_racing_writers_of_one_address_leave_an_object_either_row_opens() -> None:
+    """Two writers store the same bytes at once: the object of the second (it lands last) must open
+    with the wrapped key of the first (its row won the insert) — and the other way round."""
+    data = b"the same effects render" * 50
+    sha = hashlib.sha256(data).hexdigest()
+    ring = Keyring({"k1": K1}, "k1")
+    first, second = ring.seal(data, sha), ring.seal(data, sha)
+    assert first.ciphertext == second.ciphertext and first.wrapped_key != second.wrapped_key  # wrap nonce is random
+    assert ring.open(second.ciphertext, first.key_id, first.wrapped_key, sha) == data
+    assert ring.open(first.ciphertext, second.key_id, second.wrapped_key, sha) == data
 
 
 def test_tampering_and_wrong_keys_are_detected() -> None:

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 MAGIC = b"SCB1"
@@ -69,11 +70,23 @@ class Keyring:
         return self.wrap(self.unwrap(key_id, wrapped, sha256), sha256)
 
     def seal(self, plaintext: bytes, sha256: str) -> SealedBlob:
-        data_key = AESGCM.generate_key(bit_length=256)
-        nonce = os.urandom(NONCE_BYTES)
+        """The data key and the blob nonce are derived from the active master key and the address
+        (HMAC-SHA256), not drawn at random: two writers racing to store the same bytes (two workers
+        rendering the same effects, an upload retried) then write the *same* ciphertext, so whichever
+        object lands last still opens with whichever wrapped key the database kept. Each address has
+        its own key, and a key only ever encrypts the one plaintext of its address (bound again as
+        AAD), so no nonce is reused; equal plaintexts are revealed only as far as the address already
+        reveals them."""
+        data_key = self._derive(b"scenecraft blob key", sha256)
+        nonce = self._derive(b"scenecraft blob nonce", sha256)[:NONCE_BYTES]
         body = AESGCM(data_key).encrypt(nonce, plaintext, sha256.encode())
         key_id, wrapped = self.wrap(data_key, sha256)
         return SealedBlob(MAGIC + nonce + body, key_id, wrapped)
+
+    def _derive(self, label: bytes, sha256: str) -> bytes:
+        mac = hmac.HMAC(self._keys[self.active_id], hashes.SHA256())
+        mac.update(label + b"|" + sha256.encode())
+        return mac.finalize()
 
     def open(self, ciphertext: bytes, key_id: str, wrapped: bytes, sha256: str) -> bytes:
         if not ciphertext.startswith(MAGIC):
