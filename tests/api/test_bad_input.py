@@ -15,7 +15,10 @@ from sqlalchemy import select
 from tests.utils.factories import JOB, UserClient, create_user, png_bytes
 
 from scenecraft.api.app import create_app
+from scenecraft.api.deps import charge_generation
+from scenecraft.api.errors import ApiError
 from scenecraft.api.platform import Platform
+from scenecraft.api.routes.jobs import generation_cost
 from scenecraft.db.models import ApiKey, Job
 
 
@@ -160,26 +163,27 @@ def test_json_types_are_taken_exactly(alice: UserClient, change: dict[str, objec
 
 
 def test_an_allowed_request_is_never_refused_forever(platform_factory: Callable[..., Platform]) -> None:
-    """Default limits: the largest request an installed model allows fits the generation window."""
+    """The largest request the schema allows (4096x4096, 200 steps: 2560 units) costs more than the
+    default window (200 units a minute) holds; it takes the whole window instead of being refused
+    every time (once a 429 "retry in 51 s" forever)."""
     platform = platform_factory()
-    create_user(platform, "alice")
-    alice = UserClient(create_app(platform=platform), "alice")
-    for model in alice.get("/v1/models").json()["models"]:
-        side, steps = model["size"]["max"], model["steps"]["max"]
-        r = alice.post("/v1/jobs", json={**JOB, "model": model["id"], "width": side, "height": side, "steps": steps})
-        assert r.status_code == 202, r.text
+    cost = generation_cost(4096, 4096, 200)
+    assert cost == 2560 > platform.limiter.capacity(platform.settings.rate_limit_generation)
+    charge_generation(platform, "u1", cost, "generation")  # accepted on an empty window
+    with pytest.raises(ApiError) as refused:
+        charge_generation(platform, "u1", 1, "generation")  # and it used the window up
+    assert refused.value.status_code == 429 and 1 <= int(refused.value.headers["Retry-After"]) <= 60  # type: ignore[index]
+    charge_generation(platform, "u2", cost, "generation")  # per user
 
 
-def test_a_request_over_the_whole_window_is_422_naming_the_limit(platform_factory: Callable[..., Platform]) -> None:
-    """An operator's tighter limit: a request the window can never hold is refused up front."""
+def test_a_job_over_a_tight_window_runs_once_the_window_is_empty(platform_factory: Callable[..., Platform]) -> None:
     platform = platform_factory(rate_limit_generation="2/minute")
     create_user(platform, "alice")
     alice = UserClient(create_app(platform=platform), "alice")
-    r = alice.post("/v1/jobs", json={**JOB, "width": 128, "height": 128, "steps": 200})  # 3 units
-    assert r.status_code == 422 and r.json()["code"] == "cost_exceeds_limit"
-    detail = r.json()["detail"]
-    assert "costs 3 generation units" in detail and "rate_limit_generation (2/minute)" in detail
-    assert alice.post("/v1/jobs", json={**JOB, "width": 128, "height": 128, "steps": 40}).status_code == 202  # 1
+    big = {**JOB, "width": 128, "height": 128, "steps": 200}  # 3 units > the window of 2
+    assert alice.post("/v1/jobs", json=big).status_code == 202
+    r = alice.post("/v1/jobs", json=JOB)
+    assert r.status_code == 429 and r.json()["code"] == "rate_limited" and int(r.headers["Retry-After"]) <= 60
 
 
 def test_errors_have_one_shape(app: FastAPI, alice: UserClient) -> None:

@@ -1,7 +1,7 @@
 """Races on every unique or single-use thing, over HTTP, with requests really in flight together
 (one thread and event loop per request, released by one barrier), on SQLite and PostgreSQL:
-idempotency keys, TOTP steps, deletes, cancels and key revocations each happen exactly once, and
-none of the losers gets a 500."""
+idempotency keys, TOTP steps, recovery codes, deletes, cancels and key revocations each happen
+exactly once, and none of the losers gets a 500."""
 
 from __future__ import annotations
 
@@ -88,6 +88,16 @@ def test_one_totp_code_opens_one_session(app: FastAPI, platform: Platform, alice
     replies = race(app, None, lambda c: c.post("/v1/auth/login", json=body))
     assert sorted(r.status_code for r in replies) == [200] + [401] * (RACERS - 1), [r.text for r in replies]
     assert audit_count(platform, "auth.login") == 2  # the enrolling session's login, and one winner
+
+
+def test_one_recovery_code_opens_one_session(app: FastAPI, platform: Platform, alice: UserClient) -> None:
+    totp = pyotp.parse_uri(alice.post("/v1/auth/mfa/enroll").json()["provisioning_uri"])
+    confirmed = alice.post("/v1/auth/mfa/confirm", json={"code": totp.now()})
+    assert confirmed.status_code == 200, confirmed.text
+    code = confirmed.json()["recovery_codes"][0]
+    body = {"username": "alice", "password": PASSWORD, "recovery_code": code}
+    replies = race(app, None, lambda c: c.post("/v1/auth/login", json=body))
+    assert sorted(r.status_code for r in replies) == [200] + [401] * (RACERS - 1), [r.text for r in replies]
 
 
 def test_concurrent_deletes_delete_once(app: FastAPI, platform: Platform, alice: UserClient) -> None:

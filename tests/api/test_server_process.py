@@ -50,12 +50,18 @@ class Serve:
             log=self.log,
         )
         deadline = time.time() + 90
-        while "serving on" not in self.log.read_text():
+        while not self._healthy():  # "serving on" is printed before uvicorn listens
             if self.proc.poll() is not None or time.time() > deadline:
                 pytest.fail("scenecraft serve did not start:\n" + self.log.read_text()[-3000:])
             time.sleep(0.2)
         found = re.search(r"password: (\S+)", self.log.read_text())
         self.password = found.group(1) if found else self.password
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def kill(self) -> None:
         assert self.proc is not None

@@ -82,18 +82,12 @@ def field_error(field: str, kind: str, message: str, *, where: str = "body") -> 
 
 
 def charge_generation(platform: Platform, user_id: str, cost: int, what: str) -> None:
-    """Takes `cost` units from the user's generation budget: 429 while the window is full, and 422
-    up front for a request that costs more than the whole window holds (it could never run)."""
+    """Takes `cost` units from the user's generation budget (429 + Retry-After while the window is
+    full). A request never costs more than the whole window (the burst covers the largest request):
+    one that would, takes all of it, so it runs once the window is empty instead of never."""
     rule = platform.settings.rate_limit_generation
-    capacity = platform.limiter.capacity(rule)
-    if cost > capacity:
-        raise ApiError(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"this request costs {cost} generation units, more than rate_limit_generation ({rule}) ever "
-            f"allows at once; ask for fewer pixels or steps (at most {capacity} units)",
-            code="cost_exceeds_limit",
-        )
-    verdict = platform.limiter.hit(rule, "gen", user_id, cost=cost)
+    charge = min(cost, platform.limiter.capacity(rule))
+    verdict = platform.limiter.hit(rule, "gen", user_id, cost=charge)
     if not verdict.allowed:
         raise too_many(verdict, what)
 

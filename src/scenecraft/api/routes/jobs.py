@@ -43,9 +43,9 @@ TERMINAL_EVENTS = ("done", "failed", "cancelled")
 POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
 # One cost unit = one 256x256 image at 20 steps (anything smaller costs one unit too); bigger or
-# longer jobs cost proportionally more. The largest request the schema allows (1024x1024, 200
-# steps) costs 160 units, within the default rate_limit_generation (200/minute): an allowed
-# request is never refused forever (a tighter limit gets 422 up front, see deps.charge_generation).
+# longer jobs cost proportionally more: 1024x1024 at 200 steps is 160 units, within the default
+# rate_limit_generation (200/minute). A job that costs more than the whole window (4096x4096) takes
+# all of it (deps.charge_generation): it waits for an empty window, it is never refused forever.
 UNIT = 256 * 256 * 20
 MAX_EVENT_ID = 2**31 - 1  # job_events.seq is a 32-bit integer on both databases
 
