@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("scenecraft.generate_cli", "generate images with a DiT"),
     "serve": ("scenecraft.api.serve_cli", "start the platform (API, workers, storage) in one command"),
     "worker": ("scenecraft.jobs.worker_cli", "run standalone workers against a shared database"),
+    "models": ("scenecraft.families.cli", "the model library: list, inspect, verify installed DiT families"),
     "admin": ("scenecraft.admin_cli", "users, passwords, key rotation, audit verification"),
     "effects": ("scenecraft.effects.cli", "apply an effects chain to an image (stills, WebP/GIF animations)"),
     "world": ("scenecraft.world.cli", "procedural scenes: render and sample, with labels"),

@@ -25,8 +25,19 @@ def test_session_only_endpoints_refuse_api_keys(app: FastAPI, alice: UserClient)
         ("POST", "/v1/auth/mfa/confirm"),
         ("GET", "/v1/keys"),
         ("POST", "/v1/keys"),
+        ("POST", "/v1/auth/password"),
+        ("GET", "/v1/auth/mfa"),
+        ("POST", "/v1/auth/mfa/recovery-codes"),
+        ("POST", "/v1/auth/mfa/disable"),
     ]:
-        body = {"code": "123456"} if url.endswith("confirm") else ({"name": "x"} if url == "/v1/keys" else None)
+        bodies: dict[str, object] = {
+            "/v1/auth/mfa/confirm": {"code": "123456"},
+            "/v1/keys": {"name": "x"},
+            "/v1/auth/password": {"current_password": "x", "new_password": "longer than eight"},
+            "/v1/auth/mfa/recovery-codes": {"password": "x"},
+            "/v1/auth/mfa/disable": {"password": "x", "code": "123456"},
+        }
+        body = bodies.get(url) if method == "POST" else None
         r = anon.request(method, url, headers=key, json=body)
         assert r.status_code == 403 and "logged-in session" in r.json()["detail"], (url, r.text)
         assert anon.request(method, url, json=body).status_code == 401, url
@@ -48,8 +59,8 @@ def test_admin_user_creation_validates(app: FastAPI, platform: Platform) -> None
     create_user(platform, "root", role="admin")
     admin = UserClient(app, "root")
     r = admin.post("/v1/admin/users", json={"username": "x", "password": "long enough pw"})
-    assert r.status_code == 422 and r.json()["message"].startswith("username: ")
+    assert r.status_code == 422 and r.json()["detail"].startswith("username: ")
     r = admin.post("/v1/admin/users", json={"username": "zed", "password": "short"})
-    assert r.status_code == 422 and "password: String should have at least 8 characters" in r.json()["message"]
+    assert r.status_code == 422 and "password: String should have at least 8 characters" in r.json()["detail"]
     r = admin.post("/v1/admin/users", json={"username": "zed", "password": "long enough pw", "role": "god"})
-    assert r.status_code == 422 and "role: " in r.json()["message"]
+    assert r.status_code == 422 and "role: " in r.json()["detail"]

@@ -3,7 +3,7 @@ stream with Last-Event-ID resume, quotas and weighted rate limits, and other use
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi import FastAPI
@@ -12,6 +12,7 @@ from tests.utils.factories import JOB, UserClient, create_user
 from tests.utils.fake_engine import FakeEngine
 from tests.utils.sse import parse
 
+from scenecraft.api.app import create_app
 from scenecraft.api.platform import Platform
 from scenecraft.jobs.worker import WorkerPool
 
@@ -67,12 +68,24 @@ def test_idempotency_key_gives_the_same_job(alice: UserClient) -> None:
 @pytest.mark.parametrize(
     ("change", "field", "allowed"),
     [
-        ({"width": 2048, "height": 2048}, "width", "less than or equal to 1024"),
+        ({"width": 8192, "height": 8192}, "width", "less than or equal to 4096"),
+        ({"width": 256, "height": 256}, "width", "model seed-12M: width 256 is outside 32..128"),
         ({"width": 60, "height": 60}, "width", "multiple of 8"),
         ({"steps": 0}, "steps", "greater than or equal to 1"),
-        ({"width": 64, "height": 128}, "body", "width and height must be equal"),
+        ({"width": 64, "height": 128}, "width", "width and height must be equal"),
+        ({"model": "flux-dev"}, "model", "model 'flux-dev' is not installed; installed: seed-12M"),
+        (
+            {"negative_prompt": "blurry"},
+            "negative_prompt",
+            "model seed-12M (scenecraft scene DiT (bundled)) cannot do negative_prompt",
+        ),
+        ({"sampler": "flow-euler"}, "sampler", "model seed-12M samples with euler or heun, not 'flow-euler'"),
         ({"prompt": ""}, "prompt", "at least 1 character"),
-        ({"sampler": "magic"}, "sampler", "'ddim', 'ddpm', 'euler' or 'heun'"),
+        (
+            {"sampler": "magic"},
+            "sampler",
+            "'ddim', 'ddpm', 'euler', 'heun', 'dpm-solver++', 'flow-dpm-solver' or 'flow-euler'",
+        ),
         ({"subjects": [{"prompt": "cat", "box": [0.5, 0.1, 0.2, 0.9]}]}, "subjects.0.box", "x0 < x1"),
         (
             {
@@ -103,7 +116,7 @@ def test_validation_names_the_field_and_what_is_allowed(
 ) -> None:
     r = alice.post("/v1/jobs", json={**JOB, **change})
     assert r.status_code == 422
-    message = r.json()["message"]
+    message = r.json()["detail"]
     assert message.startswith(f"{field}: ") and allowed in message, message
 
 
@@ -198,6 +211,12 @@ def test_cancel_a_running_job_over_http(alice: UserClient, platform: Platform) -
     finally:
         pool.stop()
     assert events[-1].event == "cancelled" and cancelled_at == [2]
+    # followers learn of the request at once: a "cancelling" status right after step 2's events
+    kinds = [(e.event, e.data) for e in events]
+    at = kinds.index(("status", {"status": "cancelling"}))
+    after = kinds[at + 1 :]  # at most the events of the step it was asked during, then the end
+    assert [k for k, _ in after] in (["cancelled"], ["progress", "preview", "cancelled"])
+    assert all(d["step"] == 2 for k, d in after if k == "progress")
     job = alice.get(f"/v1/jobs/{job_id}").json()
     assert job["status"] == "cancelled" and job["progress"]["step"] == 2 and job["asset_id"] is None
 
@@ -209,16 +228,44 @@ def test_quota_of_queued_jobs_is_429(app: FastAPI, platform: Platform) -> None:
     assert [carol.post("/v1/jobs", json={**JOB, "seed": i}).status_code for i in range(3)] == [202, 202, 429]
 
 
-def test_generation_rate_limit_is_weighted_by_cost(alice: UserClient) -> None:
-    # default 200 units/minute; a 512x512, 200-step job costs 64*20 = 1280 units... too much at once
-    big = {**JOB, "width": 512, "height": 512, "steps": 200}
+def test_generation_rate_limit_is_weighted_by_cost(platform_factory: Callable[..., Platform]) -> None:
+    # a unit is 256x256 pixels x 20 steps: seed-12M's largest job (128x128, 200 steps) costs
+    # ceil(2.5) = 3 units, the smallest 1; a 10-unit window takes three large jobs, then a small one
+    platform = platform_factory(rate_limit_generation="10/minute")
+    create_user(platform, "alice")
+    alice = UserClient(create_app(platform=platform), "alice")
+    big = {**JOB, "width": 128, "height": 128, "steps": 200}
+    for _ in range(3):  # 9 units
+        assert alice.post("/v1/jobs", json=big).status_code == 202
     r = alice.post("/v1/jobs", json=big)
-    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1 and r.json()["code"] == "rate_limited"
     assert "weighted by size and steps" in r.json()["detail"]
-    assert alice.post("/v1/jobs", json=JOB).status_code == 202  # a small one still fits
+    assert alice.post("/v1/jobs", json=JOB).status_code == 202
 
 
 def test_anonymous_requests_are_401(app: FastAPI) -> None:
     anon = TestClient(app)
     assert anon.post("/v1/jobs", json=JOB).status_code == 401
     assert anon.get("/v1/jobs").status_code == 401
+
+
+def test_queued_jobs_show_their_place_in_the_whole_queue(alice: UserClient, bob: UserClient) -> None:
+    first = bob.post("/v1/jobs", json=JOB).json()["id"]
+    mine = [alice.post("/v1/jobs", json=JOB).json()["id"] for _ in range(2)]
+    urgent = alice.post("/v1/jobs", json={**JOB, "priority": 5}).json()["id"]
+    assert bob.get(f"/v1/jobs/{first}").json()["queue_position"] == 2  # behind alice's priority-5 job
+    positions = {j["id"]: j["queue_position"] for j in alice.get("/v1/jobs").json()["items"]}
+    assert positions == {urgent: 1, mine[0]: 3, mine[1]: 4}
+    alice.post(f"/v1/jobs/{mine[0]}/cancel")
+    assert alice.get(f"/v1/jobs/{mine[1]}").json()["queue_position"] == 3
+    assert alice.get(f"/v1/jobs/{mine[0]}").json()["queue_position"] is None
+
+
+def test_assets_filter_by_kind(alice: UserClient) -> None:
+    from tests.utils.factories import png_bytes
+
+    r = alice.post("/v1/assets", files={"file": ("a.png", png_bytes(), "image/png")})
+    assert r.status_code == 201, r.text
+    assert [a["kind"] for a in alice.get("/v1/assets?kind=upload").json()["items"]] == ["upload"]
+    assert alice.get("/v1/assets?kind=generated").json()["items"] == []
+    assert alice.get("/v1/assets?kind=other").status_code == 422

@@ -3,10 +3,15 @@
 //
 //   SCENECRAFT_URL=http://127.0.0.1:PORT SCENECRAFT_PASSWORD=... E2E_OUT=DIR node e2e/studio.e2e.mjs
 //
-// Steps: 1 log in (and, after enrolling MFA, again with a TOTP code); 2 place two subjects (drag and resize boxes) and a pose (drag a joint); 3 generate;
-// 4 see at least two preview frames; 5 see the result in the gallery; 6 apply an effect (live WebGL
-// preview, then the server); 7 see version 2. Then the account and admin pages, phone width, and the
-// gallery offline. A screenshot of each page goes to E2E_OUT; the last line printed is a JSON summary.
+// Steps: 1 log in; 2 place two subjects (drag and resize boxes) and a pose (drag a joint); the
+// workbench at 1280x800 with prompt, Generate, progress and the image in view; 3 generate; 4 see at
+// least two preview frames; reload during a job and find it again; queue a second job; cancel both
+// ("cancelling…" until the worker stops); 5 see the result in the gallery with its settings, reuse
+// them; 6 apply an effect (live WebGL preview, then the server); 7 see version 2 (the panel reset);
+// drop the result's PNG on the studio to load its settings. Then the account (MFA with recovery
+// codes, a key, sessions by device) and admin pages, phone width (Generate and the image in view),
+// the gallery offline, and logging in with a recovery code and with a TOTP code.
+// A screenshot of each page goes to E2E_OUT; the last line printed is a JSON summary.
 
 import { createHmac } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -47,7 +52,7 @@ const browser = await chromium.launch({
   // --disable-gpu: WebGL2 runs on SwiftShader, which newer Chromium allows with --enable-unsafe-swiftshader.
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--enable-unsafe-swiftshader'],
 });
-const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
 const page = await context.newPage();
 page.setDefaultTimeout(TIMEOUT);
 const problems = [];
@@ -56,11 +61,28 @@ page.on('console', (msg) => {
   if (msg.type() === 'error' && !/Failed to load resource/.test(msg.text())) problems.push(`console: ${msg.text()}`);
 });
 
-async function shot(name) {
+async function shot(name, fullPage = true) {
   const path = join(out, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage });
   shots.push(path);
 }
+
+/** Every selector's element lies inside the window, without scrolling. */
+async function inView(selectors) {
+  const out = await page.evaluate((sels) => sels.map((sel) => {
+    const e = document.querySelector(sel);
+    if (!e) return `${sel}: missing`;
+    const r = e.getBoundingClientRect();
+    const ok = r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight + 1 && r.right <= innerWidth + 1;
+    return ok ? null : `${sel}: ${Math.round(r.left)},${Math.round(r.top)}..${Math.round(r.right)},${Math.round(r.bottom)} in ${innerWidth}x${innerHeight}`;
+  }), selectors);
+  const bad = out.filter(Boolean);
+  check(bad.length === 0, `in view without scrolling: ${bad.join('; ')}`);
+  const scrolled = await page.evaluate(() => scrollY);
+  check(scrolled === 0, `the window did not scroll (${scrolled}px)`);
+}
+
+const IN_VIEW = ['#prompt', '.bench-go button.primary', '#progress', '.stage'];
 
 /** Sets a range input as a user dragging it would (React listens to the input event). */
 async function slide(locator, value) {
@@ -110,10 +132,11 @@ try {
   await page.getByTestId('subject-0').getByLabel('Material').selectOption('wood');
   await page.getByRole('button', { name: 'Add person' }).click();
   const canvas = page.getByTestId('box-canvas');
-  // box 1 (the person) starts at x 0.37..0.63, y 0.2..0.8: move it right, then widen box 0 from its east edge
+  // box 1 (the person) starts at x 0.37..0.63, y 0.2..0.8: move it right; box 0 (a chair) sits at
+  // x 0.06..0.32, y 0.45..0.73: widen it from its east edge
   await dragBy(canvas, 0.5, 0.5, 60, 20);
   await page.getByTestId('box-0').focus();
-  await dragBy(canvas, 0.32, 0.5, 60, 0);
+  await dragBy(canvas, 0.32, 0.59, 60, 0);
   await page.getByTestId('box-0').press('Shift+ArrowDown');
   // pose: drag the right wrist up (inverse kinematics), then a per-joint slider
   await page.getByTestId('box-1').focus();
@@ -141,7 +164,13 @@ try {
 
   // 3. generate (small and quick), 4. at least two preview frames
   await page.getByLabel('Size', { exact: true }).selectOption('32');
-  await page.getByLabel('Steps').fill('6');
+  await page.getByLabel('Steps').fill('');
+  check((await page.getByLabel('Steps').inputValue()) === '', 'a cleared number field stays empty');
+  await page.getByLabel('Steps').fill('100000');
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await page.locator('#steps-error').waitFor();
+  check(/goes up to 200/.test(await page.locator('#steps-error').textContent()), 'the bound is shown next to Steps');
+  await page.getByLabel('Steps').fill('3');
   await page.getByLabel('Paint into the scene').check();
   const submitted = page.waitForRequest((r) => r.url().endsWith('/v1/jobs') && r.method() === 'POST');
   await page.getByRole('button', { name: 'Generate' }).click();
@@ -154,32 +183,77 @@ try {
   check(body.scene_asset_id === worldId && body.inpaint === true, 'painted into the world scene');
   summary.request = { subjects: body.subjects.map((s) => ({ prompt: s.prompt, box: s.box, pose: Boolean(s.pose) })) };
   const run = page.getByTestId('run');
+  await page.waitForSelector('[data-testid=run][data-status=running], [data-testid=run][data-status=succeeded]', { timeout: 120_000 });
+  await inView(IN_VIEW);
+  summary.desktopInView = true;
   await page.waitForSelector('[data-testid=run][data-status=succeeded]', { timeout: 120_000 });
   const frames = Number(await run.getAttribute('data-frames'));
   check(frames >= 2, `at least two preview frames, saw ${frames}`);
   check((await page.locator('.strip img').count()) === frames, 'every frame is shown');
   summary.previewFrames = frames;
-  await shot('03-studio-generated');
+  await page.locator('.stage img[alt="Result"]').waitFor();
+  await inView(IN_VIEW);
+  await shot('03-studio-generated', false);
   const resultLink = await page.getByRole('link', { name: 'Open in the gallery' }).getAttribute('href');
   check(/^#\/gallery\/[0-9a-f]{32}$/.test(resultLink), `a link to the result: ${resultLink}`);
+  const firstSeed = (await page.getByTestId('history').getByTestId('job').first().textContent()).match(/seed (\d+)/)[1];
 
-  // a long run, cancelled while it runs
+  // a long run: reload while it runs, find it again with the draft intact
   await page.getByLabel('Paint into the scene').uncheck();
-  await page.getByLabel('Steps').fill('200');
+  await page.getByLabel('Steps').fill('60');
   await page.getByRole('button', { name: 'Generate' }).click();
-  await page.waitForSelector('[data-testid=run][data-status=running]', { timeout: 120_000 });
-  await page.getByRole('button', { name: 'Cancel' }).click();
-  await page.waitForSelector('[data-testid=run][data-status=cancelled]', { timeout: 120_000 });
-  check(Number(await run.getAttribute('data-frames')) < 200, 'cancelled before the end');
-  summary.cancelled = true;
-  await page.getByRole('button', { name: 'Generate' }).waitFor(); // enabled again
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=run][data-status=running]')?.dataset.frames) >= 1, null, { timeout: 120_000 });
+  const longJob = await run.getAttribute('data-job');
+  await page.reload();
+  await page.waitForFunction((id) => {
+    const r = document.querySelector('[data-testid=run]');
+    return r?.dataset.job === id && r.dataset.status === 'running' && Number(r.dataset.frames) >= 1;
+  }, longJob, { timeout: 60_000 });
+  check((await page.getByLabel('Prompt', { exact: true }).inputValue()) === 'a sunlit room with a chair and a person', 'the prompt survived the reload');
+  check((await page.getByLabel('Steps').inputValue()) === '60', 'the settings survived the reload');
+  check((await page.getByTestId('subject-1').getByLabel('Subject 2 prompt').inputValue()) === 'a person', 'the subjects survived');
+  summary.reloadFound = true;
 
-  // 5. the result in the gallery
+  // queue a second job while the first runs, then cancel both
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=queue] [data-testid=job]').length === 2);
+  const queued = page.locator('[data-testid=queue] [data-testid=job][data-status=queued]');
+  await queued.waitFor();
+  check(/in the queue/.test(await queued.textContent()), 'the queued job shows its place');
+  await shot('04-studio-queue', false);
+  await queued.getByRole('button', { name: /^Cancel job/ }).click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=queue] [data-testid=job]').length === 1);
+  const running = page.locator(`[data-testid=job][data-job="${longJob}"]`);
+  await running.getByRole('button', { name: /^Cancel job/ }).click();
+  await running.getByText('cancelling…').first().waitFor({ timeout: 10_000 });
+  await page.waitForSelector(`[data-testid=job][data-job="${longJob}"][data-status=cancelled]`, { timeout: 120_000 });
+  summary.queuedTwo = true;
+  summary.cancelled = true;
+
+  // 5. the result in the gallery, with every setting, reusable
   await page.goto(`${base}/${resultLink}`);
   await page.getByRole('heading', { name: 'Gallery' }).waitFor();
   await page.getByTestId('version-1').waitFor();
   check((await page.getByTestId('asset-tile').count()) === 3, 'three assets: the upload, the world scene and the result');
-  await shot('04-gallery');
+  const settingsText = await page.getByTestId('version-1').getByTestId('version-settings').textContent();
+  for (const want of ['a sunlit room with a chair and a person', `Seed${firstSeed}`, 'Steps3', 'seed-12M', 'a chair, red, wood', 'a person (posed)']) {
+    check(settingsText.includes(want), `the gallery shows ${want}: ${settingsText}`);
+  }
+  const download = await page.getByTestId('version-1').getByRole('link', { name: 'Download' }).getAttribute('download');
+  check(download === `scenecraft-a-sunlit-room-with-a-chair-and-a-person-seed-${firstSeed}-v1.png`, `a meaningful download name: ${download}`);
+  await page.getByRole('button', { name: 'Uploaded' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=asset-tile]').length === 1);
+  await page.getByRole('button', { name: 'All' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=asset-tile]').length === 3);
+  await shot('05-gallery');
+  await page.getByTestId('version-1').getByRole('button', { name: 'Use these settings' }).click();
+  await page.getByRole('heading', { name: 'Studio' }).waitFor();
+  check((await page.getByLabel('Seed').inputValue()) === firstSeed, 'the real seed is loaded');
+  check((await page.getByLabel('Steps').inputValue()) === '3', 'the steps are loaded');
+  check((await page.getByLabel('Paint into the scene').isChecked()), 'inpaint is loaded');
+  summary.reused = true;
+  await page.goto(`${base}/${resultLink}`);
+  await page.getByTestId('version-1').waitFor();
 
   // 6. apply an effect: live preview first (no server round trip), then the server renders it
   const preview = page.getByTestId('effects-preview');
@@ -204,7 +278,30 @@ try {
   await page.getByTestId('version-2').waitFor({ timeout: 120_000 });
   check((await page.getByTestId('version-2').textContent()).includes('from version 1'), 'version 2 has parent 1');
   summary.version2 = true;
+  check((await page.locator('.effects input[type=checkbox]:checked').count()) === 0, 'the effects panel starts afresh on version 2');
+  await page.getByTestId('asset-tile').filter({ hasText: 'v2' }).waitFor(); // the tile shows the latest version
+  await page.getByTestId('version-1').getByRole('button', { name: 'Compare with version 2' }).click();
+  await page.getByTestId('compare').waitFor();
   await shot('06-gallery-version-2');
+
+  // drop the result's PNG (its settings are in its text chunks) onto a fresh studio
+  // version 2 (the effects render) carries version 1's settings too
+  const pngUrl = `/v1/assets/${resultLink.split('/').pop()}/versions/2/content`;
+  await page.goto(`${base}/#/studio`);
+  await page.getByLabel('Prompt', { exact: true }).fill('something else');
+  await page.getByLabel('Seed').fill('');
+  const dropped = await page.evaluateHandle(async (url) => {
+    const bytes = await (await fetch(url)).arrayBuffer();
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], 'result.png', { type: 'image/png' }));
+    return dt;
+  }, pngUrl);
+  await page.getByTestId('studio').dispatchEvent('drop', { dataTransfer: dropped });
+  await page.getByText('Loaded the settings stored in result.png').waitFor();
+  check((await page.getByLabel('Prompt', { exact: true }).inputValue()) === 'a sunlit room with a chair and a person', 'the dropped PNG set the prompt');
+  check((await page.getByLabel('Seed').inputValue()) === firstSeed, 'the dropped PNG set the seed');
+  check((await page.getByTestId('subject-0').getByLabel('Subject 1 prompt').inputValue()) === 'a chair, red, wood', 'and the subjects');
+  summary.pngDropped = true;
 
   // account: MFA QR code, an API key shown once, sessions
   await page.getByRole('link', { name: 'Account' }).click();
@@ -215,12 +312,16 @@ try {
   await page.getByLabel('Code', { exact: true }).fill(totp(secret, -1)); // the server allows one step of drift
   await page.getByRole('button', { name: 'Turn on' }).click();
   await page.getByText('On: logging in asks for a code').waitFor();
+  const recoveryCodes = (await page.getByTestId('recovery-codes').locator('code').allTextContents());
+  check(recoveryCodes.length === 10, `ten recovery codes shown once: ${recoveryCodes.length}`);
   await page.getByLabel('Name', { exact: true }).fill('e2e');
   await page.getByRole('button', { name: 'Create key' }).click();
   check((await page.getByTestId('new-key').textContent()).startsWith('sc_'), 'the new key is shown');
+  await page.getByRole('button', { name: 'Copy the new key' }).waitFor();
   await page.getByRole('button', { name: 'Revoke key e2e' }).click();
   await page.getByRole('cell', { name: 'revoked' }).waitFor();
   await page.getByText('this device').waitFor();
+  await page.getByRole('cell', { name: /on Linux/ }).first().waitFor(); // sessions named by browser and platform
   await shot('07-account');
 
   // admin: users and the queue
@@ -229,8 +330,15 @@ try {
   check(Number(await page.getByTestId('queue-succeeded').textContent()) >= 2, 'queue shows the finished jobs');
   await shot('08-admin');
 
-  // phone width: every page still fits (no horizontal scrolling)
+  // phone width: every page still fits (no horizontal scrolling); the studio keeps the prompt,
+  // Generate, the progress and the image in view
   await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${base}/#/studio`);
+  await page.locator('#progress').waitFor();
+  await page.waitForTimeout(300);
+  await inView(IN_VIEW);
+  await shot('09-phone-studio-in-view', false);
+  summary.phoneInView = true;
   for (const [name, hash] of [['studio', '#/studio'], ['gallery', '#/gallery'], ['account', '#/account']]) {
     await page.goto(`${base}/${hash}`);
     await page.locator('h1').first().waitFor();
@@ -260,8 +368,21 @@ try {
   await context.setOffline(false);
   summary.offline = true;
 
-  // log in again, now with two-factor authentication
+  // log in again with a recovery code (the browser that enrolled is excused only within 30 s: forget that)
+  await context.clearCookies({ name: 'scenecraft_mfa_fresh' });
   await page.reload();
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByLabel('Authentication code').waitFor();
+  await page.getByRole('button', { name: 'Use a recovery code' }).click();
+  await page.getByLabel('Recovery code').fill(recoveryCodes[0]);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('link', { name: 'Account' }).waitFor();
+  summary.recoveryLogin = true;
+
+  // and with two-factor authentication from the app
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.getByLabel('Username').fill('admin');
   await page.getByLabel('Password').fill(password);

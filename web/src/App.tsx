@@ -1,7 +1,7 @@
 // The shell: who is logged in, the navigation (hash routes: #/studio, #/gallery, #/account, #/admin)
 // and an offline banner. Pages live in pages/.
 
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, ApiError, csrf, type User } from './api';
 import { Login } from './pages/Login';
 import { Studio } from './pages/Studio';
@@ -35,6 +35,16 @@ export function App() {
   const [user, setUser] = useState<User | null | undefined>(undefined); // undefined: still asking
   const [route, setRoute] = useState(currentPage());
   const [online, setOnline] = useState(navigator.onLine);
+  const top = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    // the studio fills the window below the header: tell the CSS how tall the header is
+    const el = top.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const ro = new ResizeObserver(() => document.documentElement.style.setProperty('--top', `${el.offsetHeight}px`));
+    ro.observe(el);
+    return () => ro.disconnect();
+  });
 
   useEffect(() => {
     const onHash = () => setRoute(currentPage());
@@ -81,6 +91,7 @@ export function App() {
   return (
     <div className="shell">
       <a className="skip" href="#main">Skip to content</a>
+      <div ref={top}>
       <header className="top">
         <span className="brand" aria-hidden="true">scenecraft</span>
         <nav aria-label="Main">
@@ -96,8 +107,9 @@ export function App() {
         <button type="button" className="quiet" onClick={logout}>Log out</button>
       </header>
       {!online && <p className="banner" role="status">You are offline: showing what was saved on this device.</p>}
+      </div>
       <main id="main" tabIndex={-1}>
-        {route.page === 'studio' && <Studio />}
+        {route.page === 'studio' && <Studio user={user} />}
         {route.page === 'gallery' && <Gallery selected={route.arg} />}
         {route.page === 'account' && <Account user={user} onUser={setUser} />}
         {route.page === 'admin' && user.role === 'admin' && <Admin />}

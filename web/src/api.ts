@@ -1,8 +1,13 @@
+import type { ValidationItem } from './state/fields';
+import { TERMINAL_EVENTS, type LiveEvent } from './state/jobs';
+import { followSse } from './state/sse';
+
 // The browser's client of the scenecraft API: same origin, session cookie, and the CSRF token
 // (from the login response, kept in sessionStorage) on every write. Errors carry the server's message.
 
+/** A failed request: the HTTP status, the server's words, and for a 422 the fields it names. */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(readonly status: number, message: string, readonly items: ValidationItem[] = []) {
     super(message);
   }
 }
@@ -17,16 +22,17 @@ export const csrf = {
 };
 
 /** The server's words for a failed response: `message` (422), else `detail`, else the status text. */
-export async function errorMessage(r: Response): Promise<string> {
+export async function errorOf(r: Response): Promise<ApiError> {
   try {
     const body = await r.json();
-    if (typeof body.message === 'string') return body.message;
-    if (typeof body.detail === 'string') return body.detail;
-    if (Array.isArray(body.detail)) return body.detail.map((d: { msg?: string }) => d.msg ?? '').join('; ');
+    const items: ValidationItem[] = Array.isArray(body.detail) ? body.detail : [];
+    if (typeof body.message === 'string') return new ApiError(r.status, body.message, items);
+    if (typeof body.detail === 'string') return new ApiError(r.status, body.detail);
+    if (items.length) return new ApiError(r.status, items.map((d) => d.msg ?? '').join('; '), items);
   } catch {
     /* not JSON */
   }
-  return `${r.status} ${r.statusText || 'request failed'}`;
+  return new ApiError(r.status, `${r.status} ${r.statusText || 'request failed'}`);
 }
 
 export async function request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
@@ -47,7 +53,7 @@ export async function request<T>(method: string, path: string, body?: unknown, h
   } catch {
     throw new ApiError(0, 'The server cannot be reached (offline?).');
   }
-  if (!r.ok) throw new ApiError(r.status, await errorMessage(r));
+  if (!r.ok) throw await errorOf(r);
   if (r.status === 204) return undefined as T;
   return (await r.json()) as T;
 }
@@ -69,35 +75,32 @@ export interface Key {
   id: string; name: string; prefix: string; scopes: string[]; signed: boolean; created_at: string;
   last_used_at: string | null; revoked_at: string | null;
 }
-export interface SessionRow { id: string; created_at: string; last_seen_at: string; current: boolean }
-export interface Job { id: string; status: string; progress: { step: number; total: number }; error: string | null; asset_id: string | null }
+export interface SessionRow { id: string; created_at: string; last_seen_at: string; current: boolean; device: string }
+export interface JobPublic {
+  id: string; status: 'queued' | 'running' | 'succeeded' | 'dead' | 'cancelled'; priority: number;
+  params: Record<string, unknown>; attempts: number; max_attempts: number; cancel_requested: boolean;
+  progress: { step: number; total: number }; error: string | null; asset_id: string | null;
+  created_at: string; started_at: string | null; finished_at: string | null; queue_position?: number | null;
+}
 
 export const contentUrl = (assetId: string, version: number): string => `/v1/assets/${assetId}/versions/${version}/content`;
 
-export type JobEvent =
-  | { kind: 'status'; status: string }
-  | { kind: 'progress'; step: number; total: number }
-  | { kind: 'preview'; step: number; total: number; jpeg: string }
-  | { kind: 'done'; asset_id: string }
-  | { kind: 'failed'; error: string }
-  | { kind: 'cancelled' };
-
-/** Follows a job's Server-Sent Events until it ends; returns a function that stops listening. */
-export function followJob(jobId: string, on: (e: JobEvent) => void): () => void {
-  const source = new EventSource(`/v1/jobs/${jobId}/events`);
-  const listen = (kind: JobEvent['kind']): void => {
-    source.addEventListener(kind, (ev) => {
-      const data = JSON.parse((ev as MessageEvent).data || '{}');
-      on({ kind, ...data } as JobEvent);
-      if (kind === 'done' || kind === 'failed' || kind === 'cancelled') source.close();
-    });
-  };
-  (['status', 'progress', 'preview', 'done', 'failed', 'cancelled'] as const).forEach(listen);
-  // A refused stream (logged out, job gone) is closed for good; a dropped one reconnects by itself.
-  source.onerror = () => {
-    if (source.readyState === EventSource.CLOSED) {
-      on({ kind: 'failed', error: 'The live progress stream was refused: log in again, then look in the gallery.' });
-    }
-  };
-  return () => source.close();
+/** Follows a job's events (resuming after `lastEventId`) until it ends; returns a stop function. */
+export function followJob(
+  jobId: string, on: (e: LiveEvent, id: string | null) => void, lastEventId: string | null = null,
+): () => void {
+  return followSse(`/v1/jobs/${jobId}/events`, {
+    lastEventId,
+    isTerminal: (e) => TERMINAL_EVENTS.has(e.event),
+    onEvent: (e) => {
+      let data: Record<string, unknown> = {};
+      try {
+        data = JSON.parse(e.data || '{}');
+      } catch {
+        return;
+      }
+      on({ kind: e.event, ...data } as LiveEvent, e.id);
+    },
+    onError: (message) => on({ kind: 'failed', error: `${message} Look for the result in the gallery.` }, null),
+  });
 }

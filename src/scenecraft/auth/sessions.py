@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from scenecraft.auth.devices import MAX_USER_AGENT
 from scenecraft.db.models import User, UserSession, utcnow
 
 
@@ -30,11 +31,13 @@ class NewSession:
     row: UserSession
 
 
-def start_session(session: Session, user: User, previous_token: str | None = None) -> NewSession:
+def start_session(session: Session, user: User, previous_token: str | None = None, user_agent: str = "") -> NewSession:
     if previous_token:
         session.execute(delete(UserSession).where(UserSession.id == _digest(previous_token)))
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    row = UserSession(id=_digest(token), user_id=user.id, csrf_hash=_digest(csrf))
+    row = UserSession(
+        id=_digest(token), user_id=user.id, csrf_hash=_digest(csrf), user_agent=user_agent[:MAX_USER_AGENT]
+    )
     session.add(row)
     session.flush()
     return NewSession(token, csrf, row)
@@ -66,6 +69,12 @@ def end_session(session: Session, token: str) -> None:
 
 def end_all_sessions(session: Session, user_id: str) -> None:
     session.execute(delete(UserSession).where(UserSession.user_id == user_id))
+
+
+def end_other_sessions(session: Session, user_id: str, keep_id: str) -> int:
+    """Signs the user out everywhere but the session `keep_id`; returns how many ended."""
+    result = session.execute(delete(UserSession).where(UserSession.user_id == user_id, UserSession.id != keep_id))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def purge_expired(session: Session, *, idle: timedelta, absolute: timedelta, now: datetime | None = None) -> int:

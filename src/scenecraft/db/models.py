@@ -81,6 +81,19 @@ class UserSession(Base):
     csrf_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The browser's User-Agent at login (cut to 300 characters): names the session "Firefox on Linux".
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+
+class RecoveryCode(Base):
+    """A single-use MFA recovery code, stored as a SHA-256 digest (auth/recovery.py)."""
+
+    __tablename__ = "recovery_codes"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ApiKey(Base):
@@ -123,7 +136,10 @@ class Job(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
     request_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the canonical request
-    params: Mapped[dict[str, Any]] = mapped_column(JSON)  # the validated JobCreate body
+    # generate | effects (jobs/params.py); NULL on rows an older pod wrote: read params["kind"]
+    kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    model: Mapped[str | None] = mapped_column(String(128), nullable=True)  # generate jobs: worker affinity
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)  # the job's JobParams (jobs/params.py)
     batch_key: Mapped[str] = mapped_column(String(128))  # jobs with equal keys share a forward pass
     webhook_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -5,7 +5,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { api, contentUrl, followJob } from '../api';
 import { EffectsRenderer } from '../effects';
-import { CONTROLS, initialPanel, panelChain, setParam } from '../effects/controls';
+import { CONTROLS, initialPanel, panelChain, setChoice, setParam } from '../effects/controls';
 import { ErrorNote, messageOf } from './ErrorNote';
 
 interface Source { width: number; height: number; data: Float32Array }
@@ -81,6 +81,7 @@ export function EffectsPanel({ assetId, version, onVersion }: { assetId: string;
       followJob(job.id, (e) => {
         if (e.kind === 'done') {
           setApplying(null);
+          setPanel(initialPanel()); // the new version already carries the chain: start it from nothing
           api.get<{ latest_version: number }>(`/v1/assets/${assetId}`).then((a) => onVersion(a.latest_version), (err) => setError(messageOf(err)));
         } else if (e.kind === 'failed') {
           setApplying(null);
@@ -108,6 +109,16 @@ export function EffectsPanel({ assetId, version, onVersion }: { assetId: string;
                   {c.label}
                 </label>
               </legend>
+              {c.choices?.map((ch) => (
+                <label key={ch.key} className="slider">
+                  <span>{ch.label}</span>
+                  <select aria-label={`${c.label} ${ch.label}`}
+                    value={String((panel.values[c.op] as unknown as Record<string, string>)[ch.key])}
+                    onChange={(e) => setPanel((p) => setChoice(p, c.op, ch.key, e.target.value))}>
+                    {ch.options.map((o) => <option key={o} value={o}>{o.replace('_', ' ')}</option>)}
+                  </select>
+                </label>
+              ))}
               {c.sliders.map((s) => {
                 const value = (panel.values[c.op] as unknown as Record<string, number>)[s.key];
                 return (
@@ -116,7 +127,7 @@ export function EffectsPanel({ assetId, version, onVersion }: { assetId: string;
                     <input type="range" min={s.min} max={s.max} step={s.step} value={value}
                       aria-label={`${c.label} ${s.label}`}
                       onChange={(e) => setPanel((p) => setParam(p, c.op, s.key, Number(e.target.value)))} />
-                    <output>{value.toFixed(2)}</output>
+                    <output>{value.toFixed(s.step < 0.01 ? 3 : 2)}</output>
                   </label>
                 );
               })}

@@ -8,7 +8,20 @@ import {
   type SmplPose, type Vec3,
 } from '../geometry/skeleton';
 
-const VIEW = { left: -1.0, top: -0.75, size: 2.0 }; // metres shown: x -1..1, y 0.75 (up) .. -1.25
+const BASE_VIEW = { left: -1.0, top: -0.75, size: 2.0 }; // metres shown for a standing figure: x -1..1, y 0.75 (up) .. -1.25
+const MARGIN = 0.15;
+
+/** A square view holding every joint with a margin (a raised hand stays in view and grabbable). */
+export function viewFor(joints: Vec3[]): { left: number; top: number; size: number } {
+  const xs = joints.map((j) => j[0]);
+  const ys = joints.map((j) => -j[1]);
+  const left = Math.min(BASE_VIEW.left, Math.min(...xs) - MARGIN);
+  const top = Math.min(BASE_VIEW.top, Math.min(...ys) - MARGIN);
+  const right = Math.max(BASE_VIEW.left + BASE_VIEW.size, Math.max(...xs) + MARGIN);
+  const bottom = Math.max(BASE_VIEW.top + BASE_VIEW.size, Math.max(...ys) + MARGIN);
+  const size = Math.max(right - left, bottom - top);
+  return { left: (left + right) / 2 - size / 2, top: (top + bottom) / 2 - size / 2, size };
+}
 const NUDGE = 0.03;
 const label = (name: string): string => name.replace('_', ' ');
 
@@ -17,6 +30,10 @@ export function PoseEditor({ pose, onPose, title }: { pose: SmplPose; onPose: (p
   const [joint, setJoint] = useState<number>(J.right_wrist);
   const dragging = useRef<number | null>(null);
   const { joints } = useMemo(() => forwardKinematics(pose), [pose]);
+  // the view follows the pose, except while dragging (the ground must not move under the pointer)
+  const held = useRef<{ left: number; top: number; size: number } | null>(null);
+  const fitted = useMemo(() => viewFor(joints), [joints]);
+  const VIEW = dragging.current !== null && held.current ? held.current : fitted;
   const screen = (v: Vec3): [number, number] => [v[0], -v[1]];
 
   const toWorld = (e: PointerEvent): [number, number] => {
@@ -28,6 +45,7 @@ export function PoseEditor({ pose, onPose, title }: { pose: SmplPose; onPose: (p
   const down = (j: number) => (e: PointerEvent) => {
     setJoint(j);
     dragging.current = j;
+    held.current = VIEW;
     svg.current!.setPointerCapture(e.pointerId);
     e.preventDefault();
     e.stopPropagation();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONTROLS, initialPanel, panelChain, setParam } from './controls';
+import { CONTROLS, initialPanel, panelChain, setChoice, setParam } from './controls';
 
 describe('effects panel state', () => {
   it('starts with no effect on', () => expect(panelChain(initialPanel())).toEqual([]));
@@ -21,5 +21,16 @@ describe('effects panel state', () => {
         expect(v).toBeLessThanOrEqual(s.max);
       }
     }
+  });
+  it('offers all fourteen ops of the server (effects/chain.py OP_TYPES)', () => {
+    expect(CONTROLS.map((c) => c.op).sort()).toEqual([
+      'bloom', 'chromatic_aberration', 'contrast', 'depth_of_field', 'exposure', 'fog', 'grain', 'lut', 'motion_blur',
+      'particles', 'relight', 'saturation', 'temperature', 'vignette',
+    ]);
+  });
+  it('choices turn their op on and refuse what the server would', () => {
+    const p = setChoice(initialPanel(), 'lut', 'preset', 'sepia');
+    expect(panelChain(p)).toEqual([{ op: 'lut', preset: 'sepia', size: null, table: null, strength: 1 }]);
+    expect(setChoice(p, 'lut', 'preset', 'neon')).toBe(p);
   });
 });

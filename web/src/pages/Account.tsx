@@ -1,5 +1,6 @@
-// Your account: two-factor authentication (enrol with a QR code), API keys (create: shown once;
-// revoke) and your browser sessions (end one).
+// Your account: password change (signs out your other sessions), two-factor authentication (enrol
+// with a QR code; recovery codes shown once; turn off with password + code), API keys (create:
+// shown once, with a copy button; revoke) and your browser sessions by device (end one).
 
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import QRCode from 'qrcode';
@@ -8,11 +9,95 @@ import { ErrorNote, messageOf } from '../components/ErrorNote';
 
 const when = (iso: string | null): string => (iso ? new Date(iso).toLocaleString() : 'never');
 
+function CopyButton({ text, label }: { text: string; label: string }) {
+  const [done, setDone] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setDone(true);
+    } catch {
+      setDone(false); // no clipboard (http, or denied): the text is selectable on screen
+    }
+  };
+  return <button type="button" className="quiet" onClick={copy} aria-label={label}>{done ? 'Copied' : 'Copy'}</button>;
+}
+
+function RecoveryCodes({ codes }: { codes: string[] }) {
+  return (
+    <div className="once" role="status" data-testid="recovery-codes">
+      <p><strong>Recovery codes</strong> (shown this once): each logs you in one time if you lose your authenticator. Keep them somewhere safe.</p>
+      <ol>{codes.map((c) => <li key={c}><code>{c}</code></li>)}</ol>
+      <CopyButton text={codes.join('\n')} label="Copy the recovery codes" />
+    </div>
+  );
+}
+
+function Password() {
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [done, setDone] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(null);
+    setDone(null);
+    try {
+      const r = await api.post<{ sessions_ended: number }>('/v1/auth/password', { current_password: current, new_password: next });
+      setDone(`Password changed. ${r.sessions_ended} other session${r.sessions_ended === 1 ? ' was' : 's were'} signed out.`);
+      setCurrent('');
+      setNext('');
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+  return (
+    <section className="card" aria-labelledby="pw-h">
+      <h2 id="pw-h">Password</h2>
+      <form onSubmit={submit} className="row">
+        <label>Current password<input type="password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} required /></label>
+        <label>New password (8 or more characters)<input type="password" autoComplete="new-password" minLength={8} value={next} onChange={(e) => setNext(e.target.value)} required /></label>
+        <button type="submit">Change password</button>
+      </form>
+      {done && <p role="status">{done}</p>}
+      <ErrorNote error={error} />
+    </section>
+  );
+}
+
 function Mfa({ user, onUser }: { user: User; onUser: (u: User) => void }) {
   const [qr, setQr] = useState<string | null>(null);
   const [uri, setUri] = useState<string | null>(null);
   const [code, setCode] = useState('');
+  const [codes, setCodes] = useState<string[] | null>(null);
+  const [offPassword, setOffPassword] = useState('');
+  const [offCode, setOffCode] = useState('');
+  const [left, setLeft] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (user.mfa_enabled) api.get<{ recovery_codes_left: number }>('/v1/auth/mfa').then((r) => setLeft(r.recovery_codes_left), () => undefined);
+  }, [user.mfa_enabled, codes]);
+  const turnOff = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await api.post('/v1/auth/mfa/disable', { password: offPassword, code: offCode.trim() });
+      setOffPassword('');
+      setOffCode('');
+      setCodes(null);
+      onUser({ ...user, mfa_enabled: false });
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+  const newCodes = async () => {
+    const password = window.prompt('Your password, to make new recovery codes:');
+    if (!password) return;
+    try {
+      setCodes((await api.post<{ recovery_codes: string[] }>('/v1/auth/mfa/recovery-codes', { password })).recovery_codes);
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
   const enrol = async () => {
     setError(null);
     try {
@@ -27,7 +112,9 @@ function Mfa({ user, onUser }: { user: User; onUser: (u: User) => void }) {
     e.preventDefault();
     setError(null);
     try {
-      onUser(await api.post<User>('/v1/auth/mfa/confirm', { code }));
+      const r = await api.post<{ user: User; recovery_codes: string[] }>('/v1/auth/mfa/confirm', { code });
+      setCodes(r.recovery_codes);
+      onUser(r.user);
       setQr(null);
       setUri(null);
     } catch (err) {
@@ -37,7 +124,18 @@ function Mfa({ user, onUser }: { user: User; onUser: (u: User) => void }) {
   return (
     <section className="card" aria-labelledby="mfa-h">
       <h2 id="mfa-h">Two-factor authentication</h2>
-      {user.mfa_enabled ? <p>On: logging in asks for a code from your authenticator app.</p> : !qr ? (
+      {codes && <RecoveryCodes codes={codes} />}
+      {user.mfa_enabled ? (
+        <>
+          <p>On: logging in asks for a code from your authenticator app.{left !== null && ` ${left} recovery code${left === 1 ? '' : 's'} left.`}</p>
+          <button type="button" className="quiet" onClick={newCodes}>New recovery codes</button>
+          <form onSubmit={turnOff} className="row" aria-label="Turn off two-factor authentication">
+            <label>Password<input type="password" autoComplete="current-password" value={offPassword} onChange={(e) => setOffPassword(e.target.value)} required /></label>
+            <label>Code or recovery code<input autoComplete="one-time-code" value={offCode} onChange={(e) => setOffCode(e.target.value)} required /></label>
+            <button type="submit" className="danger">Turn off</button>
+          </form>
+        </>
+      ) : !qr ? (
         <><p>Off.</p><button type="button" onClick={enrol}>Set up two-factor authentication</button></>
       ) : (
         <form onSubmit={confirm}>
@@ -93,7 +191,8 @@ function Keys() {
         <button type="submit">Create key</button>
       </form>
       {created && (
-        <p className="once" role="status">New key (shown once, copy it now): <code data-testid="new-key">{created}</code></p>
+        <p className="once" role="status">New key (shown once, copy it now): <code data-testid="new-key">{created}</code>{' '}
+          <CopyButton text={created} label="Copy the new key" /></p>
       )}
       <ErrorNote error={error} />
       <table>
@@ -132,12 +231,12 @@ function Sessions() {
       <h2 id="sessions-h">Sessions</h2>
       <ErrorNote error={error} />
       <table>
-        <thead><tr><th>Started</th><th>Last seen</th><th><span className="sr">Actions</span></th></tr></thead>
+        <thead><tr><th>Device</th><th>Started</th><th>Last seen</th><th><span className="sr">Actions</span></th></tr></thead>
         <tbody>
           {rows.map((s) => (
             <tr key={s.id}>
-              <td>{when(s.created_at)}</td><td>{when(s.last_seen_at)}</td>
-              <td>{s.current ? 'this device' : <button type="button" className="quiet" onClick={() => end(s.id)}>Log out</button>}</td>
+              <td>{s.device}</td><td>{when(s.created_at)}</td><td>{when(s.last_seen_at)}</td>
+              <td>{s.current ? 'this device' : <button type="button" className="quiet" onClick={() => end(s.id)} aria-label={`Log out ${s.device}`}>Log out</button>}</td>
             </tr>
           ))}
         </tbody>
@@ -151,6 +250,7 @@ export function Account({ user, onUser }: { user: User; onUser: (u: User) => voi
     <div className="account">
       <h1>Account</h1>
       <p>Signed in as <strong>{user.username}</strong> ({user.role}).</p>
+      <Password />
       <Mfa user={user} onUser={onUser} />
       <Keys />
       <Sessions />

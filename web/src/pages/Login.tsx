@@ -9,6 +9,7 @@ export function Login({ onLogin }: { onLogin: (u: User) => void }) {
   const [password, setPassword] = useState('');
   const [totp, setTotp] = useState('');
   const [needsTotp, setNeedsTotp] = useState(false);
+  const [useRecovery, setUseRecovery] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -18,7 +19,8 @@ export function Login({ onLogin }: { onLogin: (u: User) => void }) {
     setError(null);
     try {
       const body: Record<string, string> = { username, password };
-      if (needsTotp) body.totp = totp;
+      if (needsTotp && useRecovery) body.recovery_code = totp.trim();
+      else if (needsTotp) body.totp = totp.trim();
       const r = await api.post<{ csrf_token: string; user: User }>('/v1/auth/login', body);
       csrf.set(r.csrf_token);
       onLogin(r.user);
@@ -44,9 +46,12 @@ export function Login({ onLogin }: { onLogin: (u: User) => void }) {
           onChange={(e) => setPassword(e.target.value)} required />
         {needsTotp && (
           <>
-            <label htmlFor="totp">Authentication code</label>
-            <input id="totp" inputMode="numeric" pattern="[0-9]{6}" autoComplete="one-time-code" value={totp}
-              onChange={(e) => setTotp(e.target.value)} required autoFocus />
+            <label htmlFor="totp">{useRecovery ? 'Recovery code' : 'Authentication code'}</label>
+            <input id="totp" inputMode={useRecovery ? 'text' : 'numeric'} pattern={useRecovery ? undefined : '[0-9]{6}'}
+              autoComplete="one-time-code" value={totp} onChange={(e) => setTotp(e.target.value)} required autoFocus />
+            <button type="button" className="quiet" onClick={() => { setUseRecovery(!useRecovery); setTotp(''); }}>
+              {useRecovery ? 'Use a code from the app' : 'Use a recovery code'}
+            </button>
           </>
         )}
         <ErrorNote error={error} id="login-error" />

@@ -19,10 +19,13 @@ from scenecraft.api.deps import (
     not_found,
     too_many,
 )
+from scenecraft.api.errors import ApiError
+from scenecraft.api.routes.account import second_factor_matches
 from scenecraft.api.schemas import (
     LoginRequest,
     LoginResponse,
     MfaConfirm,
+    MfaConfirmed,
     MfaEnrollResponse,
     QueueStatus,
     SessionPublic,
@@ -30,11 +33,13 @@ from scenecraft.api.schemas import (
     UserPublic,
     WebhookSecret,
 )
-from scenecraft.auth import accounts, mfa, sessions
+from scenecraft.auth import accounts, enrolment_pass, mfa, recovery, sessions
+from scenecraft.auth.devices import device_name
 from scenecraft.db.models import User, UserSession
 from scenecraft.jobs.queue import queue_depth
 
 router = APIRouter(tags=["auth"])
+LOGIN_FAILED = "wrong username, password or TOTP code (send `totp` when the account uses MFA)"
 
 
 def user_public(user: User) -> UserPublic:
@@ -60,33 +65,61 @@ def login(
     session: SessionDep,
     ip: ClientIP,
 ) -> LoginResponse:
-    verdict = platform.limiter.hit(platform.settings.rate_limit_login, "login", ip, body.username.lower())
+    """Every failure gets the same 401 (`login_failed`), whether the username exists, the password
+    was right, or the account's TOTP code was missing, wrong or already used: the reply never tells
+    which part was wrong, so it cannot confirm a password. Throttles: attempts per (address,
+    username), and failures per username and per address (settings.rate_limit_login*)."""
+    limiter, settings = platform.limiter, platform.settings
+    username = body.username.lower()
+    verdict = limiter.hit(settings.rate_limit_login, "login", ip, username)
     if not verdict.allowed:
         raise too_many(verdict, "login attempts")
-    user = accounts.authenticate(session, body.username, body.password)
-    if user is not None and user.mfa_secret is not None:
-        if body.totp is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this account needs a TOTP code: send `totp`")
-        verdict = platform.limiter.hit(platform.settings.rate_limit_mfa, "mfa", user.id)
+    failure_limits = (
+        (settings.rate_limit_login_account, "login-failed-account", username, "failed logins to this account"),
+        (settings.rate_limit_login_ip, "login-failed-ip", ip, "failed logins from this address"),
+    )
+    for rule, scope, ident, what in failure_limits:
+        verdict = limiter.check(rule, scope, ident)
         if not verdict.allowed:
-            raise too_many(verdict, "TOTP attempts")
-        if not mfa.verify(user, platform.box, body.totp):
-            audit.append(session, "auth.login_failed", actor_id=user.id, detail={"reason": "totp"}, ip=ip)
-            session.commit()
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong or already used TOTP code")
-    if user is None:
+            raise too_many(verdict, what)
+    user = accounts.authenticate(session, body.username, body.password)
+    fresh_pass = False  # the browser that just confirmed enrolment, within the same TOTP step
+    passed = user is not None
+    if user is not None and user.mfa_secret is not None:
+        fresh_pass = (
+            body.totp is None
+            and body.recovery_code is None
+            and enrolment_pass.accepts(
+                settings.secret_key.get_secret_value(), user.id, request.cookies.get(enrolment_pass.COOKIE)
+            )
+        )
+        # MFA failures count toward the login failure throttles above (not a limit of their own,
+        # whose 429 would come only after a right password and so confirm it).
+        passed = fresh_pass or second_factor_matches(
+            session, user, platform, totp=body.totp, recovery_code=body.recovery_code
+        )
+    if user is None or not passed:
+        for rule, scope, ident, _ in failure_limits:
+            limiter.hit(rule, scope, ident)
         audit.append(
             session,
             "auth.login_failed",
-            actor_id=None,
+            actor_id=user.id if user is not None else None,
             target=body.username[:128],
-            detail={"reason": "password"},
+            detail={"reason": "password" if user is None else "totp"},
             ip=ip,
         )
         session.commit()
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
-    new = sessions.start_session(session, user, previous_token=request.cookies.get(SESSION_COOKIE))
-    audit.append(session, "auth.login", actor_id=user.id, ip=ip)
+        raise ApiError(status.HTTP_401_UNAUTHORIZED, LOGIN_FAILED, code="login_failed")
+    new = sessions.start_session(
+        session,
+        user,
+        previous_token=request.cookies.get(SESSION_COOKIE),
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    audit.append(
+        session, "auth.login", actor_id=user.id, detail={"enrolment_pass": True} if fresh_pass else None, ip=ip
+    )
     session.commit()
     response.set_cookie(
         SESSION_COOKIE,
@@ -97,6 +130,8 @@ def login(
         max_age=platform.settings.session_absolute_hours * 3600,
         path="/",
     )
+    if fresh_pass:
+        response.delete_cookie(enrolment_pass.COOKIE, path="/v1/auth/login")
     return LoginResponse(csrf_token=new.csrf_token, user=user_public(user))
 
 
@@ -125,24 +160,41 @@ def mfa_enroll(principal: SessionPrincipal, platform: PlatformDep, session: Sess
 
 @router.post(
     "/v1/auth/mfa/confirm",
-    response_model=UserPublic,
+    response_model=MfaConfirmed,
     responses={400: {"description": "wrong code or nothing to confirm"}, 429: {"description": "slow down"}},
 )
 def mfa_confirm(
-    body: MfaConfirm, principal: SessionPrincipal, platform: PlatformDep, session: SessionDep, ip: ClientIP
-) -> UserPublic:
+    body: MfaConfirm,
+    response: Response,
+    principal: SessionPrincipal,
+    platform: PlatformDep,
+    session: SessionDep,
+    ip: ClientIP,
+) -> MfaConfirmed:
+    """Turns MFA on with a code from the app; returns ten recovery codes, shown this once."""
     user = session.get(User, principal.user.id)
     assert user is not None
     if user.mfa_pending_secret is None:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "no MFA enrolment pending: POST /v1/auth/mfa/enroll first")
-    verdict = platform.limiter.hit(platform.settings.rate_limit_mfa, "mfa", user.id)
+    verdict = platform.limiter.check(platform.settings.rate_limit_mfa, "mfa", user.id)
     if not verdict.allowed:
-        raise too_many(verdict, "TOTP attempts")
-    if not mfa.confirm_enrolment(user, platform.box, body.code):
+        raise too_many(verdict, "wrong TOTP codes")
+    if not mfa.confirm_enrolment(session, user, platform.box, body.code):
+        platform.limiter.hit(platform.settings.rate_limit_mfa, "mfa", user.id)
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "wrong or already used TOTP code")
+    codes = recovery.issue(session, user)
     audit.append(session, "auth.mfa_enabled", actor_id=user.id, ip=ip)
     session.commit()
-    return user_public(user)
+    response.set_cookie(
+        enrolment_pass.COOKIE,
+        enrolment_pass.issue(platform.settings.secret_key.get_secret_value(), user.id, user.mfa_last_step),
+        max_age=enrolment_pass.MAX_AGE,
+        httponly=True,
+        samesite="strict",
+        secure=platform.settings.secure_cookies,
+        path="/v1/auth/login",
+    )
+    return MfaConfirmed(user=user_public(user), recovery_codes=codes)
 
 
 @router.get("/v1/auth/sessions", response_model=list[SessionPublic], tags=["account"])
@@ -157,7 +209,11 @@ def list_sessions(principal: SessionPrincipal, session: SessionDep) -> list[Sess
     )
     return [
         SessionPublic(
-            id=r.id, created_at=r.created_at, last_seen_at=r.last_seen_at, current=r.id == principal.session_row.id
+            id=r.id,
+            created_at=r.created_at,
+            last_seen_at=r.last_seen_at,
+            current=r.id == principal.session_row.id,
+            device=device_name(r.user_agent),
         )
         for r in rows
     ]
