@@ -196,3 +196,15 @@ def test_train_command_checkpoints_and_leaves_loadable_weights(
     r = WorldSampler(seed=11).render(0, 64)
     assert ev.keypoints(r.image, [(10.0, 10.0, 30.0, 50.0)]).shape == (1, 24, 2)
     assert len(ev.classify_materials(r.image, [(0.0, 40.0, 20.0, 60.0)])[0]) == 1
+
+
+@pytest.mark.slow
+def test_train_command_on_stored_chunks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same loop with the other source: chunks rendered ahead of time, no render workers."""
+    assert main(["eval", "chunks", "--out", str(tmp_path / "c"), "--seed", "1000", "--n", "6", "--size", "64"]) == 0
+    out = tmp_path / "w"
+    args = ["eval", "train", "--seconds", "40", "--chunks", str(tmp_path / "c"), "--size", "64", "--out", str(out)]
+    assert main([*args, "--batch-scale", "0.04", "--only", "material", "segmenter"]) == 0
+    log = capsys.readouterr().out
+    assert "1 stored chunks" in log and "training starts on 6 scenes" in log
+    assert {p.name for p in out.iterdir()} == {"material.safetensors", "segmenter.safetensors", "run.json"}
