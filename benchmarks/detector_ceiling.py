@@ -22,11 +22,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--grid", type=int, nargs="+", default=[64, 128])
     args = parser.parse_args()
+    from scenecraft.evaluate.detection import box_groups, components
+    from scenecraft.evaluate.examples import box_targets, scene_labels, segment_targets
+    from scenecraft.evaluate.metrics import iou, match_boxes
+    from scenecraft.evaluate.nets import SEG_KINDS
     from scenecraft.world.dataset import WorldSampler
-    from scenecraft.world.evaluator_data import scene_labels
-    from scenecraft.world.evaluator_training import box_targets, segment_targets
-    from scenecraft.world.evaluators import SEG_KINDS, box_groups, components
-    from scenecraft.world.metrics import iou, match_boxes
 
     renders = [WorldSampler(seed=args.seed).render(i, 128) for i in range(args.n)]
     print("| grid | post-processing | recall at IoU 0.5, perfect maps | subjects |")
@@ -45,7 +45,7 @@ def main() -> None:
             }
             truth = [b for b in r.boxes if b is not None]
             for name, groups in found.items():
-                dets = [tuple(v * 128 / grid for v in f[0]) for f in groups]
+                dets = [tuple(v * 128 / grid for v in f.box) for f in groups]
                 matched = match_boxes(truth, dets)
                 hits[name] += [j is not None and iou(t, dets[j]) >= 0.5 for t, j in zip(truth, matched, strict=True)]
         for name, h in hits.items():

@@ -35,9 +35,10 @@ def main() -> None:
     args = parser.parse_args()
     import numpy as np
 
+    from scenecraft.evaluate.detection import BOX_GROUPING, box_groups
+    from scenecraft.evaluate.judges import Evaluators
+    from scenecraft.evaluate.metrics import iou, match_boxes
     from scenecraft.world.dataset import WorldSampler
-    from scenecraft.world.evaluators import BOX_GROUPING, Evaluators, box_groups
-    from scenecraft.world.metrics import iou, match_boxes
 
     ev = Evaluators.load(args.weights) if args.weights else Evaluators.load()
     if ev.segmenter.box_head is None:
@@ -55,7 +56,7 @@ def main() -> None:
         hits = dets = subjects = 0
         counts = []
         for kind, colour, box, truth in maps:
-            found = [f[0] for f in box_groups(kind, colour, box, min_area=min_area, **setting)]
+            found = [f.box for f in box_groups(kind, colour, box, min_area=min_area, **setting)]
             matched = match_boxes(truth, found)
             hits += sum(j is not None and iou(t, found[j]) >= 0.5 for t, j in zip(truth, matched, strict=True))
             dets, subjects = dets + len(found), subjects + len(truth)

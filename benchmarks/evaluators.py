@@ -4,7 +4,7 @@ Renders scenes 0..N-1 of a seed the evaluators never trained on (training used s
 2000) at 128 px and scores: material accuracy (object boxes plus a floor and a wall patch per
 scene), detection recall at IoU 0.5, and keypoint PCK@0.1 (all 24 joints, given the person's box).
 Also scores generated-image metrics on the same renders (real pairs) and on shuffled pairs, the
-sanity check of :mod:`scenecraft.world.metrics`. Writes benchmarks/results/evaluators.json.
+sanity check of :mod:`scenecraft.evaluate.metrics`. Writes benchmarks/results/evaluators.json.
 
     python benchmarks/evaluators.py [--n 500] [--seed 7] [--weights DIR]
 """
@@ -33,9 +33,9 @@ def main() -> None:
     import numpy as np
     import torch
 
+    from scenecraft.evaluate.judges import Evaluators
+    from scenecraft.evaluate.metrics import held_out_report, score_images
     from scenecraft.world.dataset import WorldSampler
-    from scenecraft.world.evaluators import Evaluators
-    from scenecraft.world.metrics import held_out_report, score_images
 
     torch.set_num_threads(1)
     ev = Evaluators.load(args.weights) if args.weights else Evaluators.load()

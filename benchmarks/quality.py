@@ -1,28 +1,33 @@
-"""Quality of the bundled scene model on held-out scene-world requests, judged by the world evaluators.
+"""Quality of the bundled scene model on held-out scene-world requests, scored by the frozen judges.
 
-    python benchmarks/quality.py [--n 48] [--steps 20] [--checkpoint PATH]
+    python benchmarks/quality.py [--n 64] [--steps 20] [--checkpoint PATH] [--images DIR]
 
-Requests are world scenes of seed 10007 (training used seed 0), asked for the way a person would:
-the caption as the prompt, each visible subject's phrase and box, each person's SMPL pose. Modes:
+Requests are world scenes of seed 10007 (training used seeds 0..9999), asked for the way a person
+would: the caption as the prompt, each visible subject's phrase and box, each person's SMPL pose.
+Modes:
 
 - ``full``: prompt + subjects + poses;
 - ``context``: the same plus the scene without its subjects as the context scene (materials and
   light to respect);
 - ``prompt``: the caption alone, with subjects planned from it (what `scenecraft generate "..."` does);
-- ``ceiling``: the real renders of the requests, scored the same way (what a perfect model would get
-  from these evaluators).
+- ``paraphrase``: ``full`` with the prompt and every subject phrase in other words
+  (:mod:`scenecraft.evaluate.paraphrase`: synonyms the training captions never use);
+- ``ceiling``: the real renders of the requests, scored the same way (what a perfect model would
+  get from these judges).
 
-Metrics (scenecraft.world.metrics.score_images): material fidelity (object regions and floor/wall
-patches judged by the material classifier), layout recall (subjects found at IoU >= 0.5 with the
-right kind), attribute binding (colour and material of each subject in multi-subject scenes),
-pose PCK@0.1, count accuracy; plus ``context_light_agreement``: for every object lit from the side
-in the reference, whether the generated object is brighter on the same side (the shading follows
-the scene's light). Writes benchmarks/results/quality.json and docs/images/quality_grid.png.
+Metrics (:func:`scenecraft.evaluate.metrics.score_images`): material fidelity, layout recall, mean
+IoU, attribute binding, count accuracy, pose PCK@0.1 and light agreement (the side the subjects are
+lit from, against the side the request's light names; :mod:`scenecraft.evaluate.light`). The result
+names the judges' version. ``--images DIR`` keeps every generated image under
+``DIR/<mode>/<checkpoint>-steps<N>/`` as it is made and reuses it on the next run (a run cut short
+resumes where it stopped; rescoring with other judges needs no generation). Writes
+benchmarks/results/quality.json and docs/images/quality_grid.png.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -38,48 +43,42 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
 GRID = ROOT / "docs" / "images" / "quality_grid.png"
-TARGETS = {"material_fidelity": 0.98, "layout_recall": 0.9, "binding": 0.9, "pose_pck": 0.8}
-SIDE_LIGHT = 0.04  # |right - left| mean luminance (0..1) above which an object counts as side-lit
-
-
-def _luma(image: np.ndarray) -> np.ndarray:
-    return (image[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)) / 255
+TARGETS = {
+    "material_fidelity": 0.98,
+    "layout_recall": 0.9,
+    "binding": 0.9,
+    "pose_pck": 0.8,
+    "count_accuracy": 0.8,
+    "context_light_agreement": 0.9,
+}
+MODES = ("full", "context", "prompt", "paraphrase", "ceiling")
+KEYS = ("material_fidelity", "layout_recall", "binding", "pose_pck", "count_accuracy", "light_agreement")
 
 
 def shading_side(image: np.ndarray, box: tuple[float, ...]) -> float:
     """Mean luminance of the right half of ``box`` minus the left half (pixel box, end exclusive)."""
-    x0, y0, x1, y1 = (round(v) for v in box)
-    if x1 - x0 < 4 or y1 - y0 < 2:
-        return 0.0
-    crop = _luma(image[y0:y1, x0:x1])
-    mid = crop.shape[1] // 2
-    return float(crop[:, mid:].mean() - crop[:, :mid].mean())
+    from scenecraft.evaluate.light import box_shading
+
+    return box_shading(image, box)
 
 
 def light_agreement(specs: list[Any], images: list[np.ndarray], size: int) -> tuple[float | None, int]:
-    """Share of side-lit objects whose generated shading is brighter on the reference's side."""
+    """Share of side-lit requests whose subjects are lit from the requested side, judged on the
+    requests' subject boxes (:func:`scenecraft.evaluate.light.light_agreement`); and their number."""
+    from scenecraft.evaluate.light import light_agreement as judge
     from scenecraft.world.render import render
-    from scenecraft.world.spec import ObjectSubject
 
-    hits = []
-    for spec, image in zip(specs, images, strict=True):
-        ref = render(spec, size=size, noise=0.0)
-        for k, box in enumerate(ref.boxes):
-            if box is None or not isinstance(spec.subjects[k], ObjectSubject):
-                continue
-            want = shading_side(ref.image, box)
-            if abs(want) < SIDE_LIGHT:
-                continue
-            hits.append(np.sign(shading_side(image, box)) == np.sign(want))
-    return (float(np.mean(hits)) if hits else None), len(hits)
+    boxes = [[b for b in render(s, size=size, noise=0.0).boxes if b is not None] for s in specs]
+    return judge(specs, images, boxes)
 
 
 def score_mode(name: str, held: Any, images: list[np.ndarray], size: int, seconds: float | None) -> dict[str, Any]:
-    from scenecraft.world.evaluators import Evaluators
-    from scenecraft.world.metrics import score_images
+    """One mode's row: the judges' scores of ``images`` against ``held.specs``."""
+    from scenecraft.evaluate.judges import Evaluators
+    from scenecraft.evaluate.metrics import score_images
 
-    scores = score_images(held.specs, images, Evaluators.load())
-    light, light_n = light_agreement(held.specs, images, size)
+    judges = Evaluators.load()
+    scores = score_images(held.specs, images, judges)
     return {
         "mode": name,
         "images": len(images),
@@ -89,78 +88,95 @@ def score_mode(name: str, held: Any, images: list[np.ndarray], size: int, second
         "binding": scores["attribute_binding"],
         "pose_pck": scores["pose_pck"],
         "count_accuracy": scores["count_accuracy"],
-        "context_light_agreement": light,
+        "light_agreement": scores["light_agreement"],
+        "context_light_agreement": scores["light_agreement"],  # the name earlier results used
         "seconds_per_image": seconds,  # batched; the full mode reports single-image latency (--timing)
-        "support": {**scores["support"], "side_lit_objects": light_n},
-        "seconds_per_image_batched": seconds,
+        "support": scores["support"],
+        "judges_version": judges.version,
     }
 
 
 def generate(
-    pipe: Any, requests: list[Any], size: int, steps: int, batch: int, seed0: int
+    pipe: Any, requests: list[Any], size: int, steps: int, batch: int, seed0: int, store: Path | None = None
 ) -> tuple[list[np.ndarray], float]:
+    """Images of ``requests`` (euler, ``steps`` steps, guidance 3), request i with seed ``seed0 + i``;
+    and the seconds per image generated. With ``store``, each image is kept there as it is made
+    (``img_XXXXX.png``) and images already there are not made again: a run cut short resumes."""
     from scenecraft.pipeline import SampleSpec
 
-    out: list[np.ndarray] = []
-    start = time.perf_counter()
-    for i in range(0, len(requests), batch):
-        specs = [SampleSpec(seed=seed0 + i + k, request=r) for k, r in enumerate(requests[i : i + batch])]
+    out: dict[int, np.ndarray] = {}
+    if store is not None:
+        store.mkdir(parents=True, exist_ok=True)
+        for i in range(len(requests)):
+            if (store / f"img_{i:05d}.png").is_file():
+                out[i] = np.asarray(Image.open(store / f"img_{i:05d}.png").convert("RGB"))
+    todo = [i for i in range(len(requests)) if i not in out]
+    start, made = time.perf_counter(), 0
+    for j in range(0, len(todo), batch):
+        idx = todo[j : j + batch]
+        specs = [SampleSpec(seed=seed0 + i, request=requests[i]) for i in idx]
         images = pipe.generate(specs, size=size, steps=steps, sampler="euler", guidance=3.0)
-        out += [np.asarray(im) for im in images]
+        for i, im in zip(idx, images, strict=True):
+            out[i] = np.asarray(im)
+            if store is not None:
+                from scenecraft.atomic_write import atomic_path
+
+                with atomic_path(store / f"img_{i:05d}.png") as tmp:
+                    im.save(tmp, format="PNG")
+        made += len(idx)
         print(f"  {len(out)}/{len(requests)} images, {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    return out, (time.perf_counter() - start) / len(requests)
+    seconds = (time.perf_counter() - start) / made if made else float("nan")
+    return [out[i] for i in range(len(requests))], seconds
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=48, help="held-out requests per mode")
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--checkpoint", default="bundled")
-    parser.add_argument("--modes", nargs="+", default=["full", "context", "prompt", "ceiling"])
-    parser.add_argument("--timing", type=int, default=4, help="single-image generations timed for seconds_per_image")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--grid", type=Path, default=GRID)
-    args = parser.parse_args()
-
-    from scenecraft.pipeline import GenerationPipeline
+def mode_requests(mode: str, held: Any, n: int, size: int) -> list[Any]:
+    """The requests a generating mode sends (see the module doc)."""
+    from scenecraft.evaluate.paraphrase import paraphrase
     from scenecraft.planner import plan_subjects
     from scenecraft.scene_conditions import SceneRequest
-    from scenecraft.train.validation import held_out_requests, image_grid
+    from scenecraft.train.validation import held_out_requests
 
-    size = 64
-    pipe = GenerationPipeline.from_settings("seed-12M", checkpoint=args.checkpoint)
-    rows, grids = [], {}
-    held = held_out_requests(args.n, size)
-    latency = None
-    if args.timing:  # one image at a time, as `scenecraft generate` makes it (after one warm-up)
-        generate(pipe, held.requests[:1], size, args.steps, 1, seed0=0)
-        latency = generate(pipe, held.requests[: args.timing], size, args.steps, 1, seed0=0)[1]
-    for mode in args.modes:
-        print(f"mode {mode}", file=sys.stderr)
-        if mode == "ceiling":
-            from scenecraft.world.dataset import WorldSampler
+    if mode == "full":
+        return list(held.requests)
+    if mode == "context":
+        return list(held_out_requests(n, size, with_scene=True).requests)
+    if mode == "prompt":
+        return [SceneRequest(r.prompt, plan_subjects(r.prompt)) for r in held.requests]
+    if mode == "paraphrase":
+        return [
+            SceneRequest(
+                paraphrase(r.prompt),
+                tuple(dataclasses.replace(s, prompt=paraphrase(s.prompt)) for s in r.subjects),
+                r.scene,
+                inpaint=r.inpaint,
+            )
+            for r in held.requests
+        ]
+    raise SystemExit(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
 
-            sampler = WorldSampler(seed=held.seed)
-            images = [sampler.render(i, size).image for i in range(args.n)]
-            rows.append(score_mode(mode, held, images, size, None))
-        else:
-            if mode == "full":
-                requests = held.requests
-            elif mode == "context":
-                requests = held_out_requests(args.n, size, with_scene=True).requests
-            elif mode == "prompt":
-                requests = [SceneRequest(r.prompt, plan_subjects(r.prompt)) for r in held.requests]
-            else:
-                raise SystemExit(f"unknown mode {mode!r}")
-            images, seconds = generate(pipe, requests, size, args.steps, args.batch, seed0=1_000)
-            rows.append(score_mode(mode, held, images, size, seconds))
-            if mode == "full" and latency is not None:
-                rows[-1]["seconds_per_image"] = latency
-        grids[mode] = images[:16]
-        print(json.dumps(rows[-1]), file=sys.stderr)
 
-    result = {
+def mode_images(
+    mode: str, held: Any, pipe: Any, args: argparse.Namespace, size: int
+) -> tuple[list[np.ndarray], float | None]:
+    """A mode's images: the real renders (ceiling), or generated (and kept under ``--images``)."""
+    if mode == "ceiling":
+        from scenecraft.world.dataset import WorldSampler
+
+        sampler = WorldSampler(seed=held.seed)
+        return [sampler.render(i, size).image for i in range(args.n)], None
+    tag = f"{Path(args.checkpoint).stem}-steps{args.steps}"
+    store = args.images / mode / tag if args.images else None
+    requests = mode_requests(mode, held, args.n, size)
+    if store is not None and all((store / f"img_{i:05d}.png").is_file() for i in range(args.n)):
+        return generate(None, requests, size, args.steps, args.batch, 1_000, store)[0], None  # all stored
+    images, seconds = generate(pipe(), requests, size, args.steps, args.batch, 1_000, store)
+    return images, seconds
+
+
+def summary(rows: list[dict[str, Any]], args: argparse.Namespace, held: Any, size: int) -> dict[str, Any]:
+    """quality.json: the rows, the full mode's metrics at the top level, and the named extras."""
+    by_mode = {r["mode"]: r for r in rows}
+    result: dict[str, Any] = {
         "benchmark": "quality",
         "checkpoint": args.checkpoint,
         "held_out_seed": held.seed,
@@ -173,40 +189,93 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "targets": TARGETS,
+        "judges_version": rows[0]["judges_version"] if rows else None,
         "rows": rows,
     }
-    full = next((r for r in rows if r["mode"] == "full"), rows[0])
+    full = by_mode.get("full", rows[0])
     for key in ("material_fidelity", "layout_recall", "binding", "pose_pck", "count_accuracy", "seconds_per_image"):
         result[key] = full[key]
-    ctx = next((r for r in rows if r["mode"] == "context"), None)
-    result["context_light_agreement"] = ctx["context_light_agreement"] if ctx else None
+    result["context_light_agreement"] = by_mode["context"]["light_agreement"] if "context" in by_mode else None
+    result["ceiling"] = {k: by_mode["ceiling"][k] for k in KEYS} if "ceiling" in by_mode else None
+    if "paraphrase" in by_mode and "full" in by_mode:
+        para, plain = by_mode["paraphrase"], by_mode["full"]
+        result["paraphrase"] = {
+            **{k: para[k] for k in KEYS},
+            "relative_to_full": {
+                k: (para[k] / plain[k] if para[k] is not None and plain[k] else None) for k in KEYS
+            },
+        }
+    else:
+        result["paraphrase"] = None
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=64, help="held-out requests per mode")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--checkpoint", default="bundled")
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument("--timing", type=int, default=4, help="single-image generations timed for seconds_per_image")
+    parser.add_argument("--images", type=Path, default=None, help="keep and reuse each mode's images here")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--grid", type=Path, default=GRID)
+    args = parser.parse_args()
+    if args.n < 1 or args.steps < 1:
+        raise SystemExit(f"--n and --steps must be >= 1, got {args.n} and {args.steps}")
+
+    from scenecraft.pipeline import GenerationPipeline
+    from scenecraft.train.validation import held_out_requests, image_grid
+
+    size = 64
+    loaded: list[Any] = []
+
+    def pipe() -> Any:  # loaded on first use: rescoring stored images needs no model
+        if not loaded:
+            loaded.append(GenerationPipeline.from_settings("seed-12M", checkpoint=args.checkpoint))
+        return loaded[0]
+
+    rows, grids = [], {}
+    held = held_out_requests(args.n, size)
+    latency = None
+    if args.timing and "full" in args.modes:
+        generate(pipe(), held.requests[:1], size, args.steps, 1, seed0=0)  # one at a time, after a warm-up
+        latency = generate(pipe(), held.requests[: args.timing], size, args.steps, 1, seed0=0)[1]
+    for mode in args.modes:
+        print(f"mode {mode}", file=sys.stderr)
+        images, seconds = mode_images(mode, held, pipe, args, size)
+        rows.append(score_mode(mode, held, images, size, seconds))
+        if mode == "full" and latency is not None:
+            rows[-1]["seconds_per_image"] = latency
+        grids[mode] = images[:16]
+        print(json.dumps(rows[-1]), file=sys.stderr)
+
+    result = summary(rows, args, held, size)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     if grids:
         tiles = [Image.fromarray(im) for mode in grids for im in grids[mode]]
         args.grid.parent.mkdir(parents=True, exist_ok=True)
         image_grid(tiles, columns=16, scale=2).save(args.grid)
+    print_table(rows, args, size, result["judges_version"])
 
+
+def print_table(rows: list[dict[str, Any]], args: argparse.Namespace, size: int, version: str | None) -> None:
     def fmt(v: Any) -> str:
         return "-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
 
-    keys = [
-        "material_fidelity",
-        "layout_recall",
-        "binding",
-        "pose_pck",
-        "count_accuracy",
-        "context_light_agreement",
-        "seconds_per_image",
-    ]
+    keys = [*KEYS, "seconds_per_image"]
     print(
-        f"seed-12M ({args.checkpoint}), {args.n} held-out requests per mode, {size} px, euler {args.steps} steps, CPU"
+        f"seed-12M ({args.checkpoint}), {args.n} held-out requests per mode, {size} px, euler {args.steps} steps, "
+        f"CPU; judges {version}"
     )
     print("| mode | " + " | ".join(keys) + " |")
     print("|---|" + "---|" * len(keys))
     for r in rows:
         print(f"| {r['mode']} | " + " | ".join(fmt(r[k]) for k in keys) + " |")
-    print("| target | " + " | ".join(fmt(TARGETS.get(k)) for k in keys) + " |")
+    targets = {**TARGETS, "light_agreement": TARGETS["context_light_agreement"]}
+    print("| target | " + " | ".join(fmt(targets.get(k)) for k in keys) + " |")
 
 
 if __name__ == "__main__":

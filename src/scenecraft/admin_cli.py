@@ -1,9 +1,10 @@
 """Administration: users, passwords, master-key rotation, audit verification.
 
 scenecraft admin create-user --data-dir D --username U --password-stdin [--admin]
-scenecraft admin reset-password --data-dir D --username U --password-stdin
+scenecraft admin reset-password --data-dir D --username U --password-stdin   (also ends sessions, revokes API keys)
 scenecraft admin rotate-keys --data-dir D [--new-key]
 scenecraft admin verify-audit --data-dir D
+scenecraft admin migrate --database-url URL   (the Kubernetes migration Job, before a rollout)
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="first add a fresh master key to the data dir's settings file and make it active",
     )
     common(sub.add_parser("verify-audit", help="check the audit trail's hash chain"))
+    common(sub.add_parser("migrate", help="bring the database schema to the newest revision, then exit"))
 
 
 def _password() -> str:
@@ -54,6 +56,7 @@ def _password() -> str:
 def run(args: argparse.Namespace) -> int:
     from scenecraft import audit
     from scenecraft.auth import accounts
+    from scenecraft.auth.api_keys import revoke_all
     from scenecraft.auth.sessions import end_all_sessions
     from scenecraft.cli import UsageError
     from scenecraft.config import load_settings
@@ -66,8 +69,16 @@ def run(args: argparse.Namespace) -> int:
     db = Database(settings.resolved_database_url)
     db.migrate()
     try:
+        if args.action == "migrate":
+            from sqlalchemy import text
+
+            with db.engine.connect() as conn:
+                revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            print(f"migrate: schema at revision {revision} ({db.dialect})")
+            return 0
         if args.action in ("create-user", "reset-password"):
             password = _password()
+            revoked = 0
             with db.session() as s:
                 try:
                     if args.action == "create-user":
@@ -80,12 +91,22 @@ def run(args: argparse.Namespace) -> int:
                             detail={"username": user.username, "role": user.role, "by": "cli"},
                         )
                     else:
+                        # Whoever held the account may have made API keys: they go with the sessions.
                         user = accounts.set_password(s, args.username, password)
                         end_all_sessions(s, user.id)
-                        audit.append(s, "admin.password_reset", actor_id=None, target=user.id, detail={"by": "cli"})
+                        revoked = revoke_all(s, user.id)
+                        audit.append(
+                            s,
+                            "admin.password_reset",
+                            actor_id=None,
+                            target=user.id,
+                            detail={"by": "cli", "keys_revoked": revoked},
+                        )
                 except accounts.AccountError as exc:
                     raise UsageError(str(exc)) from None
             print(f"{args.action}: {args.username} ({user.role}) done")
+            if args.action == "reset-password":
+                print(f"reset-password: ended every session and revoked {revoked} API keys of {args.username}")
             return 0
         if args.action == "rotate-keys":
             from scenecraft.storage.store import BlobStore

@@ -19,9 +19,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("scenecraft.generate_cli", "generate images with a DiT"),
     "serve": ("scenecraft.api.serve_cli", "start the platform (API, workers, storage) in one command"),
     "worker": ("scenecraft.jobs.worker_cli", "run standalone workers against a shared database"),
+    "models": ("scenecraft.families.cli", "the model library: list, inspect, verify installed DiT families"),
     "admin": ("scenecraft.admin_cli", "users, passwords, key rotation, audit verification"),
     "effects": ("scenecraft.effects.cli", "apply an effects chain to an image (stills, WebP/GIF animations)"),
-    "world": ("scenecraft.world.cli", "procedural scenes: render, sample, score the evaluators"),
+    "world": ("scenecraft.world.cli", "procedural scenes: render and sample, with labels"),
+    "eval": ("scenecraft.evaluate.cli", "the frozen judges of scene images: train, fit, freeze, score"),
     "train": ("scenecraft.train.cli", "train a scene-aware DiT on the scene world (CPU, GPU, torchrun)"),
 }
 

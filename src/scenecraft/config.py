@@ -17,11 +17,12 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # Placeholder secrets: fine on a laptop in development, refused anywhere else.
-DEFAULT_SECRET_KEY = "changethis-development-secret-key"
+# bandit B105 waived: a placeholder that _enforce_safe_settings refuses outside development.
+DEFAULT_SECRET_KEY = "changethis-development-secret-key"  # nosec B105
 DEFAULT_MASTER_KEY = base64.b64encode(b"changethis-dev-master-key-32byte").decode()  # 32 bytes
 CONFIG_FILE_NAME = "scenecraft.toml"
 
@@ -88,6 +89,11 @@ class Settings(BaseSettings):
     s3_endpoint_url: str = ""
     s3_region: str = "us-east-1"
     s3_prefix: str = "blobs/"
+    # Downloads of version content answer 302 to a presigned URL of a plaintext copy under
+    # `s3_download_prefix` (SSE-S3 at rest instead of our envelope; docs/deploy.md). Off by default.
+    s3_presigned_downloads: bool = False
+    s3_download_prefix: str = "downloads/"
+    s3_presign_seconds: int = Field(default=300, ge=10, le=7 * 24 * 3600)
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1 << 31)
     max_upload_pixels: int = Field(default=4096 * 4096, ge=64 * 64, le=1 << 28)
 
@@ -96,8 +102,19 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(default=12, ge=1, le=24 * 30)
     cookie_secure: bool | None = None  # None: secure everywhere except development
+    # TLS served by `scenecraft serve` itself (a single machine; behind an ingress the ingress
+    # terminates TLS). Both or neither: PEM certificate chain and its private key.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Strict-Transport-Security. None: sent when TLS is served here or environment="production"
+    # (which runs behind a TLS ingress, docs/deploy.md).
+    hsts: bool | None = None
     ip_allow: list[str] = Field(default_factory=list)  # CIDRs; empty = everyone (minus deny)
     ip_deny: list[str] = Field(default_factory=list)
+    # CIDRs of the reverse proxies in front of the API. Only a request whose TCP peer is in this
+    # list has its X-Forwarded-For / X-Forwarded-Proto read (auth/gateway.py). Empty: never read.
+    # The client address decides the per-IP limits, login throttles, audit records, ip_allow/deny.
+    trusted_proxies: list[str] = Field(default_factory=list)
     signature_window_seconds: int = Field(default=300, ge=10, le=3600)
     # The built web studio served at `/` (`scripts/setup-web` builds web/dist). None: the repository's
     # web/dist when it exists; a missing folder leaves `/` unserved (the API works without it).
@@ -109,7 +126,11 @@ class Settings(BaseSettings):
     rate_limit_user: str = "300/minute"
     rate_limit_key: str = "300/minute"
     rate_limit_generation: str = "200/minute"  # cost units; one 64x64, 20-step image = 1 unit
-    rate_limit_login: str = "10/minute"
+    rate_limit_login: str = "10/minute"  # attempts per (client IP, username)
+    # Failed logins per username from any address (a distributed guess at one account), and per
+    # client address across all usernames (password spraying). Checked before the password is.
+    rate_limit_login_account: str = "20/hour"
+    rate_limit_login_ip: str = "60/hour"
     rate_limit_mfa: str = "5/5minute"
 
     # -- jobs -----------------------------------------------------------------------------
@@ -122,13 +143,32 @@ class Settings(BaseSettings):
     quota_max_queued: int = Field(default=50, ge=1, le=100_000)  # per user, queued + running
     quota_max_running: int = Field(default=2, ge=1, le=1000)  # per user, at a time
     preview_every_steps: int = Field(default=1, ge=1, le=1000)
+    # A queued job for a model no worker holds waits at most this long for a worker that holds it;
+    # after that any worker claims it and swaps its resident model (jobs/queue.py `claim`).
+    affinity_wait_seconds: float = Field(default=30.0, ge=0.0, le=86400)
     webhook_max_attempts: int = Field(default=5, ge=1, le=50)
     webhook_backoff_seconds: float = Field(default=2.0, ge=0.0, le=3600)
+    # Webhook targets must resolve to public addresses (jobs/egress.py); these CIDRs are allowed
+    # even though they are loopback, private, link-local, ... (e.g. ["10.20.0.0/16"] for an
+    # in-cluster receiver). Empty: only public addresses.
+    webhook_allow_private: list[str] = Field(default_factory=list)
+
+    # -- fault injection (tests only; refused in production) -----------------------------
+    # Seconds the blob store sleeps after writing a blob's bytes and before the caller's
+    # transaction commits: the window in which tests/api/test_server_process.py kills the server.
+    fault_pause_after_blob_write: float = Field(default=0.0, ge=0.0, le=600.0)
 
     # -- generation engine ----------------------------------------------------------------
-    model: str = "seed-12M"
+    model: str = "seed-12M"  # the default model of jobs that name none (an id of `scenecraft models list`)
     checkpoint: str | None = None  # None: the bundled weights of the model
     device: str = "cpu"
+    # The model library (docs/models.md): diffusers folders of real DiT families. None: <data_dir>/models.
+    models_dir: Path | None = None
+    model_dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # library models; bfloat16 on GPUs
+    attention_backend: str = Field(default="native", pattern=r"^[a-z0-9_]+$")  # diffusers' dispatch name
+    cpu_offload: bool = False  # diffusers' model CPU offload: only the running component on the GPU
+    img2img_strength: float = Field(default=0.6, gt=0.0, le=1.0)  # how far a context scene is re-noised
+    resident_models: int = Field(default=1, ge=1, le=16)  # models a worker keeps loaded (LRU beyond)
 
     @classmethod
     def settings_customise_sources(
@@ -140,6 +180,14 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _TomlFileSource(settings_cls, _config_file_path()))
+
+    @field_validator("ip_allow", "ip_deny", "trusted_proxies", "webhook_allow_private")
+    @classmethod
+    def _check_networks(cls, cidrs: list[str], info: ValidationInfo) -> list[str]:
+        from scenecraft.auth.gateway import parse_networks
+
+        parse_networks(cidrs, str(info.field_name))
+        return cidrs
 
     @field_validator("master_keys")
     @classmethod
@@ -162,6 +210,8 @@ class Settings(BaseSettings):
                 f"active_master_key_id {self.active_master_key_id!r} is not one of master_keys "
                 f"({', '.join(sorted(self.master_keys))})"
             )
+        if self.environment == "production" and self.fault_pause_after_blob_write:
+            raise ValueError("fault_pause_after_blob_write is a test hook; it must be 0 in production")
         if self.environment != "development":
             if self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
                 raise ValueError(
@@ -177,6 +227,15 @@ class Settings(BaseSettings):
             raise ValueError("secret_key must be at least 16 characters")
         if self.storage_backend == "s3" and not self.s3_bucket:
             raise ValueError("storage_backend='s3' needs s3_bucket")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: give both (PEM certificate chain and private key)")
+        for name, path in (("tls_cert", self.tls_cert), ("tls_key", self.tls_key)):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name} {path} is not a readable file")
+        if self.s3_presigned_downloads and self.storage_backend != "s3":
+            raise ValueError("s3_presigned_downloads needs storage_backend='s3'")
+        if self.s3_presigned_downloads and self.s3_download_prefix == self.s3_prefix:
+            raise ValueError("s3_download_prefix must differ from s3_prefix (it holds plaintext copies)")
         return self
 
     # -- derived values -------------------------------------------------------------------
@@ -185,8 +244,20 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{(self.data_dir / 'scenecraft.db').resolve()}"
 
     @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir if self.models_dir is not None else self.data_dir / "models"
+
+    @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    @property
+    def hsts_enabled(self) -> bool:
+        return self.hsts if self.hsts is not None else (self.tls or self.environment == "production")
 
     @property
     def secure_cookies(self) -> bool:
@@ -238,10 +309,6 @@ def write_settings_file(path: Path, values: dict[str, Any]) -> None:
     lines += [f"{k} = {literal(v)}" for k, v in values.items() if k not in tables]
     for name, table in tables.items():
         lines += ["", f"[{name}]"] + [f"{k} = {literal(v)}" for k, v in table.items()]
-    temp = path.with_suffix(".toml.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("\n".join(lines) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temp, path)
+    from scenecraft.atomic_write import write_text
+
+    write_text(path, "\n".join(lines) + "\n", perm=0o600)

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scenecraft.atomic_write import atomic_path
 from scenecraft.cli import UsageError
 
 
@@ -250,9 +251,8 @@ def run(args: argparse.Namespace) -> int:
     )
     for image, path in zip(images, outputs, strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        image.save(tmp, format="PNG")
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            image.save(tmp, format="PNG")
         print(f"wrote {path}")
     print(f"{len(images)} image(s) in {elapsed:.1f} s on {device}", file=sys.stderr)
     return 0

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from tests.utils.factories import PASSWORD, UserClient, create_user
 
 from scenecraft.api.platform import Platform
+from scenecraft.api.routes.auth import LOGIN_FAILED
 from scenecraft.audit import verify
 from scenecraft.db.models import AuditRecord, User, UserSession, utcnow
 
@@ -35,7 +36,7 @@ def test_wrong_credentials_are_401_and_audited(
     client: TestClient, platform: Platform, alice: User, username: str, password: str
 ) -> None:
     r = client.post("/v1/auth/login", json={"username": username, "password": password})
-    assert r.status_code == 401 and r.json()["detail"] == "wrong username or password"
+    assert r.status_code == 401 and r.json() == {"detail": LOGIN_FAILED, "code": "login_failed"}
     with platform.db.session() as s:
         assert s.scalar(select(AuditRecord.action).order_by(AuditRecord.seq.desc())) == "auth.login_failed"
 
@@ -99,9 +100,9 @@ def test_mfa_enrol_confirm_and_login_with_single_use_codes(app: FastAPI, platfor
     fresh = TestClient(app)
     r = fresh.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD})
     assert r.status_code == 401 and "TOTP" in r.json()["detail"]
-    # the code used to confirm was consumed: it cannot log in
+    # the code used to confirm was consumed: it cannot log in (and the reply is the one for any failure)
     r = fresh.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD, "totp": code})
-    assert r.status_code == 401 and "already used" in r.json()["detail"]
+    assert r.status_code == 401 and r.json()["detail"] == LOGIN_FAILED
     next_code = totp.at(int(utcnow().timestamp()) + 30)  # the next time step (within drift)
     r = fresh.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD, "totp": next_code})
     assert r.status_code == 200

@@ -126,7 +126,7 @@ def test_a_bad_chain_is_422_naming_op_and_parameter_and_stores_nothing(
     asset_id = upload(alice, png(expected_image(14, 16)))
     r = alice.post(f"/v1/assets/{asset_id}/effects", json={"chain": chain})
     assert r.status_code == 422
-    message = r.json()["message"]
+    message = r.json()["detail"]
     assert message.startswith("chain: ") and expected in message, message
     assert worker.run_once() == 0  # no job was queued
     assert len(versions(alice, asset_id)) == 1
@@ -140,7 +140,7 @@ def test_missing_asset_or_version_is_404(alice: UserClient) -> None:
     r = alice.post(f"/v1/assets/{asset_id}/effects", json={"chain": CHAIN, "version": 2})
     assert r.status_code == 404 and "version 2" in r.json()["detail"]
     r = alice.post(f"/v1/assets/{asset_id}/effects", json={"chain": CHAIN, "version": 0})
-    assert r.status_code == 422 and r.json()["message"].startswith("version: ")
+    assert r.status_code == 422 and r.json()["detail"].startswith("version: ")
 
 
 def test_another_users_asset_is_404_and_untouched(alice: UserClient, bob: UserClient, worker: Worker) -> None:
@@ -182,7 +182,7 @@ def test_a_job_with_effects_stores_raw_v1_and_effects_v2(alice: UserClient, work
 def test_a_job_with_a_bad_chain_is_422_at_submission(alice: UserClient, worker: Worker) -> None:
     r = alice.post("/v1/jobs", json={**JOB, "effects": [{"op": "bloom", "strength": 5}]})
     assert r.status_code == 422
-    message = r.json()["message"]
+    message = r.json()["detail"]
     assert message.startswith("effects: ") and "op 0 (bloom): parameter 'strength'" in message, message
     assert worker.run_once() == 0
 
@@ -232,3 +232,20 @@ def test_effects_jobs_are_never_batched(alice: UserClient, worker: Worker) -> No
     assert [worker.run_once(), worker.run_once(), worker.run_once()] == [1, 1, 0]
     # "latest" is resolved at submission: both were queued while version 1 was the latest
     assert [(v["number"], v["parent_number"]) for v in versions(alice, asset_id)] == [(1, None), (2, 1), (3, 1)]
+
+
+def test_an_idempotency_key_makes_a_retry_answer_the_first_job(alice: UserClient, worker: Worker) -> None:
+    asset_id = upload(alice, png(expected_image(13, 32)))
+    body = {"chain": CHAIN, "version": 1}
+    first = alice.post(f"/v1/assets/{asset_id}/effects", json=body, headers={"Idempotency-Key": "fx-1"})
+    again = alice.post(f"/v1/assets/{asset_id}/effects", json=body, headers={"Idempotency-Key": "fx-1"})
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"] and again.headers["idempotent-replayed"] == "true"
+    assert worker.run_once() == 1 and worker.run_once() == 0  # one job, one new version
+    assert [v["number"] for v in versions(alice, asset_id)] == [1, 2]
+    other = alice.post(
+        f"/v1/assets/{asset_id}/effects",
+        json={"chain": [{"op": "exposure", "stops": 1}], "version": 1},
+        headers={"Idempotency-Key": "fx-1"},
+    )
+    assert other.status_code == 409

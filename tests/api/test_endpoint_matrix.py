@@ -59,8 +59,8 @@ def test_admin_user_creation_validates(app: FastAPI, platform: Platform) -> None
     create_user(platform, "root", role="admin")
     admin = UserClient(app, "root")
     r = admin.post("/v1/admin/users", json={"username": "x", "password": "long enough pw"})
-    assert r.status_code == 422 and r.json()["message"].startswith("username: ")
+    assert r.status_code == 422 and r.json()["detail"].startswith("username: ")
     r = admin.post("/v1/admin/users", json={"username": "zed", "password": "short"})
-    assert r.status_code == 422 and "password: String should have at least 8 characters" in r.json()["message"]
+    assert r.status_code == 422 and "password: String should have at least 8 characters" in r.json()["detail"]
     r = admin.post("/v1/admin/users", json={"username": "zed", "password": "long enough pw", "role": "god"})
-    assert r.status_code == 422 and "role: " in r.json()["message"]
+    assert r.status_code == 422 and "role: " in r.json()["detail"]

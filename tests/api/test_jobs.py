@@ -67,12 +67,24 @@ def test_idempotency_key_gives_the_same_job(alice: UserClient) -> None:
 @pytest.mark.parametrize(
     ("change", "field", "allowed"),
     [
-        ({"width": 256, "height": 256}, "width", "less than or equal to 128"),
+        ({"width": 8192, "height": 8192}, "width", "less than or equal to 4096"),
+        ({"width": 256, "height": 256}, "width", "model seed-12M: width 256 is outside 32..128"),
         ({"width": 60, "height": 60}, "width", "multiple of 8"),
         ({"steps": 0}, "steps", "greater than or equal to 1"),
-        ({"width": 64, "height": 128}, "body", "width and height must be equal"),
+        ({"width": 64, "height": 128}, "width", "width and height must be equal"),
+        ({"model": "flux-dev"}, "model", "model 'flux-dev' is not installed; installed: seed-12M"),
+        (
+            {"negative_prompt": "blurry"},
+            "negative_prompt",
+            "model seed-12M (scenecraft scene DiT (bundled)) cannot do negative_prompt",
+        ),
+        ({"sampler": "flow-euler"}, "sampler", "model seed-12M samples with euler or heun, not 'flow-euler'"),
         ({"prompt": ""}, "prompt", "at least 1 character"),
-        ({"sampler": "magic"}, "sampler", "'ddim', 'ddpm', 'euler' or 'heun'"),
+        (
+            {"sampler": "magic"},
+            "sampler",
+            "'ddim', 'ddpm', 'euler', 'heun', 'dpm-solver++', 'flow-dpm-solver' or 'flow-euler'",
+        ),
         ({"subjects": [{"prompt": "cat", "box": [0.5, 0.1, 0.2, 0.9]}]}, "subjects.0.box", "x0 < x1"),
         (
             {
@@ -103,7 +115,7 @@ def test_validation_names_the_field_and_what_is_allowed(
 ) -> None:
     r = alice.post("/v1/jobs", json={**JOB, **change})
     assert r.status_code == 422
-    message = r.json()["message"]
+    message = r.json()["detail"]
     assert message.startswith(f"{field}: ") and allowed in message, message
 
 
@@ -221,9 +233,9 @@ def test_generation_rate_limit_is_weighted_by_cost(alice: UserClient) -> None:
     for steps in (200, 200, 200, 200, 120):  # 184 units
         assert alice.post("/v1/jobs", json={**big, "steps": steps}).status_code == 202
     r = alice.post("/v1/jobs", json=big)
-    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1 and r.json()["code"] == "rate_limited"
     assert "weighted by size and steps" in r.json()["detail"]
-    assert alice.post("/v1/jobs", json=JOB).status_code == 202  # a small one still fits
+    assert alice.post("/v1/jobs", json=JOB).status_code == 202
 
 
 def test_anonymous_requests_are_401(app: FastAPI) -> None:

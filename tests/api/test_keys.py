@@ -62,7 +62,7 @@ def test_scopes_are_enforced(app: FastAPI, alice: UserClient) -> None:
 
 def test_unknown_scopes_are_422(alice: UserClient) -> None:
     r = alice.post("/v1/keys", json={"name": "k", "scopes": ["root"]})
-    assert r.status_code == 422 and "scopes.0" in r.json()["message"]
+    assert r.status_code == 422 and "scopes.0" in r.json()["detail"]
 
 
 def test_revoked_and_malformed_keys_are_401(app: FastAPI, alice: UserClient) -> None:

@@ -67,9 +67,9 @@ def test_world_scene_is_an_asset_usable_as_a_context_scene(alice: UserClient) ->
 
 def test_world_scene_validates_and_needs_a_write_scope(app: FastAPI, alice: UserClient) -> None:
     r = alice.post("/v1/scenes/world", json={"ground": "lava"})
-    assert r.status_code == 422 and r.json()["message"].startswith("ground: ")
+    assert r.status_code == 422 and r.json()["detail"].startswith("ground: ")
     r = alice.post("/v1/scenes/world", json={"size": 512})
-    assert r.status_code == 422 and "size" in r.json()["message"]
+    assert r.status_code == 422 and "size" in r.json()["detail"]
     key = {"Authorization": f"Bearer {alice.create_key(scopes=['assets:read'])['key']}"}
     r = TestClient(app).post("/v1/scenes/world", json={}, headers=key)
     assert r.status_code == 403 and "assets:write" in r.json()["detail"]

@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from scenecraft.api.serve_cli import first_run
@@ -89,3 +90,49 @@ def test_verify_audit_exit_status(
     db.dispose()
     assert admin(["verify-audit", *base]) == 1
     assert "record 1 was altered" in capsys.readouterr().out
+
+
+def test_migrate_brings_an_empty_database_to_head(
+    data_dir: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alembic.script import ScriptDirectory
+
+    from scenecraft.db.engine import alembic_config
+
+    assert admin(["migrate", "--data-dir", str(data_dir), "--database-url", database_url]) == 0
+    db = Database(database_url)
+    head = ScriptDirectory.from_config(alembic_config(db.engine)).get_current_head()
+    db.dispose()
+    assert capsys.readouterr().out.startswith(f"migrate: schema at revision {head} ")
+
+
+def test_reset_password_ends_sessions_and_revokes_every_api_key(
+    data_dir: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whoever held the account may have made keys: after a reset none of them works."""
+    from tests.utils.factories import UserClient
+    from tests.utils.fixtures import make_settings
+
+    from scenecraft.api.app import create_app
+    from scenecraft.api.platform import Platform
+
+    base = ["--data-dir", str(data_dir), "--database-url", database_url, "--username", "dana", "--password-stdin"]
+    assert admin(["create-user", *base], "first password\n", monkeypatch) == 0
+    platform = Platform.from_settings(make_settings(data_dir.parent, database_url))
+    app = create_app(platform=platform)
+    dana = UserClient(app, "dana", password="first password")
+    keys = [dana.create_key(name=f"k{i}")["key"] for i in range(2)]
+    bearer = TestClient(app)
+    assert all(bearer.get("/v1/jobs", headers={"Authorization": f"Bearer {k}"}).status_code == 200 for k in keys)
+    capsys.readouterr()
+    assert admin(["reset-password", *base], "second password\n", monkeypatch) == 0
+    assert "revoked 2 API keys of dana" in capsys.readouterr().out
+    for key in keys:
+        r = bearer.get("/v1/jobs", headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    assert dana.get("/v1/me").status_code == 401  # the session went too
+    with platform.db.session() as s:
+        record = s.scalars(select(AuditRecord).order_by(AuditRecord.seq.desc())).first()
+        assert record is not None and record.action == "admin.password_reset"
+        assert '"keys_revoked":2' in record.detail
+    platform.db.dispose()

@@ -70,3 +70,21 @@ def test_missing_explicit_settings_file_is_an_error(tmp_path: Path, monkeypatch:
 def test_out_of_bounds_values_name_the_field() -> None:
     with pytest.raises(ValidationError, match="max_batch_size"):
         Settings(max_batch_size=0)
+
+
+def test_the_fault_hook_is_refused_in_production() -> None:
+    with pytest.raises(ValidationError, match="fault_pause_after_blob_write is a test hook"):
+        Settings(
+            environment="production",
+            secret_key="x" * 32,
+            master_keys={"a": GOOD_KEY},
+            active_master_key_id="a",
+            fault_pause_after_blob_write=5,
+        )
+    assert Settings(environment="development", fault_pause_after_blob_write=5).fault_pause_after_blob_write == 5
+
+
+@pytest.mark.parametrize("field", ["trusted_proxies", "webhook_allow_private", "ip_allow", "ip_deny"])
+def test_network_lists_must_be_cidrs(field: str) -> None:
+    with pytest.raises(ValidationError, match=f"{field}: 'example.com' is not a CIDR block"):
+        Settings(**{field: ["example.com"]})  # type: ignore[arg-type]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
 from scenecraft.effects import RenderError, apply_chain, encode, render_bytes, render_frames, render_image
-from scenecraft.effects.render import tensor_to_image, write_atomic
+from scenecraft.effects.render import tensor_to_image
 from scenecraft.effects.test_image import make_test_image
 
 POINTWISE_CHAIN = [
@@ -123,24 +122,6 @@ def test_render_bytes_round_trip_and_bad_input() -> None:
     Image.new("L", (4097, 1)).save(big, format="PNG")
     with pytest.raises(RenderError, match=r"at most 4096 px per side, got 4097x1"):
         render_bytes([], big.getvalue())
-
-
-def test_write_atomic_replaces_whole_or_leaves_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target = tmp_path / "out.png"
-    write_atomic(target, b"first")
-    write_atomic(target, b"second")
-    assert target.read_bytes() == b"second"
-
-    def fail(*_: object) -> None:
-        raise OSError("disk full")
-
-    monkeypatch.setattr("scenecraft.effects.render.os.replace", fail)
-    with pytest.raises(OSError, match="disk full"):
-        write_atomic(target, b"third")
-    assert target.read_bytes() == b"second"
-    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]  # no temporary file left behind
 
 
 @pytest.mark.slow

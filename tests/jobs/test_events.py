@@ -56,3 +56,26 @@ def test_auto_picks_the_transport() -> None:
     assert type(make_bus("auto", database_url="postgresql://u@h/db", redis_url="")) is PostgresBus
     with pytest.raises(ValueError, match="event_bus='postgres' needs a PostgreSQL database_url"):
         make_bus("postgres", database_url="sqlite:///x.db", redis_url="")
+
+
+def test_a_publish_with_redis_down_is_best_effort() -> None:
+    """Nothing listens on this port: the wake-up is lost (logged), the caller goes on, and local
+    waiters in this process still hear it."""
+    import asyncio
+
+    from tests.utils.processes import free_port
+
+    from scenecraft.jobs.events import RedisBus
+
+    bus = RedisBus(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+
+        async def scenario() -> bool:
+            waiter = asyncio.create_task(bus.wait("job-1", timeout=5))
+            await asyncio.sleep(0.05)
+            bus.publish("job-1")  # must not raise
+            return await waiter
+
+        assert asyncio.run(scenario()) is True
+    finally:
+        bus.close()

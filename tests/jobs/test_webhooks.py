@@ -19,7 +19,10 @@ from scenecraft.auth.accounts import create_user
 from scenecraft.db import Database
 from scenecraft.db.models import Job, User, WebhookDelivery, utcnow
 from scenecraft.jobs import queue, webhooks
+from scenecraft.jobs.egress import EgressGuard
 from scenecraft.jobs.queue import QueuePolicy
+
+LOCAL = EgressGuard(["127.0.0.1/32"])  # the receiver below listens on loopback: allowed explicitly
 
 
 def test_signature_matches_a_hand_computed_hmac() -> None:
@@ -78,7 +81,7 @@ def make_due(db: Database) -> None:
 def test_completion_webhook_is_signed_and_retried(db: Database, receiver: str) -> None:
     job_id, secret = finished_job(db, receiver)
     Receiver.plan = [500, 503]
-    deliverer = webhooks.Deliverer(db, max_attempts=5, backoff_seconds=30)
+    deliverer = webhooks.Deliverer(db, max_attempts=5, backoff_seconds=30, guard=LOCAL)
     for _ in range(3):
         assert deliverer.deliver_due() == 1
         make_due(db)
@@ -96,7 +99,7 @@ def test_completion_webhook_is_signed_and_retried(db: Database, receiver: str) -
 def test_webhook_gives_up_after_max_attempts_keeping_the_error(db: Database, receiver: str) -> None:
     finished_job(db, receiver)
     Receiver.plan = [500] * 10
-    deliverer = webhooks.Deliverer(db, max_attempts=2, backoff_seconds=30)
+    deliverer = webhooks.Deliverer(db, max_attempts=2, backoff_seconds=30, guard=LOCAL)
     deliverer.deliver_due()
     with db.session() as s:
         d = s.scalars(select(WebhookDelivery)).one()

@@ -132,3 +132,19 @@ def test_gc_removes_objects_without_rows(db: Database, store: BlobStore) -> None
     with db.session() as s:
         assert store.gc(s) == 1
     assert store.backend.list() == [kept.sha256]
+
+
+def test_an_object_left_by_a_crash_does_not_poison_the_retry(db: Database, store: BlobStore) -> None:
+    """A crash between the write and the commit leaves an object sealed under a data key nobody
+    kept; the retry of the same bytes must overwrite it, not trust it (found by the SIGKILL test,
+    tests/api/test_server_process.py)."""
+    data = b"\x89PNG the same upload twice" * 40
+    sha = hashlib.sha256(data).hexdigest()
+    lost = Keyring({"k1": K1}, "k1").seal(data, sha)  # what the crashed process wrote
+    store.backend.put(sha, lost.ciphertext)
+    with db.session() as s:
+        blob = store.put(s, data, "image/png")
+    with db.session() as s:
+        row = s.get(Blob, sha)
+        assert row is not None and store.read(row) == data
+        assert blob.wrapped_key == row.wrapped_key

@@ -67,3 +67,11 @@ class FakeEngine:
             if should_stop():
                 raise Cancelled(f"cancelled after step {step}")
         return finals
+
+
+def engine_from_env() -> FakeEngine:
+    """For `scenecraft worker --engine tests.utils.fake_engine:engine_from_env` in process tests:
+    FAKE_ENGINE_STEP_DELAY seconds per step."""
+    import os
+
+    return FakeEngine(step_delay=float(os.environ.get("FAKE_ENGINE_STEP_DELAY", "0.05")))

@@ -1,4 +1,4 @@
-"""`scenecraft world render|sample|evaluators` end to end."""
+"""`scenecraft world render|sample` end to end."""
 
 from __future__ import annotations
 
@@ -43,10 +43,3 @@ def test_bad_input_exits_2_with_the_reason(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit) as e:
         main(["world", "render", "--spec", str(bad), "--out", str(tmp_path / "a.png")])
     assert e.value.code == 2 and "material" in capsys.readouterr().err
-
-
-def test_evaluators_report_json(capsys) -> None:
-    assert main(["world", "evaluators", "--report", "--n", "2", "--seed", "5", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    for key in ("material_accuracy", "detection_recall", "keypoint_pck"):
-        assert 0.0 <= report[key] <= 1.0

@@ -7,15 +7,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 
-from scenecraft import __version__
+from scenecraft import __version__, audit
+from scenecraft.api import contract, errors
 from scenecraft.api.middleware import GatewayMiddleware
 from scenecraft.api.platform import Platform
-from scenecraft.api.routes import account, assets, auth, health, jobs, keys, scenes
+from scenecraft.api.routes import account, assets, auth, health, jobs, keys, models, scenes
 from scenecraft.api.studio import mount_studio
 from scenecraft.auth import api_keys, sessions
 from scenecraft.config import Settings
@@ -31,19 +30,6 @@ objects answer 404. Over a rate limit: 429 with `Retry-After`. See docs/api.md f
 """
 
 
-def _where(loc: tuple[object, ...] | list[object]) -> str:
-    return ".".join(str(p) for p in loc if p != "body") or "body"
-
-
-async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """422 with FastAPI's usual `detail` list plus one readable `message` naming each bad field."""
-    assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    message = "; ".join(f"{_where(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors)
-    detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
-    return JSONResponse({"detail": detail, "message": message}, status_code=422)
-
-
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
     platform = platform or Platform.from_settings(settings or Settings())
 
@@ -52,13 +38,23 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             sessions.purge_expired(s, idle=platform.session_idle, absolute=platform.session_absolute)
             api_keys.purge_nonces(s)
 
+    def check_audit_chain() -> None:
+        """Walks the audit chain; a broken link counts as scenecraft_audit_chain_checks_total{result="broken"}
+        (alerted on in deploy/k8s/monitoring) and is logged with the first bad record."""
+        with platform.db.session() as s:
+            report = audit.verify(s)
+        platform.metrics.audit_checks.labels("ok" if report.ok else "broken").inc()
+        if not report.ok:
+            log.error("audit chain broken", problem=report.problem, records=report.records)
+
     async def housekeeping() -> None:
-        """Expired sessions and spent nonces go every few minutes."""
+        """Expired sessions and spent nonces go, and the audit chain is verified, every few minutes."""
         while True:
-            try:
-                await run_in_threadpool(purge)
-            except Exception:
-                log.exception("housekeeping failed")
+            for task in (purge, check_audit_chain):
+                try:
+                    await run_in_threadpool(task)
+                except Exception:
+                    log.exception("housekeeping failed", task=task.__name__)
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
 
     @asynccontextmanager
@@ -81,9 +77,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     app = FastAPI(title="scenecraft", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.platform = platform
-    app.add_exception_handler(RequestValidationError, validation_error)
-    for module in (auth, account, keys, jobs, assets, scenes, health):
+    errors.install(app)
+    for module in (auth, account, keys, jobs, models, assets, scenes, health):
         app.include_router(module.router)
+    contract.install(app)
     mount_studio(app, platform.settings.web_dir)  # last: the routes above take precedence
     app.add_middleware(GatewayMiddleware, platform=platform)
     return app

@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
+from scenecraft.api.errors import ApiError
 from scenecraft.api.middleware import RAW_BODY
 from scenecraft.api.platform import Platform
 from scenecraft.auth import api_keys, sessions
@@ -62,12 +63,39 @@ async def get_body(request: Request) -> bytes:
     return body
 
 
-def too_many(verdict: Verdict, what: str) -> HTTPException:
-    return HTTPException(
+def too_many(verdict: Verdict, what: str) -> ApiError:
+    return ApiError(
         status.HTTP_429_TOO_MANY_REQUESTS,
         f"rate limit for {what} exceeded ({verdict.limit}); retry in {verdict.retry_after} s",
+        code="rate_limited",
         headers={"Retry-After": str(verdict.retry_after)},
     )
+
+
+def quota_exceeded(exc: Exception) -> ApiError:
+    return ApiError(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), code="quota_exceeded", headers={"Retry-After": "30"})
+
+
+def field_error(field: str, kind: str, message: str, *, where: str = "body") -> ApiError:
+    """A 422 naming one field, in the shape of a validation error."""
+    return ApiError(status.HTTP_422_UNPROCESSABLE_CONTENT, [{"loc": [where, field], "msg": message, "type": kind}])
+
+
+def charge_generation(platform: Platform, user_id: str, cost: int, what: str) -> None:
+    """Takes `cost` units from the user's generation budget: 429 while the window is full, and 422
+    up front for a request that costs more than the whole window holds (it could never run)."""
+    rule = platform.settings.rate_limit_generation
+    capacity = platform.limiter.capacity(rule)
+    if cost > capacity:
+        raise ApiError(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"this request costs {cost} generation units, more than rate_limit_generation ({rule}) ever "
+            f"allows at once; ask for fewer pixels or steps (at most {capacity} units)",
+            code="cost_exceeds_limit",
+        )
+    verdict = platform.limiter.hit(rule, "gen", user_id, cost=cost)
+    if not verdict.allowed:
+        raise too_many(verdict, what)
 
 
 @dataclass(frozen=True)

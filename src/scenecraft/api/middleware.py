@@ -6,7 +6,6 @@ request id -> IP allow/deny (403) -> per-IP rate limit (429 + Retry-After) -> bo
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
@@ -15,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from scenecraft.api.errors import error_body
 from scenecraft.api.platform import Platform
 
 Scope = MutableMapping[str, Any]
@@ -50,8 +50,10 @@ def security_headers(hsts: bool) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-async def _send_json(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]]) -> None:
-    body = json.dumps({"detail": detail}).encode()
+async def _send_json(
+    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]], code: str | None = None
+) -> None:
+    body = error_body(status, detail, code)
     await send(
         {
             "type": "http.response.start",
@@ -70,7 +72,7 @@ class GatewayMiddleware:
     def __init__(self, app: ASGIApp, platform: Platform) -> None:
         self.app = app
         self.platform = platform
-        self.headers = security_headers(hsts=platform.settings.environment == "production")
+        self.headers = security_headers(hsts=platform.settings.hsts_enabled)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,8 +82,7 @@ class GatewayMiddleware:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        client = scope.get("client")
-        ip = client[0] if client else ""
+        ip = self._client_address(scope)
         status_holder = {"status": 500}
         extra = [*self.headers, (b"x-request-id", request_id.encode())]
 
@@ -97,12 +98,30 @@ class GatewayMiddleware:
             self._record(scope, status_holder["status"], time.perf_counter() - started, ip)
             structlog.contextvars.unbind_contextvars("request_id")
 
+    def _client_address(self, scope: Scope) -> str:
+        """The client's address (trusted proxies decide whether X-Forwarded-* count), written back
+        into the scope, so `request.client` and everything after see the same value."""
+        client = scope.get("client")
+        peer, port = (client[0], client[1]) if client else ("", 0)
+        proxies = self.platform.proxies
+        if not proxies.nets:
+            return str(peer)
+        headers = scope["headers"]
+        forwarded = b",".join(v for k, v in headers if k == b"x-forwarded-for").decode("latin-1")
+        proto = b",".join(v for k, v in headers if k == b"x-forwarded-proto").decode("latin-1")
+        ip = proxies.client(peer, forwarded)
+        scope["scheme"] = proxies.scheme(peer, proto, scope.get("scheme", "http"))
+        scope["client"] = (ip, port if ip == peer else 0)
+        return ip
+
     async def _guarded(
         self, scope: Scope, receive: Receive, send: Send, ip: str, extra: list[tuple[bytes, bytes]]
     ) -> None:
         settings = self.platform.settings
         if not self.platform.ip_filter.permits(ip):
-            await _send_json(send, 403, f"requests from {ip} are not allowed (ip_allow / ip_deny)", [])
+            await _send_json(
+                send, 403, f"requests from {ip} are not allowed (ip_allow / ip_deny)", [], "ip_not_allowed"
+            )
             return
         path = scope.get("path", "")
         if path not in ("/healthz", "/readyz", "/metrics"):

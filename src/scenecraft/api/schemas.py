@@ -1,8 +1,16 @@
 """Request and response models of the public API: bounds on every field (they become the OpenAPI
-spec), separate Create / Public models, and checks that say what is wrong and what is allowed."""
+spec), separate Create / Public models, and checks that say what is wrong and what is allowed.
+
+Every request model derives from `Strict`, which holds the rules common to all of them, so no field
+can miss one: unknown fields are refused, JSON types are taken exactly (`true` is not a number, `1`
+is not a boolean), and no text anywhere may hold a control character other than tab, newline and
+carriage return (NUL included: PostgreSQL cannot store it), nor a lone surrogate. The spec says so
+too: every string property carries TEXT_PATTERN unless it has a stricter pattern or an enum.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -19,19 +27,87 @@ Id = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="32 hex digits"
 Username = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
 TotpCode = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="6-digit TOTP code")]
+# Every sampler name any family uses; which ones a model takes is in GET /v1/models (`samplers`).
+Sampler = Literal["ddim", "ddpm", "euler", "heun", "dpm-solver++", "flow-dpm-solver", "flow-euler"]
+ModelId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
+
+
+# Refused in text: C0 controls but tab, newline and carriage return; DEL and the C1 controls; lone
+# surrogates (which no UTF-8 text can hold). TEXT_PATTERN says the same to clients (JSON Schema
+# patterns cannot name surrogates, which JSON encoders do not produce anyway).
+_FORBIDDEN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+
+
+def text_problem(value: str) -> str | None:
+    """What is wrong with `value` as text of this API, or None."""
+    found = _FORBIDDEN_TEXT.search(value)
+    if found is None:
+        return None
+    return (
+        f"contains the control character U+{ord(found.group()):04X} at position {found.start()}; "
+        f"text may hold tabs and line breaks but no other control characters"
+    )
+
+
+def _check_texts(value: Any) -> None:
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_texts(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_texts(key)
+            _check_texts(item)
+
+
+def _integers(value: Any) -> Any:
+    """JSON Schema's rule: a number with no fractional part (`64.0`) is an integer. Strict mode
+    alone would refuse it for an integer field; booleans and strings stay what they are."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _integers(v) for k, v in value.items()}
+    return value
+
+
+def _text_pattern_in_schema(schema: dict[str, Any]) -> None:
+    """Adds TEXT_PATTERN to every free string in a model's JSON schema (properties, items, anyOf)."""
+    if schema.get("type") == "string" and not ({"pattern", "enum", "const", "format"} & set(schema)):
+        schema["pattern"] = TEXT_PATTERN
+    for key in ("properties",):
+        for sub in schema.get(key, {}).values():
+            _text_pattern_in_schema(sub)
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        for sub in schema.get(key, []):
+            _text_pattern_in_schema(sub)
+    if isinstance(schema.get("items"), dict):
+        _text_pattern_in_schema(schema["items"])
 RecoveryCodeText = Annotated[
     str, Field(min_length=8, max_length=24, pattern=r"^[0-9A-Za-z -]+$", description="an MFA recovery code")
 ]
-MODELS = ("seed-12M",)
-# The largest image side any installed model makes. seed-12M (trained at 64x64) spends minutes on
-# one step at 256 px on a CPU (benchmarks/step_time.py), and a cancel waits for the step in
-# progress, so it stops at 128. Per-model bounds come from GET /v1/models where it exists.
-MAX_SIZE = 128
-SAMPLERS = ("ddim",)
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Base of every request model (see the module's docstring)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_text_pattern_in_schema)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_numbers_are_integers(cls, data: Any) -> Any:
+        return _integers(data)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        _check_texts(value)
+        return value
 
 
 # -- auth -------------------------------------------------------------------------------------
@@ -146,14 +222,19 @@ class KeyCreated(KeyPublic):
 
 # -- effects ----------------------------------------------------------------------------------
 def checked_chain(value: Any) -> Chain:
-    """parse_chain as a pydantic check: the 422 names every faulty op and parameter."""
+    """parse_chain as a pydantic check: the 422 names every faulty op and parameter. The API takes
+    the chain as the schema says, a JSON array of ops (not JSON text, not {"ops": ...}), strictly typed."""
+    if not isinstance(value, list):
+        raise ValueError(f"the chain must be a JSON array of ops, got {type(value).__name__}")
+    if not value:
+        raise ValueError("the chain is empty: give at least one op")
     try:
-        return parse_chain(value)
+        return parse_chain(value, strict=True)
     except ChainError as exc:
         raise ValueError("; ".join(exc.problems)) from None
 
 
-ChainField = Annotated[Chain, BeforeValidator(checked_chain)]
+ChainField = Annotated[Chain, BeforeValidator(checked_chain), Field(json_schema_extra={"minItems": 1})]
 
 
 class EffectsRequest(Strict):
@@ -162,12 +243,6 @@ class EffectsRequest(Strict):
         default=None, description="the version to render on; omit for the latest"
     )
 
-    @field_validator("chain")
-    @classmethod
-    def _not_empty(cls, chain: Chain) -> Chain:
-        if not chain.ops:
-            raise ValueError("the chain is empty: give at least one op")
-        return chain
 
 
 # -- jobs -------------------------------------------------------------------------------------
@@ -196,20 +271,32 @@ class Subject(Strict):
 
 class JobCreate(Strict):
     prompt: Annotated[str, Field(min_length=1, max_length=2000)]
-    negative_prompt: Annotated[str, Field(max_length=2000)] = ""
-    width: Annotated[int, Field(ge=32, le=MAX_SIZE, multiple_of=8)] = 64
-    height: Annotated[int, Field(ge=32, le=MAX_SIZE, multiple_of=8)] = 64
-    steps: Annotated[int, Field(ge=1, le=200)] = 20
-    guidance: Annotated[float, Field(ge=0.0, le=30.0)] = Field(
-        default=3.0, description="guidance of the prompt (1 = off); other conditions use the model's defaults"
+    negative_prompt: Annotated[str, Field(max_length=2000)] = Field(
+        default="", description="what to steer away from; models without support (see GET /v1/models) refuse it"
     )
-    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
-        default=None, description="omit for a random seed; the chosen seed is stored, so reruns match"
+    width: Annotated[int, Field(ge=32, le=4096, multiple_of=8)] = Field(
+        default=64, description="pixels; each model's own range and multiple are in GET /v1/models (`size`)"
     )
-    sampler: Literal["ddim", "ddpm", "euler", "heun"] = Field(
-        default="euler", description="euler or heun for flow models (seed-12M); ddim or ddpm for epsilon models"
+    height: Annotated[int, Field(ge=32, le=4096, multiple_of=8)] = 64
+    steps: Annotated[int, Field(ge=1, le=200)] | None = Field(
+        default=None, description="omit for the model's default (GET /v1/models `steps`)"
     )
-    model: Literal["seed-12M"] = "seed-12M"
+    guidance: Annotated[float, Field(ge=0.0, le=30.0)] | None = Field(
+        default=None,
+        description="guidance of the prompt (1 = off); omit for the model's default; other conditions use "
+        "the model's defaults",
+    )
+    seed: Annotated[int, Field(ge=0, le=2**53 - 1)] | None = Field(
+        default=None,
+        description="omit for a random seed; the chosen seed is stored, so reruns match. At most 2^53-1: "
+        "every JSON number up to there is exact (JavaScript's Number.MAX_SAFE_INTEGER)",
+    )
+    sampler: Sampler | None = Field(
+        default=None, description="omit for the model's own; the ones each model takes are in GET /v1/models"
+    )
+    model: ModelId | None = Field(
+        default=None, description="an installed model's id (GET /v1/models); omit for the platform default"
+    )
     scene_asset_id: Id | None = None
     subjects: Annotated[list[Subject], Field(max_length=8)] = []
     inpaint: bool = Field(
@@ -222,12 +309,6 @@ class JobCreate(Strict):
         default=None, description="rendered on the result: version 1 is the raw image, version 2 the effects"
     )
 
-    @field_validator("effects")
-    @classmethod
-    def _effects_not_empty(cls, chain: Chain | None) -> Chain | None:
-        if chain is not None and not chain.ops:
-            raise ValueError("the chain is empty: give at least one op, or leave effects out")
-        return chain
 
     @field_validator("webhook_url")
     @classmethod
@@ -245,15 +326,6 @@ class JobCreate(Strict):
         for i, s in enumerate(self.subjects):
             if s.pose is not None and s.box is None:
                 raise ValueError(f"subjects[{i}] has a pose but no box: a pose is drawn into its subject's box")
-        return self
-
-    @model_validator(mode="after")
-    def _square(self) -> JobCreate:
-        if self.width != self.height:
-            raise ValueError(
-                f"width and height must be equal for now (the engine makes square images), "
-                f"got {self.width}x{self.height}"
-            )
         return self
 
 
@@ -326,6 +398,60 @@ class WorldSceneCreate(Strict):
     light_elevation_deg: Annotated[float, Field(ge=5.0, le=90.0)] = 50.0
     size: Annotated[int, Field(ge=32, le=256, multiple_of=8)] = 128
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+
+
+# -- models -----------------------------------------------------------------------------------
+class SizeRange(BaseModel):
+    min: int
+    max: int
+    multiple_of: int
+
+
+class StepRange(BaseModel):
+    min: int
+    max: int
+    default: int
+
+
+class GuidanceDefault(BaseModel):
+    default: float
+
+
+class ModelCapabilities(BaseModel):
+    text: bool
+    negative_prompt: bool
+    context_scene: bool
+    inpaint: bool
+    regional_subjects: bool
+    pose: bool
+    image_prompt: bool
+
+
+class ModelVariant(BaseModel):
+    id: str
+    steps: int
+    passes_per_step: int
+    default: bool
+
+
+class ModelPublic(BaseModel):
+    id: str
+    family: str = Field(description="pixart-alpha, pixart-sigma, sana, sd3, flux or scene-dit (the bundled model)")
+    default: bool = Field(description="the model of jobs that name none")
+    params: int = Field(description="parameters of the DiT itself")
+    dtype: str
+    native_size: list[int] = Field(description="[width, height] the model was trained at")
+    size: SizeRange
+    square_only: bool = Field(default=False, description="width must equal height (the studio offers 1:1 only)")
+    steps: StepRange
+    samplers: list[str]
+    guidance: GuidanceDefault
+    capabilities: ModelCapabilities
+    variants: list[ModelVariant]
+
+
+class ModelList(BaseModel):
+    models: list[ModelPublic]
 
 
 # -- service ----------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=int, default=None, help="in-process workers (default: settings.embedded_workers, 1)"
     )
+    parser.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate chain: serve HTTPS (with HSTS)")
+    parser.add_argument("--tls-key", type=Path, default=None, help="PEM private key of --tls-cert")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -70,17 +72,23 @@ def run(args: argparse.Namespace) -> int:
 
     from scenecraft.api.app import create_app
     from scenecraft.api.platform import Platform
+    from scenecraft.cli import UsageError
     from scenecraft.config import load_settings
     from scenecraft.observability import configure_logging
 
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together: give both or neither")
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if path is not None and not path.is_file():
+            raise UsageError(f"{flag} {path}: no such file")
     data_dir = args.data_dir.resolve()
     created = first_run(data_dir)
-    settings = load_settings(data_dir, embedded_workers=args.workers)
+    settings = load_settings(data_dir, embedded_workers=args.workers, tls_cert=args.tls_cert, tls_key=args.tls_key)
     configure_logging(args.log_level)
     platform = Platform.from_settings(settings)
     platform.db.migrate()
     admin = ensure_admin(platform)
-    url = f"http://{args.host}:{args.port}"
+    url = f"{'https' if settings.tls else 'http'}://{args.host}:{args.port}"
     print(f"scenecraft: data in {data_dir}" + (" (created)" if created else ""), flush=True)
     if admin is not None:
         user, password = admin
@@ -101,5 +109,10 @@ def run(args: argparse.Namespace) -> int:
         access_log=False,
         log_level=args.log_level.lower(),
         timeout_keep_alive=30,
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        # X-Forwarded-* are read by our gateway only, from settings.trusted_proxies (auth/gateway.py);
+        # uvicorn's own default trusts them from 127.0.0.1, which lets a local client forge its address.
+        proxy_headers=False,
     )
     return 0

@@ -26,9 +26,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from scenecraft.auth.secretbox import SecretBox
 from scenecraft.db.models import ApiKey, RequestNonce, User, utcnow
@@ -156,6 +157,23 @@ def purge_nonces(session: Session, now: datetime | None = None) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def revoke(row: ApiKey) -> None:
-    if row.revoked_at is None:
-        row.revoked_at = utcnow()
+def revoke(session: Session, row: ApiKey) -> bool:
+    """Revokes one key; True if this call did it. One compare-and-set UPDATE, so of concurrent
+    revokes exactly one wins (the others wait for its row lock, then match nothing)."""
+    now = utcnow()
+    done = session.execute(
+        update(ApiKey).where(ApiKey.id == row.id, ApiKey.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    if getattr(done, "rowcount", 0) != 1:
+        return False
+    set_committed_value(row, "revoked_at", now)
+    return True
+
+
+def revoke_all(session: Session, user_id: str) -> int:
+    """Revokes every live key of a user (a password reset: whoever had the account may have made
+    keys); returns how many."""
+    done = session.execute(
+        update(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+    return int(getattr(done, "rowcount", 0) or 0)

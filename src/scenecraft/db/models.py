@@ -136,7 +136,10 @@ class Job(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
     request_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the canonical request
-    params: Mapped[dict[str, Any]] = mapped_column(JSON)  # the validated JobCreate body
+    # generate | effects (jobs/params.py); NULL on rows an older pod wrote: read params["kind"]
+    kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    model: Mapped[str | None] = mapped_column(String(128), nullable=True)  # generate jobs: worker affinity
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)  # the job's JobParams (jobs/params.py)
     batch_key: Mapped[str] = mapped_column(String(128))  # jobs with equal keys share a forward pass
     webhook_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

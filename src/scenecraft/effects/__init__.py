@@ -25,7 +25,7 @@ Python API (what the platform calls)::
     data = render_bytes(chain, png_bytes, fmt="WEBP", frames=24, fps=12)  # animated WebP (or GIF)
 
 ``chain.is_animated`` says whether frames differ over time. Bad inputs raise ``RenderError``
-(a ValueError) before anything is written; ``write_atomic`` writes files all-or-nothing.
+(a ValueError) before anything is written; files are written all-or-nothing by :mod:`scenecraft.atomic_write`.
 
 Command line: ``scenecraft effects apply --chain chain.json in.png out.png [--frames N --fps F]``.
 Browser twin: ``web/src/effects/`` (WebGL2), held to the torch output by tests/effects/test_webgl_parity.py.
@@ -46,12 +46,10 @@ if TYPE_CHECKING:
         render_bytes,
         render_frames,
         render_image,
-        write_atomic,
     )
 
 _RENDER_NAMES = {
     "MAX_SIDE", "RenderError", "apply_chain", "encode", "render_bytes", "render_frames", "render_image",
-    "write_atomic",
 }
 
 
@@ -76,5 +74,4 @@ __all__ = [
     "render_bytes",
     "render_frames",
     "render_image",
-    "write_atomic",
 ]

@@ -45,10 +45,18 @@ Colour = Annotated[
 Seed = Annotated[int, Field(ge=0, le=2**31 - 1, description="0 .. 2^31-1; same seed, same pattern")]
 
 
+def _op_is_required(schema: dict[str, Any]) -> None:
+    """`op` has a default (so ``Exposure(stops=1)`` works in Python) but a chain item must name it:
+    the JSON schema says so, as the discriminated union demands."""
+    required = schema.setdefault("required", [])
+    if "op" not in required:
+        required.insert(0, "op")
+
+
 class EffectOp(BaseModel):
     """Base of all ops; ``op`` (a Literal in each subclass) is the chain's discriminator."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_op_is_required)
 
     pointwise: ClassVar[bool] = True
     animated_op: ClassVar[bool] = False
@@ -352,11 +360,12 @@ def _describe(error: Any, data: Any) -> str:
     return f"{where}: parameter {param!r}: {error['msg']}{got_text}"
 
 
-def parse_chain(obj: Any) -> Chain:
+def parse_chain(obj: Any, *, strict: bool = False) -> Chain:
     """Validate a chain given as a list of op objects, or as JSON text/bytes of one.
 
     Also accepts ``{"ops": [...]}``. Raises ChainError naming every fault (op index, op name,
-    parameter, what is allowed).
+    parameter, what is allowed). ``strict`` takes JSON types exactly as the schema says them (the
+    API's choice): no ``true`` for a number or ``1`` for a boolean.
     """
     if isinstance(obj, Chain):
         return obj
@@ -370,6 +379,10 @@ def parse_chain(obj: Any) -> Chain:
     if not isinstance(obj, list):
         raise ChainError([f"the chain must be a JSON list of ops, got {type(obj).__name__}"])
     try:
+        if strict:  # through JSON, where strict mode still reads arrays as tuples (colours)
+            return Chain.model_validate_json(json.dumps(obj, allow_nan=False), strict=True)
         return Chain.model_validate(obj)
-    except ValidationError as exc:
+    except ValueError as exc:
+        if not isinstance(exc, ValidationError):  # json.dumps: NaN or infinity
+            raise ChainError([f"the chain holds a number JSON cannot carry: {exc}"]) from None
         raise ChainError([_describe(e, obj) for e in exc.errors()]) from None

@@ -54,6 +54,7 @@ def _load_map(path: Path, channels: int, size: tuple[int, int]):  # type: ignore
 def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
+    from scenecraft.atomic_write import write_bytes
     from scenecraft.cli import UsageError
     from scenecraft.effects import ChainError, parse_chain
     from scenecraft.effects.render import (
@@ -63,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
         format_for_path,
         render_frames,
         render_image,
-        write_atomic,
     )
 
     try:
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         data = encode(frames, fmt, args.fps)
     except RenderError as exc:
         raise UsageError(str(exc)) from None
-    write_atomic(args.output, data)
+    write_bytes(args.output, data)
     kind = f"{len(frames)} frames" if len(frames) > 1 else "1 image"
     size = f"{image.size[0]}x{image.size[1]}"
     print(f"wrote {args.output} ({kind}, {size}, {len(chain.ops)} ops, {len(data)} bytes)")

@@ -7,15 +7,14 @@ bands of rows (at most ``tile_pixels`` pixels per band over the batch), so tempo
 blurs work on a downsampled pyramid (filters.py).
 
 Around it: ``render_image`` (PIL in, PIL out), ``render_frames`` (an animated chain's frames),
-``encode`` (PNG/JPEG/WebP stills, animated WebP/GIF) and ``write_atomic`` (temporary file, fsync,
-rename: a failed render or a crash leaves no output file, and never a half-written one).
+``encode`` (PNG/JPEG/WebP stills, animated WebP/GIF); files are written with
+:func:`scenecraft.atomic_write.write_bytes` (a failed render or a crash leaves no output file,
+and never a half-written one).
 """
 
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -239,21 +238,6 @@ def format_for_path(path: str | Path, animated: bool) -> str:
         kind = "animated output" if animated else "a still image"
         raise RenderError(f"{path}: {kind} must end in {', '.join(sorted(table))}")
     return table[suffix]
-
-
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write bytes to ``path`` so readers see the old file or the whole new one, never a part."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def render_bytes(

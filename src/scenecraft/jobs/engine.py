@@ -7,12 +7,18 @@ fake with the same contract) through `WorkerPool(engine_factory=...)`.
 
 from __future__ import annotations
 
+import io
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from PIL import Image
+
+from scenecraft.observability import Metrics
 
 PreviewCallback = Callable[[int, int, list[Image.Image]], None]
 
@@ -30,6 +36,7 @@ class Sample:
     seed: int
     class_label: int | None = None  # for class-conditional DiTs; None: unconditional
     prompt: str = ""
+    negative_prompt: str = ""  # "" = none; models without support refuse it at submission
     subjects: tuple[dict[str, Any], ...] = ()  # {"prompt", "box"?, "pose"?} as the API validated them
     scene: bytes | None = None  # the context scene's image file (PNG/JPEG/WebP)
     inpaint: bool = False
@@ -41,7 +48,7 @@ class Engine(Protocol):
         samples: Sequence[Sample],
         *,
         model: str,
-        size: int,
+        size: int | tuple[int, int],  # square side, or (height, width)
         steps: int,
         sampler: str,
         guidance: float,
@@ -51,30 +58,107 @@ class Engine(Protocol):
 
 
 class PipelineEngine:
-    """Wraps scenecraft.pipeline.GenerationPipeline; one loaded pipeline per model name."""
+    """The worker's models, loaded once and kept resident: at most `resident` at a time, the least
+    recently used one unloaded when a job needs another (a swap).
 
-    def __init__(self, checkpoint: str | None, device: str, threads: int | None = None) -> None:
+    The bundled scene DiT (seed-12M) runs through scenecraft.pipeline; every model of the library
+    (settings.models_dir) through its diffusers family (scenecraft.families.runner). Load time and
+    resident memory go to /metrics (scenecraft_model_load_seconds, scenecraft_model_resident_bytes).
+    """
+
+    def __init__(
+        self,
+        checkpoint: str | None,
+        device: str,
+        threads: int | None = None,
+        *,
+        models_dir: Path | None = None,
+        dtype: str = "float32",
+        attention_backend: str = "native",
+        cpu_offload: bool = False,
+        img2img_strength: float = 0.6,
+        resident: int = 1,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.checkpoint = checkpoint
         self.device = device
         self.threads = threads
-        self._pipelines: dict[str, Any] = {}
+        self.models_dir = models_dir
+        self.dtype = dtype
+        self.attention_backend = attention_backend
+        self.cpu_offload = cpu_offload
+        self.img2img_strength = img2img_strength
+        self.resident = max(1, resident)
+        self.metrics = metrics
+        self._loaded: OrderedDict[str, Any] = OrderedDict()  # model id -> pipeline, least recent first
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Any, threads: int | None = None, metrics: Metrics | None = None) -> PipelineEngine:
+        return cls(
+            settings.checkpoint,
+            settings.device,
+            threads,
+            models_dir=settings.resolved_models_dir,
+            dtype=settings.model_dtype,
+            attention_backend=settings.attention_backend,
+            cpu_offload=settings.cpu_offload,
+            img2img_strength=settings.img2img_strength,
+            resident=settings.resident_models,
+            metrics=metrics,
+        )
+
+    def resident_model(self) -> str | None:
+        """The most recently used loaded model (what the queue's affinity prefers)."""
+        with self._lock:
+            return next(reversed(self._loaded), None)
 
     def _pipeline(self, model: str) -> Any:
         with self._lock:
-            if model not in self._pipelines:
-                import torch
+            if model in self._loaded:
+                self._loaded.move_to_end(model)
+                return self._loaded[model]
+            while len(self._loaded) >= self.resident:  # swap: the least recently used goes first
+                gone, _ = self._loaded.popitem(last=False)
+                if self.metrics is not None:
+                    self.metrics.model_resident_bytes.remove(gone)
+                    self.metrics.model_swaps.inc()
+                _release_memory(self.device)
+            started = time.perf_counter()
+            pipeline, size = self._build(model)
+            self._loaded[model] = pipeline
+            if self.metrics is not None:
+                self.metrics.model_load_seconds.labels(model).observe(time.perf_counter() - started)
+                self.metrics.model_resident_bytes.labels(model).set(size)
+            return pipeline
 
-                from scenecraft.pipeline import GenerationPipeline
+    def _build(self, model: str) -> tuple[Any, int]:
+        import torch
 
-                if self.threads:
-                    torch.set_num_threads(self.threads)
-                from scenecraft.pipeline import BUNDLED
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        from scenecraft.families.library import BUNDLED_ID, scan
 
-                self._pipelines[model] = GenerationPipeline.from_settings(
-                    model=model, checkpoint=self.checkpoint or BUNDLED, vae=None, device=self.device
-                )
-            return self._pipelines[model]
+        if model == BUNDLED_ID:
+            from scenecraft.pipeline import BUNDLED, GenerationPipeline
+
+            pipe = GenerationPipeline.from_settings(
+                model=model, checkpoint=self.checkpoint or BUNDLED, vae=None, device=self.device
+            )
+            return pipe, sum(p.numel() * p.element_size() for p in pipe.model.parameters())
+        from scenecraft.families.runner import FamilyError, FamilyRunner, LoadOptions
+
+        library = scan(self.models_dir)
+        entry = library.get(model)
+        if entry is None:
+            installed = ", ".join(e.id for e in library.runnable())
+            raise RequestRejected(f"model {model!r} is not installed in {self.models_dir}; installed: {installed}")
+        options = LoadOptions(self.device, self.dtype, self.attention_backend, self.cpu_offload, self.img2img_strength)
+        try:
+            runner = FamilyRunner(entry, options)
+        except FamilyError as exc:
+            raise RequestRejected(str(exc)) from None
+        return runner, runner.resident_bytes()
 
     def load(self, model: str) -> None:
         self._pipeline(model)
@@ -84,16 +168,20 @@ class PipelineEngine:
         samples: Sequence[Sample],
         *,
         model: str,
-        size: int,
+        size: int | tuple[int, int],
         steps: int,
         sampler: str,
         guidance: float,
         callback: PreviewCallback,
         should_stop: Callable[[], bool],
     ) -> list[Image.Image]:
+        pipe = self._pipeline(model)
+        from scenecraft.families.runner import FamilyRunner
+
+        if isinstance(pipe, FamilyRunner):
+            return _generate_family(pipe, samples, size, steps, guidance, callback, should_stop)
         from scenecraft import pipeline as p
 
-        pipe = self._pipeline(model)
         try:
             specs = [p.SampleSpec(seed=s.seed, class_label=s.class_label, request=scene_request(s)) for s in samples]
         except ValueError as exc:
@@ -115,11 +203,58 @@ class PipelineEngine:
         return images
 
 
+def _generate_family(
+    runner: Any,
+    samples: Sequence[Sample],
+    size: int | tuple[int, int],
+    steps: int,
+    guidance: float,
+    callback: PreviewCallback,
+    should_stop: Callable[[], bool],
+) -> list[Image.Image]:
+    from scenecraft.families import runner as r
+
+    height, width = (size, size) if isinstance(size, int) else size
+    batch = []
+    for s in samples:
+        scene = None
+        if s.scene is not None:
+            try:
+                with Image.open(io.BytesIO(s.scene)) as im:
+                    scene = im.convert("RGB")
+            except OSError as exc:
+                raise RequestRejected(f"the scene asset is not a readable image: {exc}") from None
+        batch.append(r.FamilySample(s.seed, s.prompt, s.negative_prompt, s.subjects, scene, s.inpaint))
+    try:
+        images: list[Image.Image] = runner.generate(
+            batch,
+            width=width,
+            height=height,
+            steps=steps,
+            guidance=guidance,
+            callback=callback,
+            should_stop=should_stop,
+        )
+    except r.Cancelled as exc:
+        raise Cancelled(str(exc)) from None
+    except r.FamilyError as exc:
+        raise RequestRejected(str(exc)) from None
+    return images
+
+
+def _release_memory(device: str) -> None:
+    import gc
+
+    gc.collect()
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.empty_cache()
+
+
 def scene_request(sample: Sample) -> Any:
     """The pipeline's SceneRequest for a job's sample; subjects are planned from the prompt when
     the job gives none (see scenecraft.planner)."""
-    import io
-
     import numpy as np
 
     from scenecraft.planner import plan_subjects

@@ -8,7 +8,9 @@ the bus carries only wake-ups. Three transports, one interface:
 - redis:    PUBLISH on `scenecraft:jobs`, a subscriber thread per API process.
 
 A missed wake-up costs at most `poll_seconds` of latency: SSE streams re-read the table on a
-timer too, which also covers standalone workers on SQLite with no shared bus.
+timer too, which also covers standalone workers on SQLite with no shared bus. So a publish is
+best effort: with Redis or the database briefly unreachable it logs and returns, and the job that
+published goes on (a wake-up is never worth a failed job).
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ import threading
 from collections import defaultdict
 from typing import Any, Protocol
 
+import structlog
+
 CHANNEL = "scenecraft_jobs"
+log = structlog.get_logger("scenecraft.events")
 
 
 class EventBus(Protocol):
@@ -95,9 +100,16 @@ class PostgresBus(MemoryBus):
     def publish(self, job_id: str) -> None:
         self.local.wake(job_id)  # same-process listeners hear it at once
         with self._publish_lock:
-            if self._publisher is None or self._publisher.closed:
-                self._publisher = self._connect()
-            self._publisher.execute("SELECT pg_notify(%s, %s)", (CHANNEL, job_id))
+            try:
+                if self._publisher is None or self._publisher.closed:
+                    self._publisher = self._connect()
+                self._publisher.execute("SELECT pg_notify(%s, %s)", (CHANNEL, job_id))
+            except Exception as exc:  # psycopg.Error, OSError: the database blinked; polling covers it
+                log.warning("wake-up not published", job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+                with contextlib.suppress(Exception):
+                    if self._publisher is not None:
+                        self._publisher.close()
+                self._publisher = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._listen, name="pg-listen", daemon=True)
@@ -133,7 +145,10 @@ class RedisBus(MemoryBus):
 
     def publish(self, job_id: str) -> None:
         self.local.wake(job_id)
-        self.client.publish("scenecraft:jobs", job_id)
+        try:
+            self.client.publish("scenecraft:jobs", job_id)
+        except Exception as exc:  # redis.RedisError: Redis is down; SSE polling covers the gap
+            log.warning("wake-up not published", job_id=job_id, error=f"{type(exc).__name__}: {exc}")
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._listen, name="redis-listen", daemon=True)

@@ -22,16 +22,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scenecraft.db.models import Job, JobEvent, utcnow
 from scenecraft.jobs import webhooks
+from scenecraft.jobs.params import EffectsParams, GenerateParams, parse_params, to_row
+from scenecraft.observability import QueueHealth
 
 TERMINAL = ("succeeded", "dead", "cancelled")
 ACTIVE = ("queued", "running")
@@ -53,43 +55,32 @@ class QueuePolicy:
     max_batch_size: int = 4
     quota_max_queued: int = 50
     quota_max_running: int = 2
-
-
-EFFECTS_KIND = "effects"  # params["kind"] of a job that renders a chain on a stored asset version
+    affinity_wait_seconds: float = 30.0  # a job for another model waits at most this long for its own worker
 
 
 def request_hash(params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def batch_key(params: dict[str, Any]) -> str:
-    """Jobs with equal keys can share one forward pass: same model, size, steps, sampler, guidance.
-    Effects jobs (kind "effects") have no forward pass to share: each gets a key of its own."""
-    if params.get("kind") == EFFECTS_KIND:
-        return f"{EFFECTS_KIND}:{uuid.uuid4().hex}"
-    return "|".join(str(params.get(k)) for k in ("model", "width", "height", "steps", "sampler", "guidance"))
-
-
 def enqueue(
     session: Session,
     *,
     user_id: str,
-    params: dict[str, Any],
+    params: GenerateParams | EffectsParams | dict[str, Any],
     policy: QueuePolicy,
     idempotency_key: str | None = None,
     priority: int = 0,
     webhook_url: str | None = None,
 ) -> tuple[Job, bool]:
     """Adds a job in the caller's transaction. Returns (job, created); an idempotency key that was
-    seen before returns the first job (created=False), or raises if the body differs."""
-    digest = request_hash({**params, "priority": priority, "webhook_url": webhook_url})
+    seen before returns the first job (created=False), or raises if the body differs.
+    A dict `params` is validated as the JobParams of its kind (jobs/params.py) first."""
+    typed = parse_params(params) if isinstance(params, dict) else params
+    row_params = to_row(typed)
+    digest = request_hash({**row_params, "priority": priority, "webhook_url": webhook_url})
     if idempotency_key is not None:
-        existing = session.scalar(select(Job).where(Job.user_id == user_id, Job.idempotency_key == idempotency_key))
+        existing = _replayed(session, user_id, idempotency_key, digest)
         if existing is not None:
-            if existing.request_hash != digest:
-                raise IdempotencyConflict(
-                    f"Idempotency-Key {idempotency_key!r} was already used with a different request"
-                )
             return existing, False
     active = session.scalar(select(func.count()).select_from(Job).where(Job.user_id == user_id, Job.status.in_(ACTIVE)))
     if (active or 0) >= policy.quota_max_queued:
@@ -100,16 +91,36 @@ def enqueue(
         priority=priority,
         idempotency_key=idempotency_key,
         request_hash=digest,
-        params=params,
-        batch_key=batch_key(params),
+        kind=typed.kind,
+        model=typed.model if isinstance(typed, GenerateParams) else None,
+        params=row_params,
+        batch_key=typed.batch_key(),
         webhook_url=webhook_url,
         max_attempts=policy.max_attempts,
         available_at=utcnow(),
     )
-    session.add(job)
-    session.flush()
+    try:
+        # The unique index (user_id, idempotency_key) decides between concurrent submits: the
+        # loser's insert fails (on PostgreSQL after waiting for the winner's commit) and it
+        # answers with the winner's job.
+        with session.begin_nested():
+            session.add(job)
+            session.flush()
+    except IntegrityError:
+        winner = _replayed(session, user_id, idempotency_key, digest) if idempotency_key is not None else None
+        if winner is None:
+            raise
+        return winner, False
     add_event(session, job.id, "status", {"status": "queued"})
     return job, True
+
+
+def _replayed(session: Session, user_id: str, idempotency_key: str, digest: str) -> Job | None:
+    """The job first submitted with this key, or None; IdempotencyConflict if its body differed."""
+    existing = session.scalar(select(Job).where(Job.user_id == user_id, Job.idempotency_key == idempotency_key))
+    if existing is not None and existing.request_hash != digest:
+        raise IdempotencyConflict(f"Idempotency-Key {idempotency_key!r} was already used with a different request")
+    return existing
 
 
 def add_event(session: Session, job_id: str, kind: str, data: dict[str, Any]) -> JobEvent:
@@ -175,8 +186,20 @@ def _reap_expired(session: Session, now: datetime) -> None:
             job.status, job.available_at = "queued", now
 
 
-def claim(session: Session, worker_id: str, policy: QueuePolicy, now: datetime | None = None) -> list[Job]:
+def claim(
+    session: Session,
+    worker_id: str,
+    policy: QueuePolicy,
+    now: datetime | None = None,
+    *,
+    resident_model: str | None = None,
+) -> list[Job]:
     """Claims the fairest due job and up to max_batch_size-1 compatible ones; commits nothing.
+
+    Affinity: a worker holding `resident_model` takes jobs for that model first (no swap), and
+    jobs for other models only when none of its own are due or when one has waited longer than
+    `policy.affinity_wait_seconds` (then it swaps): a worker with a busy model cannot starve the
+    others' jobs. Without a resident model (nothing loaded yet) every job is as good.
 
     Running counts per user are aggregated once per claim (not once per candidate row), so a
     claim costs one sort of the due jobs however many are running.
@@ -195,8 +218,13 @@ def claim(session: Session, worker_id: str, policy: QueuePolicy, now: datetime |
         select(Job)
         .outerjoin(running, running.c.user_id == Job.user_id)
         .where(Job.status == "queued", Job.available_at <= now, busy < policy.quota_max_running)
-        .order_by(busy, Job.priority.desc(), Job.created_at, Job.id)
     )
+    order: list[Any] = [busy, Job.priority.desc(), Job.created_at, Job.id]
+    if resident_model is not None:
+        waited = now - timedelta(seconds=policy.affinity_wait_seconds)
+        own = or_(Job.kind == "effects", Job.model == resident_model, Job.created_at <= waited)
+        order.insert(0, case((own, 0), else_=1))
+    due = due.order_by(*order)
     first = session.scalars(due.limit(1).with_for_update(skip_locked=True, of=Job)).first()
     if first is None:
         return []
@@ -278,6 +306,33 @@ def release(session: Session, job: Job) -> None:
     job.attempts = max(0, job.attempts - 1)
 
 
+def release_owned(session: Session, worker_id: str) -> list[str]:
+    """A draining worker's grace ran out: give back every job it holds, at once and uncounted, so
+    another worker takes them now instead of waiting out the lease. Returns their ids."""
+    jobs = session.scalars(select(Job).where(_held(worker_id)).with_for_update()).all()
+    for job in jobs:
+        release(session, job)
+        job.available_at = utcnow()
+        add_event(session, job.id, "status", {"status": "queued", "released": "worker shutting down"})
+    return [job.id for job in jobs]
+
+
 def queue_depth(session: Session) -> dict[str, int]:
     rows = session.execute(select(Job.status, func.count()).group_by(Job.status))
     return {status: int(n) for status, n in rows}
+
+
+def queue_health(session: Session, now: datetime | None = None) -> QueueHealth:
+    """The oldest queued job's age and the running jobs whose lease ran out (for /metrics)."""
+    now = now or utcnow()
+    oldest = session.scalar(select(func.min(Job.created_at)).where(Job.status == "queued"))
+    expired = session.scalar(
+        select(func.count()).select_from(Job).where(Job.status == "running", Job.lease_expires_at < now)
+    )
+    age = 0.0 if oldest is None else max(0.0, (now - _aware(oldest)).total_seconds())
+    return QueueHealth(oldest_queued_seconds=age, lease_expired=int(expired or 0))
+
+
+def _aware(ts: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)

@@ -6,6 +6,10 @@ The secret is the job owner's (GET /v1/me/webhook-secret). A receiver recomputes
 the timestamp and the raw body and refuses old timestamps, which stops replays (`verify` below is
 the reference). A delivery row is written in the same transaction that ends the job, so a crash
 never loses one; failed POSTs are retried with exponential backoff, then marked failed.
+
+Each POST goes through the egress guard (jobs/egress.py): the URL is resolved and checked again at
+send time and the connection goes to the checked address; a refused target fails the attempt
+without any request being sent.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from scenecraft.db import Database
 from scenecraft.db.models import Job, User, WebhookDelivery, utcnow
+from scenecraft.jobs.egress import EgressGuard, TargetRefused
 
 HEADER = "Scenecraft-Signature"
 
@@ -61,12 +66,23 @@ def schedule(session: Session, job: Job) -> None:
 
 class Deliverer:
     def __init__(
-        self, db: Database, *, max_attempts: int, backoff_seconds: float, client: httpx.Client | None = None
+        self,
+        db: Database,
+        *,
+        max_attempts: int,
+        backoff_seconds: float,
+        guard: EgressGuard | None = None,
+        client: httpx.Client | None = None,
     ) -> None:
         self.db = db
         self.max_attempts = max_attempts
         self.backoff = backoff_seconds
-        self.client = client or httpx.Client(timeout=10.0, follow_redirects=False)
+        self.guard = guard or EgressGuard([])
+        # No redirects (a 30x could point anywhere), no proxy from the environment, and no kept-alive
+        # connections: each POST opens a connection to the address the guard just checked.
+        self.client = client or httpx.Client(
+            timeout=10.0, follow_redirects=False, trust_env=False, limits=httpx.Limits(max_keepalive_connections=0)
+        )
 
     def deliver_due(self, limit: int = 20) -> int:
         """Attempts every due delivery once; returns how many were attempted."""
@@ -93,17 +109,22 @@ class Deliverer:
         body = delivery.payload.encode()
         error: str | None = None
         try:
+            target = self.guard.resolve(delivery.url)
             r = self.client.post(
-                delivery.url,
+                target.pinned_url,
                 content=body,
                 headers={
+                    "Host": target.host_header,
                     "Content-Type": "application/json",
                     HEADER: sign(secret, body, int(time.time())),
                     "User-Agent": "scenecraft-webhooks",
                 },
+                extensions={"sni_hostname": target.host},
             )
             if not 200 <= r.status_code < 300:
                 error = f"HTTP {r.status_code}"
+        except TargetRefused as exc:
+            error = f"refused: {exc}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
         with self.db.session() as s:

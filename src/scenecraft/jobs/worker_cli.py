@@ -1,7 +1,10 @@
 """Run standalone workers against a shared database (and shared storage): scale out across GPUs.
 
 Each process claims batches under leases; kill one (even with SIGKILL) and its jobs are taken up
-by the others once their lease expires. SIGTERM/SIGINT stop it after the current batch.
+by the others once their lease expires. SIGTERM/SIGINT drain it: it claims nothing more and
+finishes the batch in hand within `--drain-seconds` (keep it under Kubernetes'
+terminationGracePeriodSeconds); past that it releases the jobs' leases at once, so another worker
+takes them instead of waiting for the lease to expire.
 """
 
 from __future__ import annotations
@@ -31,6 +34,27 @@ def register(parser: argparse.ArgumentParser) -> None:
         default="pipeline",
         help="'pipeline' (the generation pipeline) or module:callable returning an Engine",
     )
+    parser.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=float(os.environ.get("SCENECRAFT_DRAIN_SECONDS", "25")),
+        help="on SIGTERM, how long the batch in hand may run before its jobs are released (default 25)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve /metrics, /healthz and /readyz (model loaded) on this port; default: off",
+    )
+    # A pod's metrics port is scraped from outside the pod, so it listens on all interfaces;
+    # NetworkPolicy (deploy/k8s/base/networkpolicy.yaml) admits only the monitoring namespace.
+    # (bandit B104 waived for this reason)
+    parser.add_argument("--metrics-host", default="0.0.0.0", help="address of --metrics-port")  # nosec B104
+    parser.add_argument(
+        "--lazy-model",
+        action="store_true",
+        help="load the model at the first generate job instead of at start (for effects-only workers)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -38,11 +62,12 @@ def run(args: argparse.Namespace) -> int:
     from scenecraft.api.platform import policy_from_settings
     from scenecraft.config import load_settings
     from scenecraft.db import Database
+    from scenecraft.jobs.egress import EgressGuard
     from scenecraft.jobs.engine import Engine, PipelineEngine
     from scenecraft.jobs.events import make_bus
     from scenecraft.jobs.webhooks import Deliverer
     from scenecraft.jobs.worker import WorkerPool
-    from scenecraft.observability import configure_logging, log
+    from scenecraft.observability import Metrics, configure_logging, log
     from scenecraft.storage.store import BlobStore
 
     settings = load_settings(
@@ -54,10 +79,13 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "pipeline":
 
         def factory() -> Engine:
-            return PipelineEngine(settings.checkpoint, settings.device, threads=args.threads)
+            return PipelineEngine.from_settings(settings, threads=args.threads, metrics=metrics)
     else:
         module, _, name = args.engine.partition(":")
         factory = getattr(importlib.import_module(module), name)
+    metrics = Metrics()
+    metrics.watch_disk(settings.data_dir)
+    metrics.watch_gpu()
     bus = make_bus(settings.event_bus, database_url=settings.resolved_database_url, redis_url=settings.redis_url)
     pool = WorkerPool(
         db=db,
@@ -66,20 +94,33 @@ def run(args: argparse.Namespace) -> int:
         policy=policy_from_settings(settings),
         engine_factory=factory,
         count=args.concurrency,
+        metrics=metrics,
         preview_every=settings.preview_every_steps,
         deliverer=Deliverer(
-            db, max_attempts=settings.webhook_max_attempts, backoff_seconds=settings.webhook_backoff_seconds
+            db,
+            max_attempts=settings.webhook_max_attempts,
+            backoff_seconds=settings.webhook_backoff_seconds,
+            guard=EgressGuard(settings.webhook_allow_private),
         ),
-        warm_model=settings.model,
+        warm_model=None if args.lazy_model else settings.model,
     )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     pool.start()
+    http = None
+    if args.metrics_port is not None:
+        from scenecraft.jobs.worker_http import serve_worker_http
+
+        http = serve_worker_http(args.metrics_host, args.metrics_port, metrics, pool.model_status)
     log.info("worker started", concurrency=args.concurrency, database=db.dialect)
     print("scenecraft worker: ready", flush=True)
     done.wait()
-    pool.stop()
+    log.info("worker draining", grace_seconds=args.drain_seconds)
+    released = pool.stop(grace_seconds=args.drain_seconds)
+    if http is not None:
+        http.shutdown()
+    print(f"scenecraft worker: stopped ({len(released)} jobs released)", flush=True)
     bus.close()
     db.dispose()
     return 0

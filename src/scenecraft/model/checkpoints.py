@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
+from scenecraft.atomic_write import atomic_path
 from scenecraft.model.configs import DIT_CONFIGS
 from scenecraft.model.dit import DiTConfig
 
@@ -140,13 +141,11 @@ def load_weights(
 
 
 def save_weights(model: nn.Module, path: str | Path) -> None:
-    """Writes the model's tensors as safetensors, atomically (temp file, then rename)."""
+    """Writes the model's tensors as safetensors, atomically (:mod:`scenecraft.atomic_write`)."""
     from safetensors.torch import save_file
 
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
-    tmp.replace(p)
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,9 +183,8 @@ def save_scene_model(
         tensors[k] = v.contiguous()
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(p)
+    with atomic_path(p) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
 
 
 def read_scene_metadata(path: str | Path) -> dict[str, Any] | None:

@@ -61,19 +61,20 @@ class TextEncoder(nn.Module):
         folder = Path(path) if path is not None else default_text_encoder_path()
         if not (folder / "config.json").is_file():
             raise EncoderError(f"text encoder folder {folder} has no config.json (a transformers model folder)")
-        config = AutoConfig.from_pretrained(folder, local_files_only=True)
+        # bandit B615 (no revision pin) waived on these from_pretrained calls: a local folder, local_files_only
+        config = AutoConfig.from_pretrained(folder, local_files_only=True)  # nosec B615
         kind = config.model_type
         if kind == "clip":
             from transformers import CLIPTextModel
 
-            model: nn.Module = CLIPTextModel.from_pretrained(folder, local_files_only=True)
+            model: nn.Module = CLIPTextModel.from_pretrained(folder, local_files_only=True)  # nosec B615
         elif kind in ("t5", "mt5", "umt5"):
             from transformers import T5EncoderModel
 
-            model = T5EncoderModel.from_pretrained(folder, local_files_only=True)
+            model = T5EncoderModel.from_pretrained(folder, local_files_only=True)  # nosec B615
         else:
-            model = AutoModel.from_pretrained(folder, local_files_only=True)
-        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            model = AutoModel.from_pretrained(folder, local_files_only=True)  # nosec B615
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)  # nosec B615
         self.model = model.float().eval().requires_grad_(False).to(device)  # float32 whatever the file holds
         self.kind = kind
         self.max_tokens = max_tokens
@@ -186,7 +187,8 @@ class ClipSceneEncoder(nn.Module):
         folder = Path(path)
         if not (folder / "config.json").is_file():
             raise EncoderError(f"CLIP vision folder {folder} has no config.json")
-        self.model = CLIPVisionModel.from_pretrained(folder, local_files_only=True).eval().requires_grad_(False)
+        vision = CLIPVisionModel.from_pretrained(folder, local_files_only=True)  # nosec B615
+        self.model = vision.eval().requires_grad_(False)
         config: CLIPVisionConfig = self.model.config
         self.image_size = int(config.image_size)  # type: ignore[arg-type]
         self.width = int(config.hidden_size)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 from pathlib import Path
 from typing import Any, Protocol
+
+from scenecraft.atomic_write import atomic_open
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1 << 20
@@ -60,22 +61,14 @@ class LocalBlobBackend:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def put(self, sha256: str, data: bytes) -> None:
+        """Writes (or atomically replaces) the object. An object already there is not skipped: the
+        address is the plaintext's hash, but the bytes are sealed under a per-write data key, and an
+        object left by a crash has a key no row remembers (BlobStore.put decides when to write)."""
         final = self.path(sha256)
-        if final.exists():
-            return  # content-addressed: the same address holds the same bytes
         final.parent.mkdir(parents=True, exist_ok=True)
-        temp = self.tmp / f"{sha256}.{secrets.token_hex(8)}"
-        try:
-            with temp.open("wb") as f:
-                for start in range(0, len(data), CHUNK):
-                    f.write(data[start : start + CHUNK])
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temp, final)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(final.parent)
+        with atomic_open(final, temp_dir=self.tmp) as f:
+            for start in range(0, len(data), CHUNK):
+                f.write(data[start : start + CHUNK])
 
     def get(self, sha256: str) -> bytes:
         try:
@@ -97,14 +90,6 @@ class LocalBlobBackend:
             raise OSError(f"blob directory {self.root} is not writable")
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class S3BlobBackend:
     """Blobs as objects ``<prefix><sha256>`` in one bucket of any S3-compatible store."""
 
@@ -116,6 +101,7 @@ class S3BlobBackend:
         endpoint_url: str | None = None,
         region: str = "us-east-1",
         client: Any = None,
+        download_prefix: str = "downloads/",
     ) -> None:
         if client is None:
             import boto3  # imported here: only S3 deployments pay for it
@@ -124,6 +110,9 @@ class S3BlobBackend:
         self.client = client
         self.bucket = bucket
         self.prefix = prefix
+        if download_prefix == prefix:
+            raise ValueError("the download prefix must differ from the blob prefix (it holds plaintext copies)")
+        self.download_prefix = download_prefix
 
     def _key(self, sha256: str) -> str:
         return self.prefix + check_address(sha256)
@@ -160,3 +149,40 @@ class S3BlobBackend:
 
     def ping(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)
+
+    # -- presigned downloads ----------------------------------------------------------------
+    def _download_key(self, sha256: str) -> str:
+        return self.download_prefix + check_address(sha256)
+
+    def put_download(self, sha256: str, data: bytes, content_type: str) -> None:
+        """The plaintext download copy of a blob, under `download_prefix`, encrypted by the store
+        (SSE-S3, AES-256): a presigned GET can then be served by S3 (or a CDN in front of it)."""
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self._download_key(sha256),
+            Body=data,
+            ContentType=content_type,
+            CacheControl="private, max-age=31536000, immutable",
+            ServerSideEncryption="AES256",
+        )
+
+    def has_download(self, sha256: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._download_key(sha256))
+        except self.client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def presign_download(self, sha256: str, *, filename: str, expires_seconds: int) -> str:
+        url: str = self.client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": self._download_key(sha256),
+                "ResponseContentDisposition": f'inline; filename="{filename}"',
+            },
+            ExpiresIn=expires_seconds,
+        )
+        return url

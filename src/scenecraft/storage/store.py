@@ -2,18 +2,24 @@
 
 A blob row (SHA-256, size, wrapped data key) is written in the caller's DB transaction, the
 encrypted bytes go to the backend *before* it commits: if the process dies in between, an
-unreferenced object remains (harmless, content-addressed, collected by `gc`) but never a row that
-points at missing or partial bytes.
+unreferenced object remains (invisible, collected by `gc`) but never a row that points at missing
+or partial bytes. The row is inserted first, so the writer holds its lock (PostgreSQL's unique
+index, SQLite's write lock) while it writes the bytes: a concurrent upload of the same content
+waits and then reuses the row, and an object left by a crash (sealed under a key that died with
+that process) is overwritten, not trusted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError as SQLAlchemyIntegrityError
 from sqlalchemy.orm import Session
 
 from scenecraft.config import Settings
@@ -33,9 +39,12 @@ class StoredContent:
 
 
 class BlobStore:
-    def __init__(self, backend: BlobBackend, keyring: Keyring) -> None:
+    def __init__(
+        self, backend: BlobBackend, keyring: Keyring, *, after_put: Callable[[str], None] | None = None
+    ) -> None:
         self.backend = backend
         self.keyring = keyring
+        self.after_put = after_put  # a test's fault point: runs after the bytes are written, before commit
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BlobStore:
@@ -47,10 +56,12 @@ class BlobStore:
                 prefix=settings.s3_prefix,
                 endpoint_url=settings.s3_endpoint_url or None,
                 region=settings.s3_region,
+                download_prefix=settings.s3_download_prefix,
             )
         else:
             backend = LocalBlobBackend(settings.blob_dir)
-        return cls(backend, keyring)
+        pause = settings.fault_pause_after_blob_write
+        return cls(backend, keyring, after_put=(lambda sha: time.sleep(pause)) if pause else None)
 
     # -- blobs ----------------------------------------------------------------------------
     def put(self, session: Session, data: bytes, content_type: str) -> Blob:
@@ -60,19 +71,30 @@ class BlobStore:
         if existing is not None and self.backend.exists(sha):
             return existing
         sealed = self.keyring.seal(data, sha)
-        self.backend.put(sha, sealed.ciphertext)
         if existing is not None:  # row survived but bytes were lost: rewrite with the new key
             existing.key_id, existing.wrapped_key = sealed.key_id, sealed.wrapped_key
-            return existing
-        blob = Blob(
-            sha256=sha,
-            size=len(data),
-            content_type=content_type,
-            key_id=sealed.key_id,
-            wrapped_key=sealed.wrapped_key,
-        )
-        session.add(blob)
+            blob = existing
+        else:
+            blob = Blob(
+                sha256=sha,
+                size=len(data),
+                content_type=content_type,
+                key_id=sealed.key_id,
+                wrapped_key=sealed.wrapped_key,
+            )
+            try:
+                with session.begin_nested():
+                    session.add(blob)
+                    session.flush()
+            except SQLAlchemyIntegrityError:  # a concurrent upload of the same bytes committed first
+                winner = session.get(Blob, sha, populate_existing=True)
+                if winner is None or not self.backend.exists(sha):
+                    raise
+                return winner
         session.flush()
+        self.backend.put(sha, sealed.ciphertext)
+        if self.after_put is not None:
+            self.after_put(sha)
         return blob
 
     def read(self, blob: Blob) -> bytes:
@@ -167,6 +189,19 @@ class BlobStore:
         if blob is None:
             raise IntegrityError(f"version {version.number} of asset {version.asset_id} has no blob row")
         return StoredContent(self.read(blob), version.content_type)
+
+    def presigned_download(
+        self, session: Session, version: AssetVersion, *, filename: str, expires_seconds: int
+    ) -> str:
+        """A short-lived S3 URL for a version's bytes. The first request writes the decrypted
+        download copy (SSE-S3 at rest; see docs/deploy.md for what that trades away)."""
+        if not isinstance(self.backend, S3BlobBackend):
+            raise RuntimeError("presigned downloads need storage_backend = 's3'")
+        sha = version.blob_sha256
+        if not self.backend.has_download(sha):
+            stored = self.read_version(session, version)
+            self.backend.put_download(sha, stored.data, stored.content_type)
+        return self.backend.presign_download(sha, filename=filename, expires_seconds=expires_seconds)
 
     def gc(self, session: Session, grace: timedelta = timedelta(hours=1)) -> int:
         """Delete blobs no version uses any more (deleted assets; older than `grace`), then backend

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from scenecraft.atomic_write import atomic_path
 from scenecraft.model.checkpoints import CheckpointError, load_weights, read_state_dict, save_scene_model
 from scenecraft.model.conditioning import (
     CONDITIONS,
@@ -237,12 +238,6 @@ def parsing_loss(logits: Tensor, light: Tensor, material: Tensor, light_true: Te
 # --------------------------------------------------------------------------------------------
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
-
-
 class Trainer:
     def __init__(self, cfg: TrainConfig):
         cfg.validate()
@@ -324,17 +319,16 @@ class Trainer:
         extra = {"step": self.step, "objective": "flow", "size": self.cfg.size, "text_encoder": self.text.path.name}
         save_scene_model(self.ema, out / "model.safetensors", extra=extra)
         config = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self.cfg).items()}
-        _atomic_torch_save(
-            {
-                "model": self.model.state_dict(),
-                "ema": self.ema.state_dict(),
-                "opt": self.opt.state_dict(),
-                "step": self.step,
-                "data_next": self.data_next,
-                "config": config,
-            },
-            out / "state.pt",
-        )
+        state = {
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict(),
+            "opt": self.opt.state_dict(),
+            "step": self.step,
+            "data_next": self.data_next,
+            "config": config,
+        }
+        with atomic_path(out / "state.pt") as tmp:
+            torch.save(state, tmp)
         self.log(f"saved step {self.step} to {out}")
 
     def validate(self) -> dict[str, Any] | None:

@@ -82,9 +82,9 @@ def image_grid(images: list[Image.Image], columns: int = 8, scale: int = 2) -> I
 
 
 def score(held: HeldOut, images: list[Image.Image]) -> dict[str, Any]:
-    """The world evaluators' scores of ``images`` against the held-out specs."""
-    from scenecraft.world.evaluators import Evaluators
-    from scenecraft.world.metrics import score_images
+    """The frozen judges' scores of ``images`` against the held-out specs."""
+    from scenecraft.evaluate.judges import Evaluators
+    from scenecraft.evaluate.metrics import score_images
 
     arrays = [np.asarray(im.convert("RGB")) for im in images]
     return score_images(held.specs, arrays, Evaluators.load())

@@ -4,7 +4,8 @@
 - :mod:`.materials`, :mod:`.geometry`, :mod:`.smpl` — what scenes are made of.
 - :mod:`.render` — ``render(spec, size)`` -> :class:`Render` (image and labels); :mod:`.captions`.
 - :mod:`.dataset` — seeded scene sampler and a torch ``IterableDataset``.
-- :mod:`.evaluators` — frozen networks that judge images; :mod:`.metrics` — scores for generations.
+
+The judges that score images of these scenes live apart, in :mod:`scenecraft.evaluate`.
 """
 
 from scenecraft.world.spec import (

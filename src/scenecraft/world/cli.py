@@ -1,8 +1,7 @@
-"""Make world scenes and score the frozen evaluators.
+"""Make world scenes with their labels (the judges that score images are `scenecraft eval`).
 
 scenecraft world render --spec scene.json --size 512 --out img.png   # image + img.json annotations
 scenecraft world sample --n 16 --seed 0 --size 128 --out DIR/        # PNG + JSON per scene, contact sheet
-scenecraft world evaluators --report --n 500 --seed 7 [--json]       # held-out evaluator accuracy
 """
 
 from __future__ import annotations
@@ -10,10 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import sys
 from pathlib import Path
 from typing import Any
+
+from scenecraft.atomic_write import write_bytes
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -37,18 +36,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--out", required=True, help="output directory")
     s.add_argument("--config", default=None, help="SamplerConfig JSON file controlling the distributions")
     s.add_argument("--supersample", type=int, default=1, choices=(1, 2, 3, 4))
-    e = sub.add_parser("evaluators", help="score the frozen evaluators on fresh renders")
-    e.add_argument("--report", action="store_true", help="render held-out scenes and report accuracies")
-    e.add_argument("--n", type=int, default=500, help="number of scenes")
-    e.add_argument("--seed", type=int, default=7, help="scene seed (training used 1000 and 2000)")
-    e.add_argument("--size", type=int, default=128, help="render size in pixels")
-    e.add_argument("--json", action="store_true", help="print one JSON object")
 
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _save_png(path: Path, image: Any) -> None:
@@ -58,7 +46,7 @@ def _save_png(path: Path, image: Any) -> None:
 
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="PNG")
-    _write_atomic(path, buf.getvalue())
+    write_bytes(path, buf.getvalue())
 
 
 def contact_sheet(images: list[Any], columns: int | None = None, gap: int = 2) -> Any:
@@ -92,9 +80,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.world_command == "render":
             return _render(args)
-        if args.world_command == "sample":
-            return _sample(args)
-        return _evaluators(args)
+        return _sample(args)
     except ValidationError as exc:
         raise _usage(str(exc)) from exc
 
@@ -117,7 +103,7 @@ def _render(args: argparse.Namespace) -> int:
         spec, size=args.size, seed=args.seed, noise=args.noise, supersample=args.supersample, smpl_model=model
     )
     _save_png(out, r.image)
-    _write_atomic(out.with_suffix(".json"), json.dumps(r.annotations(), indent=1).encode())
+    write_bytes(out.with_suffix(".json"), json.dumps(r.annotations(), indent=1).encode())
     print(f"{out} ({args.size}x{args.size}): {r.caption}")
     return 0
 
@@ -138,40 +124,9 @@ def _sample(args: argparse.Namespace) -> int:
         r = sampler.render(i, args.size, supersample=args.supersample)
         stem = out / f"scene_{i:05d}"
         _save_png(stem.with_suffix(".png"), r.image)
-        _write_atomic(stem.with_suffix(".json"), json.dumps(r.annotations()).encode())
+        write_bytes(stem.with_suffix(".json"), json.dumps(r.annotations()).encode())
         if i < 64:
             thumbs.append(r.image)
     _save_png(out / "contact_sheet.png", contact_sheet(thumbs))
     print(f"wrote {args.n} scenes and contact_sheet.png to {out}")
-    return 0
-
-
-def _evaluators(args: argparse.Namespace) -> int:
-    import torch
-
-    from scenecraft.world.evaluators import Evaluators
-    from scenecraft.world.metrics import held_out_report
-
-    if not args.report:
-        raise _usage("nothing to do: pass --report to score the evaluators")
-    if args.n < 1:
-        raise _usage(f"--n must be >= 1, got {args.n}")
-    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
-    report = held_out_report(Evaluators.load(), n=args.n, seed=args.seed, size=args.size)
-    if args.json:
-        print(json.dumps(report))
-        return 0
-    print(f"held-out evaluators: {args.n} scenes of seed {args.seed} at {args.size} px")
-    rows = [
-        ("material accuracy", report["material_accuracy"], report["material_regions"], ">= 0.97"),
-        ("detection recall@IoU0.5", report["detection_recall"], report["subjects"], ">= 0.95"),
-        ("keypoint PCK@0.1", report["keypoint_pck"], report["joints"], ">= 0.90"),
-    ]
-    print(f"{'metric':<26}{'value':>8}{'support':>9}  target")
-    for name, value, support, target in rows:
-        print(f"{name:<26}{value if value is not None else float('nan'):>8.3f}{support:>9}  {target}")
-    for key in ("detection_precision", "kind_accuracy", "colour_accuracy", "keypoint_pck_visible"):
-        v = report[key]
-        print(f"{key.replace('_', ' '):<26}{v if v is not None else float('nan'):>8.3f}")
-    sys.stdout.flush()
     return 0

@@ -26,20 +26,29 @@ from scenecraft.db.models import User
 router = APIRouter(tags=["account"])
 
 
-def second_factor_ok(
-    platform: PlatformDep, session: SessionDep, user: User, *, totp: str | None, recovery_code: str | None
+def second_factor_matches(
+    session: SessionDep, user: User, platform: PlatformDep, *, totp: str | None, recovery_code: str | None
 ) -> bool:
-    """Checks a TOTP code or a recovery code (which is used up); raises 429 past the failure limit."""
-    rule = platform.settings.rate_limit_mfa
-    verdict = platform.limiter.check(rule, "mfa", user.id)
-    if not verdict.allowed:
-        raise too_many(verdict, "wrong TOTP or recovery codes")
-    if totp is not None and mfa.verify(user, platform.box, totp):
+    """A TOTP code (its step claimed once, auth.mfa) or a recovery code (used up); no throttle."""
+    if totp is not None and mfa.verify(session, user, platform.box, totp):
         return True
     if recovery_code is not None and recovery.redeem(session, user, recovery_code):
         audit.append(
             session, "auth.recovery_code_used", actor_id=user.id, detail={"left": recovery.remaining(session, user)}
         )
+        return True
+    return False
+
+
+def second_factor_ok(
+    platform: PlatformDep, session: SessionDep, user: User, *, totp: str | None, recovery_code: str | None
+) -> bool:
+    """second_factor_matches behind the MFA failure limit: 429 past it; only failures count."""
+    rule = platform.settings.rate_limit_mfa
+    verdict = platform.limiter.check(rule, "mfa", user.id)
+    if not verdict.allowed:
+        raise too_many(verdict, "wrong TOTP or recovery codes")
+    if second_factor_matches(session, user, platform, totp=totp, recovery_code=recovery_code):
         return True
     platform.limiter.hit(rule, "mfa", user.id)
     return False

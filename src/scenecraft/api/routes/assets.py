@@ -7,15 +7,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, HTTPException, Path, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, Header, HTTPException, Path, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from scenecraft import audit
-from scenecraft.api.deps import AssetsRead, AssetsWrite, ClientIP, PlatformDep, SessionDep, not_found, too_many
-from scenecraft.api.schemas import AssetPage, AssetPublic, AssetVersionPublic, EffectsRequest, JobAccepted
+from scenecraft.api import content
+from scenecraft.api.deps import (
+    AssetsRead,
+    AssetsWrite,
+    ClientIP,
+    PlatformDep,
+    SessionDep,
+    charge_generation,
+    field_error,
+    not_found,
+)
+from scenecraft.api.schemas import AssetPage, AssetPublic, AssetVersionPublic, EffectsRequest, JobAccepted, text_problem
+from scenecraft.api.submit import submit
 from scenecraft.db.models import Asset, AssetVersion
-from scenecraft.jobs import queue
+from scenecraft.jobs.params import EffectsParams
 from scenecraft.storage.uploads import UploadRejected, check_image_upload
 
 router = APIRouter(tags=["assets"])
@@ -74,6 +85,9 @@ async def upload_asset(
     except UploadRejected as exc:
         raise HTTPException(exc.status, str(exc)) from None
     name = (file.filename or "")[:255]
+    problem = text_problem(name)
+    if problem is not None:
+        raise field_error("file", "control_character", f"the file name {problem}")
 
     def store() -> Asset:
         asset = platform.store.create_asset(
@@ -138,7 +152,11 @@ def list_versions(asset_id: AssetId, principal: AssetsRead, session: SessionDep)
     response_class=Response,
     responses={
         200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}},
+        206: {"description": "the byte range asked for with `Range`"},
+        302: {"description": "presigned S3 URL (when `s3_presigned_downloads` is on)"},
+        304: {"description": "`If-None-Match` matched the ETag (the SHA-256 of the bytes)"},
         404: {"description": "not found"},
+        416: {"description": "the range lies outside the content"},
     },
 )
 def version_content(
@@ -147,23 +165,37 @@ def version_content(
     platform: PlatformDep,
     session: SessionDep,
     number: Annotated[int, Path(ge=1, le=1_000_000)],
+    if_none_match: Annotated[str | None, Header(max_length=1024)] = None,
+    range_: Annotated[str | None, Header(alias="range", max_length=1024)] = None,
+    if_range: Annotated[str | None, Header(max_length=1024)] = None,
 ) -> Response:
+    """The bytes of one version. Versions are content-addressed and never change: strong ETag,
+    `Cache-Control: private, immutable`, 304 on `If-None-Match`, one `Range` (api/content.py)."""
     owned_asset(session, asset_id, principal.user.id)
     version = session.scalar(
         select(AssetVersion).where(AssetVersion.asset_id == asset_id, AssetVersion.number == number)
     )
     if version is None:
         raise not_found(f"version {number} of asset", asset_id)
-    content = platform.store.read_version(session, version)
-    ext = content.content_type.split("/")[-1].replace("jpeg", "jpg")
-    return Response(
-        content.data,
-        media_type=content.content_type,
-        headers={
-            "ETag": f'"{version.blob_sha256}"',
-            "Cache-Control": "private, max-age=31536000, immutable",
-            "Content-Disposition": f'inline; filename="{asset_id}-v{number}.{ext}"',
-        },
+    etag = content.strong_etag(version.blob_sha256)
+    if content.etag_matches(if_none_match, etag):  # no need to read (or decrypt) the blob at all
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": content.IMMUTABLE})
+    ext = version.content_type.split("/")[-1].replace("jpeg", "jpg")
+    filename = f"{asset_id}-v{number}.{ext}"
+    if platform.settings.s3_presigned_downloads:
+        url = platform.store.presigned_download(
+            session, version, filename=filename, expires_seconds=platform.settings.s3_presign_seconds
+        )
+        return Response(status_code=302, headers={"Location": url, "Cache-Control": "private, no-store"})
+    stored = platform.store.read_version(session, version)
+    return content.immutable_response(
+        stored.data,
+        media_type=stored.content_type,
+        etag=etag,
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+        if_none_match=if_none_match,
+        range_header=range_,
+        if_range=if_range,
     )
 
 
@@ -178,6 +210,7 @@ def effects_cost(width: int, height: int) -> int:
     status_code=202,
     responses={
         404: {"description": "asset or version not found"},
+        409: {"description": "Idempotency-Key reused with another body"},
         422: {"description": "invalid chain: names the op, the parameter and what is allowed"},
         429: {"description": "quota or rate limit"},
     },
@@ -189,9 +222,15 @@ def apply_effects(
     platform: PlatformDep,
     session: SessionDep,
     ip: ClientIP,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$"),
+    ] = None,
 ) -> JobAccepted:
     """Queue an effects job: the chain is rendered on the version (default: the latest) and stored as
-    the asset's next version with parent = that version; the job's `done` event names the asset."""
+    the asset's next version with parent = that version; the job's `done` event names the asset.
+    A retry with the same `Idempotency-Key` answers the first job (`Idempotent-Replayed: true`)."""
     asset = owned_asset(session, asset_id, principal.user.id)
     number = body.version if body.version is not None else asset.latest_version
     version = session.scalar(
@@ -200,33 +239,32 @@ def apply_effects(
     if version is None:
         raise not_found(f"version {number} of asset", asset_id)
     cost = effects_cost(version.width, version.height)
-    verdict = platform.limiter.hit(platform.settings.rate_limit_generation, "gen", principal.user.id, cost=cost)
-    if not verdict.allowed:
-        raise too_many(verdict, "generation and effects (weighted by size)")
-    params = {"kind": queue.EFFECTS_KIND, "asset_id": asset_id, "version": number, "chain": body.chain.to_json()}
-    try:
-        job, _ = queue.enqueue(session, user_id=principal.user.id, params=params, policy=platform.policy)
-    except queue.QuotaExceeded as exc:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": "30"}) from None
-    audit.append(
+    charge_generation(platform, principal.user.id, cost, "generation and effects (weighted by size)")
+    params = EffectsParams(asset_id=asset_id, version=number, chain=body.chain.to_json())
+    job, created = submit(
         session,
-        "asset.effects",
-        actor_id=principal.user.id,
-        target=asset_id,
-        detail={"job_id": job.id, "version": number, "ops": [op.name for op in body.chain.ops]},
+        platform,
+        user_id=principal.user.id,
+        params=params,
+        audit_action="asset.effects",
+        audit_target=asset_id,
+        audit_detail={"version": number, "ops": [op.name for op in body.chain.ops]},
         ip=ip,
+        idempotency_key=idempotency_key,
     )
-    session.commit()
-    platform.bus.publish(job.id)
-    if platform.workers is not None:
-        platform.workers.wake()
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
     return JobAccepted(id=job.id, status=job.status)
 
 
 @router.delete("/v1/assets/{asset_id}", status_code=204, responses={404: {"description": "not found"}})
 def delete_asset(asset_id: AssetId, principal: AssetsWrite, session: SessionDep, ip: ClientIP) -> Response:
-    asset = owned_asset(session, asset_id, principal.user.id)
-    session.delete(asset)  # versions go with it (ON DELETE CASCADE); blobs stay for dedup, `gc` collects
+    # One DELETE that names the owner: of concurrent deletes, exactly one removes the row (the others
+    # wait for its lock, then match nothing) and only that one answers 204 and writes the audit record.
+    # Versions go with it (ON DELETE CASCADE); blobs stay for dedup, `gc` collects them.
+    gone = session.execute(delete(Asset).where(Asset.id == asset_id, Asset.user_id == principal.user.id))
+    if getattr(gone, "rowcount", 0) != 1:
+        raise not_found("asset", asset_id)
     audit.append(session, "asset.deleted", actor_id=principal.user.id, target=asset_id, ip=ip)
     session.commit()
     return Response(status_code=204)

@@ -19,7 +19,8 @@ from scenecraft.api.deps import (
     not_found,
     too_many,
 )
-from scenecraft.api.routes.account import second_factor_ok
+from scenecraft.api.errors import ApiError
+from scenecraft.api.routes.account import second_factor_matches
 from scenecraft.api.schemas import (
     LoginRequest,
     LoginResponse,
@@ -38,6 +39,7 @@ from scenecraft.db.models import User, UserSession
 from scenecraft.jobs.queue import queue_depth
 
 router = APIRouter(tags=["auth"])
+LOGIN_FAILED = "wrong username, password or TOTP code (send `totp` when the account uses MFA)"
 
 
 def user_public(user: User) -> UserPublic:
@@ -63,38 +65,52 @@ def login(
     session: SessionDep,
     ip: ClientIP,
 ) -> LoginResponse:
-    verdict = platform.limiter.hit(platform.settings.rate_limit_login, "login", ip, body.username.lower())
+    """Every failure gets the same 401 (`login_failed`), whether the username exists, the password
+    was right, or the account's TOTP code was missing, wrong or already used: the reply never tells
+    which part was wrong, so it cannot confirm a password. Throttles: attempts per (address,
+    username), and failures per username and per address (settings.rate_limit_login*)."""
+    limiter, settings = platform.limiter, platform.settings
+    username = body.username.lower()
+    verdict = limiter.hit(settings.rate_limit_login, "login", ip, username)
     if not verdict.allowed:
         raise too_many(verdict, "login attempts")
+    failure_limits = (
+        (settings.rate_limit_login_account, "login-failed-account", username, "failed logins to this account"),
+        (settings.rate_limit_login_ip, "login-failed-ip", ip, "failed logins from this address"),
+    )
+    for rule, scope, ident, what in failure_limits:
+        verdict = limiter.check(rule, scope, ident)
+        if not verdict.allowed:
+            raise too_many(verdict, what)
     user = accounts.authenticate(session, body.username, body.password)
-    fresh_pass = False
+    fresh_pass = False  # the browser that just confirmed enrolment, within the same TOTP step
+    passed = user is not None
     if user is not None and user.mfa_secret is not None:
         fresh_pass = (
             body.totp is None
             and body.recovery_code is None
             and enrolment_pass.accepts(
-                platform.settings.secret_key.get_secret_value(), user.id, request.cookies.get(enrolment_pass.COOKIE)
+                settings.secret_key.get_secret_value(), user.id, request.cookies.get(enrolment_pass.COOKIE)
             )
         )
-        if not fresh_pass and body.totp is None and body.recovery_code is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this account needs a TOTP code: send `totp`")
-        if not fresh_pass and not second_factor_ok(
-            platform, session, user, totp=body.totp, recovery_code=body.recovery_code
-        ):
-            audit.append(session, "auth.login_failed", actor_id=user.id, detail={"reason": "totp"}, ip=ip)
-            session.commit()
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong or already used TOTP code")
-    if user is None:
+        # MFA failures count toward the login failure throttles above (not a limit of their own,
+        # whose 429 would come only after a right password and so confirm it).
+        passed = fresh_pass or second_factor_matches(
+            session, user, platform, totp=body.totp, recovery_code=body.recovery_code
+        )
+    if user is None or not passed:
+        for rule, scope, ident, _ in failure_limits:
+            limiter.hit(rule, scope, ident)
         audit.append(
             session,
             "auth.login_failed",
-            actor_id=None,
+            actor_id=user.id if user is not None else None,
             target=body.username[:128],
-            detail={"reason": "password"},
+            detail={"reason": "password" if user is None else "totp"},
             ip=ip,
         )
         session.commit()
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
+        raise ApiError(status.HTTP_401_UNAUTHORIZED, LOGIN_FAILED, code="login_failed")
     new = sessions.start_session(
         session,
         user,
@@ -163,7 +179,7 @@ def mfa_confirm(
     verdict = platform.limiter.check(platform.settings.rate_limit_mfa, "mfa", user.id)
     if not verdict.allowed:
         raise too_many(verdict, "wrong TOTP codes")
-    if not mfa.confirm_enrolment(user, platform.box, body.code):
+    if not mfa.confirm_enrolment(session, user, platform.box, body.code):
         platform.limiter.hit(platform.settings.rate_limit_mfa, "mfa", user.id)
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "wrong or already used TOTP code")
     codes = recovery.issue(session, user)

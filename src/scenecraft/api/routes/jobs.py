@@ -6,29 +6,48 @@ import base64
 import binascii
 import hashlib
 import math
+import re
 import secrets
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import and_, or_, select
 
 from scenecraft import audit
-from scenecraft.api.deps import ClientIP, JobsRead, JobsWrite, PlatformDep, SessionDep, not_found, too_many
+from scenecraft.api.deps import (
+    ClientIP,
+    JobsRead,
+    JobsWrite,
+    PlatformDep,
+    SessionDep,
+    charge_generation,
+    field_error,
+    not_found,
+)
+from scenecraft.api.errors import ApiError
+from scenecraft.api.job_models import checked_params, resolve_model
 from scenecraft.api.schemas import JobAccepted, JobCreate, JobPage, JobPublic, Progress
+from scenecraft.api.submit import submit
 from scenecraft.db.models import Asset, Job, JobEvent
 from scenecraft.jobs import queue
+from scenecraft.jobs.egress import TargetRefused
+from scenecraft.jobs.params import GenerateParams
 
 router = APIRouter(tags=["jobs"])
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 TERMINAL_EVENTS = ("done", "failed", "cancelled")
 POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
-# One cost unit = one 64x64 image at 20 steps; bigger or longer jobs cost proportionally more.
-UNIT = 64 * 64 * 20
+# One cost unit = one 256x256 image at 20 steps (anything smaller costs one unit too); bigger or
+# longer jobs cost proportionally more. The largest request the schema allows (1024x1024, 200
+# steps) costs 160 units, within the default rate_limit_generation (200/minute): an allowed
+# request is never refused forever (a tighter limit gets 422 up front, see deps.charge_generation).
+UNIT = 256 * 256 * 20
+MAX_EVENT_ID = 2**31 - 1  # job_events.seq is a 32-bit integer on both databases
 
 
 def job_public(job: Job, session: Any = None) -> JobPublic:
@@ -51,16 +70,17 @@ def job_public(job: Job, session: Any = None) -> JobPublic:
     )
 
 
-def owned_job(session: Any, job_id: str, user_id: str) -> Job:
-    job = session.get(Job, job_id)
+def owned_job(session: Any, job_id: str, user_id: str, *, lock: bool = False) -> Job:
+    """The caller's job; `lock` takes its row lock (FOR UPDATE) for a read-then-write."""
+    job = session.get(Job, job_id, with_for_update=lock)
     if job is None or job.user_id != user_id:  # another user's job is "not found", never "forbidden"
         raise not_found("job", job_id)
     assert isinstance(job, Job)
     return job
 
 
-def generation_cost(body: JobCreate) -> int:
-    return max(1, math.ceil(body.width * body.height * body.steps / UNIT))
+def generation_cost(width: int, height: int, steps: int) -> int:
+    return max(1, math.ceil(width * height * steps / UNIT))
 
 
 @router.post(
@@ -85,58 +105,39 @@ def submit_job(
     ] = None,
 ) -> JobAccepted:
     user = principal.user
-    verdict = platform.limiter.hit(platform.settings.rate_limit_generation, "gen", user.id, cost=generation_cost(body))
-    if not verdict.allowed:
-        raise too_many(verdict, "generation (weighted by size and steps)")
+    values = checked_params(body, resolve_model(body, platform.library()))
+    cost = generation_cost(values["width"], values["height"], values["steps"])
+    charge_generation(platform, user.id, cost, "generation (weighted by size and steps)")
     if body.scene_asset_id is not None:
         scene = session.get(Asset, body.scene_asset_id)
         if scene is None or scene.user_id != user.id:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                [
-                    {
-                        "loc": ["body", "scene_asset_id"],
-                        "type": "not_found",
-                        "msg": f"scene_asset_id {body.scene_asset_id} is not one of your assets",
-                    }
-                ],
-            )
-    params = body.model_dump(mode="json", exclude={"priority", "webhook_url"})
-    if idempotency_key is not None and params["seed"] is None:
+            message = f"scene_asset_id {body.scene_asset_id} is not one of your assets"
+            raise field_error("scene_asset_id", "not_found", message)
+    if body.webhook_url is not None:
+        try:
+            platform.egress.resolve(str(body.webhook_url))
+        except TargetRefused as exc:
+            raise field_error("webhook_url", "webhook_target", str(exc)) from None
+    if idempotency_key is not None and values["seed"] is None:
         # the seed must not make a retried request look different: derive it from the key
-        params["seed"] = int(hashlib.sha256(idempotency_key.encode()).hexdigest()[:8], 16)
-    elif params["seed"] is None:
-        params["seed"] = secrets.randbelow(2**31)
-    try:
-        job, created = queue.enqueue(
-            session,
-            user_id=user.id,
-            params=params,
-            policy=platform.policy,
-            idempotency_key=idempotency_key,
-            priority=body.priority,
-            webhook_url=str(body.webhook_url) if body.webhook_url else None,
-        )
-    except queue.IdempotencyConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    except queue.QuotaExceeded as exc:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": "30"}) from None
-    if created:
-        audit.append(
-            session,
-            "job.submitted",
-            actor_id=user.id,
-            target=job.id,
-            detail={"model": params["model"], "size": params["width"], "steps": params["steps"]},
-            ip=ip,
-        )
-    else:
+        values["seed"] = int(hashlib.sha256(idempotency_key.encode()).hexdigest()[:8], 16)
+    elif values["seed"] is None:
+        values["seed"] = secrets.randbelow(2**31)
+    params = GenerateParams(**values)
+    job, created = submit(
+        session,
+        platform,
+        user_id=user.id,
+        params=params,
+        audit_action="job.submitted",
+        audit_detail={"model": params.model, "size": params.width, "steps": params.steps},
+        ip=ip,
+        idempotency_key=idempotency_key,
+        priority=body.priority,
+        webhook_url=str(body.webhook_url) if body.webhook_url else None,
+    )
+    if not created:
         response.headers["Idempotent-Replayed"] = "true"
-    session.commit()
-    if created:
-        platform.bus.publish(job.id)
-        if platform.workers is not None:
-            platform.workers.wake()
     return JobAccepted(id=job.id, status=job.status)
 
 
@@ -149,20 +150,22 @@ def _encode_cursor(job: Job) -> str:
     return base64.urlsafe_b64encode(f"{job.created_at.isoformat()}|{job.id}".encode()).decode()
 
 
+_CURSOR_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """(created_at, id) of the last job of the previous page. Everything is checked, so a forged
+    cursor is a 422, never a database error: the time must carry its UTC offset, the id be a job id."""
     try:
-        when, job_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(when), job_id
-    except (ValueError, binascii.Error):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [
-                {
-                    "loc": ["query", "cursor"],
-                    "type": "value_error",
-                    "msg": "cursor is not one this API returned; pass next_cursor from the previous page",
-                }
-            ],
+        when, job_id = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii").split("|")
+        created = datetime.fromisoformat(when)
+        if created.tzinfo is None or not _CURSOR_ID.match(job_id):
+            raise ValueError("not a cursor of ours")
+        return created.astimezone(UTC), job_id
+    except (ValueError, binascii.Error, UnicodeError, OverflowError):
+        raise field_error(
+            "cursor", "value_error", "cursor is not one this API returned; pass next_cursor from the previous page",
+            where="query",
         ) from None
 
 
@@ -171,7 +174,9 @@ def list_jobs(
     principal: JobsRead,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_=-]+$", description="next_cursor of the previous page")
+    ] = None,
     status_filter: Annotated[
         str | None, Query(alias="status", pattern="^(queued|running|succeeded|dead|cancelled)$")
     ] = None,
@@ -188,13 +193,19 @@ def list_jobs(
     return JobPage(items=[job_public(j, session) for j in rows], next_cursor=_encode_cursor(rows[-1]) if more else None)
 
 
-@router.post("/v1/jobs/{job_id}/cancel", response_model=JobPublic, responses={404: {"description": "not found"}})
+@router.post(
+    "/v1/jobs/{job_id}/cancel",
+    response_model=JobPublic,
+    responses={404: {"description": "not found"}, 409: {"description": "the job already ended"}},
+)
 def cancel_job(
     job_id: JobId, principal: JobsWrite, platform: PlatformDep, session: SessionDep, ip: ClientIP
 ) -> JobPublic:
-    job = owned_job(session, job_id, principal.user.id)
+    job = owned_job(session, job_id, principal.user.id, lock=True)  # concurrent cancels queue up here
     if job.status in queue.TERMINAL:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} already ended ({job.status})")
+        raise ApiError(status.HTTP_409_CONFLICT, f"job {job_id} already ended ({job.status})", code="job_ended")
+    if job.cancel_requested:  # running, already asked to stop: nothing new to record
+        return job_public(job)
     queue.cancel(session, job)
     audit.append(session, "job.cancelled", actor_id=principal.user.id, target=job.id, ip=ip)
     session.commit()
@@ -230,11 +241,13 @@ def job_events(
     principal: JobsRead,
     platform: PlatformDep,
     session: SessionDep,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20, pattern=r"^[0-9]*$")] = None,
+    last_event_id: Annotated[
+        int, Header(alias="Last-Event-ID", ge=0, le=MAX_EVENT_ID, description="resume after this event id")
+    ] = 0,
 ) -> StreamingResponse:
     owned_job(session, job_id, principal.user.id)
     session.close()
-    start = int(last_event_id) if last_event_id else 0
+    start = last_event_id
 
     async def stream() -> AsyncIterator[str]:
         last, quiet = start, 0.0

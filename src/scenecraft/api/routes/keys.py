@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Response, status
 from sqlalchemy import select
 
 from scenecraft import audit
 from scenecraft.api.deps import ClientIP, PlatformDep, SessionDep, SessionPrincipal, not_found
+from scenecraft.api.errors import ApiError
 from scenecraft.api.schemas import KeyCreate, KeyCreated, KeyPublic
 from scenecraft.auth import api_keys
 from scenecraft.db.models import ApiKey
@@ -57,7 +58,11 @@ def list_keys(principal: SessionPrincipal, session: SessionDep) -> list[KeyPubli
     return [key_public(r) for r in rows]
 
 
-@router.delete("/v1/keys/{key_id}", status_code=204, responses={404: {"description": "no such key of yours"}})
+@router.delete(
+    "/v1/keys/{key_id}",
+    status_code=204,
+    responses={404: {"description": "no such key of yours"}, 409: {"description": "already revoked"}},
+)
 def revoke_key(
     principal: SessionPrincipal,
     session: SessionDep,
@@ -67,7 +72,8 @@ def revoke_key(
     row = session.get(ApiKey, key_id)
     if row is None or row.user_id != principal.user.id:
         raise not_found("API key", key_id)
-    api_keys.revoke(row)
+    if not api_keys.revoke(session, row):  # a concurrent or earlier revoke got there first
+        raise ApiError(status.HTTP_409_CONFLICT, f"API key {key_id} is already revoked", code="already_revoked")
     audit.append(
         session,
         "key.revoked",

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from PIL import Image
 
 from scenecraft import audit
-from scenecraft.api.deps import AssetsWrite, ClientIP, PlatformDep, SessionDep, too_many
+from scenecraft.api.deps import AssetsWrite, ClientIP, PlatformDep, SessionDep, charge_generation
 from scenecraft.api.routes.assets import asset_public, effects_cost
 from scenecraft.api.schemas import AssetPublic, WorldSceneCreate
 from scenecraft.db.models import Asset
@@ -39,11 +39,7 @@ async def create_world_scene(
     body: WorldSceneCreate, principal: AssetsWrite, platform: PlatformDep, session: SessionDep, ip: ClientIP
 ) -> AssetPublic:
     """Render a scene-world room and store it as an asset (version 1, operation `world`)."""
-    verdict = platform.limiter.hit(
-        platform.settings.rate_limit_generation, "gen", principal.user.id, cost=effects_cost(body.size, body.size)
-    )
-    if not verdict.allowed:
-        raise too_many(verdict, "generation (weighted by size)")
+    charge_generation(platform, principal.user.id, effects_cost(body.size, body.size), "generation (weighted by size)")
     spec = world_spec(body)
 
     def make() -> Asset:

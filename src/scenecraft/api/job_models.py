@@ -1,0 +1,78 @@
+"""A job request checked against the model it names: the 422s that say which model and what.
+
+Everything here reads the model library from files (families/library.py), never torch: the API
+refuses what a model cannot do before a job is queued, and fills in the model's own defaults
+(steps, guidance, sampler) so the stored params say exactly what ran.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+
+from scenecraft.api.schemas import JobCreate
+from scenecraft.families.library import Library, ModelEntry
+from scenecraft.families.spec import FEATURE_NAMES, Capability
+
+
+def _refuse(field: str, message: str) -> RequestValidationError:
+    """A 422 in the same shape as pydantic's (the app's one error model, api/errors.py)."""
+    loc: tuple[str, ...] = ("body", field) if field else ("body",)
+    return RequestValidationError([{"loc": loc, "msg": message, "type": "value_error"}])
+
+
+def resolve_model(body: JobCreate, library: Library) -> ModelEntry:
+    model_id = body.model or library.default
+    entry = library.get(model_id)
+    if entry is None:
+        installed = ", ".join(e.id for e in library.runnable())
+        why = library.entries[model_id].problem if model_id in library.entries else "not installed"
+        raise _refuse("model", f"model {model_id!r} is {why}; installed: {installed}")
+    return entry
+
+
+def asked_features(body: JobCreate) -> list[tuple[str, Capability]]:
+    """(request field, capability) for every scene-aware thing the request asks for."""
+    asked: list[tuple[str, Capability]] = []
+    if body.negative_prompt:
+        asked.append(("negative_prompt", "negative_prompt"))
+    if body.inpaint:
+        asked.append(("inpaint", "inpaint"))
+    elif body.scene_asset_id is not None:
+        asked.append(("scene_asset_id", "context_scene"))
+    if not body.inpaint and any(s.box is not None for s in body.subjects):
+        asked.append(("subjects", "regional_subjects"))
+    if any(s.pose is not None for s in body.subjects):
+        asked.append(("subjects", "pose"))
+    return asked
+
+
+def checked_params(body: JobCreate, entry: ModelEntry) -> dict[str, Any]:
+    """The request's values with the model's defaults filled in; a 422 for what it cannot do."""
+    spec = entry.family
+    problem = spec.size_problem(body.width, body.height)
+    if problem is not None:
+        field = "height" if problem.startswith("height") else "width"
+        raise _refuse(field, f"model {entry.id}: {problem}")
+    steps = body.steps if body.steps is not None else spec.steps_default
+    if steps > spec.steps_max:
+        raise _refuse("steps", f"model {entry.id} takes at most {spec.steps_max} steps, got {steps}")
+    sampler = body.sampler or spec.samplers[0]
+    if sampler not in spec.samplers:
+        raise _refuse("sampler", f"model {entry.id} samples with {' or '.join(spec.samplers)}, not {sampler!r}")
+    capabilities = entry.capabilities
+    posed = any(s.pose is not None for s in body.subjects)
+    if spec.name != "scene-dit" and posed and body.scene_asset_id is not None:
+        raise _refuse("subjects", f"model {entry.id} ({spec.title}) cannot combine a context scene with subject poses")
+    for field, feature in asked_features(body):
+        if not capabilities[feature]:
+            raise _refuse(field, f"model {entry.id} ({spec.title}) cannot do {FEATURE_NAMES[feature]}")
+    values = body.model_dump(mode="json", exclude={"priority", "webhook_url"})
+    values.update(
+        model=entry.id,
+        steps=steps,
+        sampler=sampler,
+        guidance=body.guidance if body.guidance is not None else spec.guidance_default,
+    )
+    return values
