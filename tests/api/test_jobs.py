@@ -3,7 +3,7 @@ stream with Last-Event-ID resume, quotas and weighted rate limits, and other use
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi import FastAPI
@@ -12,6 +12,7 @@ from tests.utils.factories import JOB, UserClient, create_user
 from tests.utils.fake_engine import FakeEngine
 from tests.utils.sse import parse
 
+from scenecraft.api.app import create_app
 from scenecraft.api.platform import Platform
 from scenecraft.jobs.worker import WorkerPool
 
@@ -227,15 +228,18 @@ def test_quota_of_queued_jobs_is_429(app: FastAPI, platform: Platform) -> None:
     assert [carol.post("/v1/jobs", json={**JOB, "seed": i}).status_code for i in range(3)] == [202, 202, 429]
 
 
-def test_generation_rate_limit_is_weighted_by_cost(alice: UserClient) -> None:
-    # default 200 units/minute; a 128x128, 200-step job costs 4*10 = 40 units, a 120-step one 24
+def test_generation_rate_limit_is_weighted_by_cost(platform_factory: Callable[..., Platform]) -> None:
+    # one unit = one 256x256, 20-step image; a 128x128, 200-step job costs ceil(2.5) = 3 units
+    platform = platform_factory(rate_limit_generation="10/minute")
+    create_user(platform, "alice")
+    alice = UserClient(create_app(platform=platform), "alice")
     big = {**JOB, "width": 128, "height": 128, "steps": 200}
-    for steps in (200, 200, 200, 200, 120):  # 184 units
-        assert alice.post("/v1/jobs", json={**big, "steps": steps}).status_code == 202
+    for _ in range(3):  # 9 units
+        assert alice.post("/v1/jobs", json=big).status_code == 202
     r = alice.post("/v1/jobs", json=big)
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1 and r.json()["code"] == "rate_limited"
     assert "weighted by size and steps" in r.json()["detail"]
-    assert alice.post("/v1/jobs", json=JOB).status_code == 202
+    assert alice.post("/v1/jobs", json=JOB).status_code == 202  # a small one (1 unit) still fits
 
 
 def test_anonymous_requests_are_401(app: FastAPI) -> None:
