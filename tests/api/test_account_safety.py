@@ -161,14 +161,16 @@ def test_the_enrolment_pass_is_bound_to_user_key_and_step() -> None:
 def test_good_codes_do_not_count_toward_the_attempt_limit(
     platform_factory: Callable[..., Platform], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # only the failure throttle of the account is under test (five wrong codes an hour)
-    platform = platform_factory(rate_limit_login="1000/minute", rate_limit_login_account="5/hour")
+    # only the per-account failure limit is under test (wrong TOTP codes at login count there, auth routes)
+    platform = platform_factory(
+        rate_limit_login="1000/minute", rate_limit_login_account="5/5minute", rate_limit_login_ip="1000/minute"
+    )
     create_user(platform, "alice")
     app = create_app(platform=platform)
     user = UserClient(app, "alice")
     totp, _ = enrol(user)
     start = int(time.time() // 30) + 2  # past the enrolment's step
-    for i in range(6):  # six good logins in a row: more than the failures allowed
+    for i in range(6):  # the limit is 5 per 5 minutes: six good logins in a row
         now = (start + 2 * i) * 30 + 1.0
         monkeypatch.setattr(mfa, "time", SimpleNamespace(time=lambda now=now: now))
         assert login(app, totp=code_of_step(totp, start + 2 * i))[1] == 200

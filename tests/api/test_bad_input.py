@@ -160,24 +160,26 @@ def test_json_types_are_taken_exactly(alice: UserClient, change: dict[str, objec
 
 
 def test_an_allowed_request_is_never_refused_forever(platform_factory: Callable[..., Platform]) -> None:
-    """Default limits: the largest request the schema allows fits the generation window."""
+    """Default limits: the largest request an installed model allows fits the generation window."""
     platform = platform_factory()
     create_user(platform, "alice")
     alice = UserClient(create_app(platform=platform), "alice")
-    r = alice.post("/v1/jobs", json={**JOB, "width": 1024, "height": 1024, "steps": 200})
-    assert r.status_code == 202, r.text
+    for model in alice.get("/v1/models").json()["models"]:
+        side, steps = model["size"]["max"], model["steps"]["max"]
+        r = alice.post("/v1/jobs", json={**JOB, "model": model["id"], "width": side, "height": side, "steps": steps})
+        assert r.status_code == 202, r.text
 
 
 def test_a_request_over_the_whole_window_is_422_naming_the_limit(platform_factory: Callable[..., Platform]) -> None:
     """An operator's tighter limit: a request the window can never hold is refused up front."""
-    platform = platform_factory(rate_limit_generation="20/minute")
+    platform = platform_factory(rate_limit_generation="2/minute")
     create_user(platform, "alice")
     alice = UserClient(create_app(platform=platform), "alice")
-    r = alice.post("/v1/jobs", json={**JOB, "width": 1024, "height": 1024, "steps": 200})
+    r = alice.post("/v1/jobs", json={**JOB, "width": 128, "height": 128, "steps": 200})  # 3 units
     assert r.status_code == 422 and r.json()["code"] == "cost_exceeds_limit"
     detail = r.json()["detail"]
-    assert "costs 160 generation units" in detail and "rate_limit_generation (20/minute)" in detail
-    assert alice.post("/v1/jobs", json={**JOB, "width": 512, "height": 512, "steps": 20}).status_code == 202  # 4 units
+    assert "costs 3 generation units" in detail and "rate_limit_generation (2/minute)" in detail
+    assert alice.post("/v1/jobs", json={**JOB, "width": 128, "height": 128, "steps": 40}).status_code == 202  # 1
 
 
 def test_errors_have_one_shape(app: FastAPI, alice: UserClient) -> None:

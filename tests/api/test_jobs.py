@@ -229,7 +229,8 @@ def test_quota_of_queued_jobs_is_429(app: FastAPI, platform: Platform) -> None:
 
 
 def test_generation_rate_limit_is_weighted_by_cost(platform_factory: Callable[..., Platform]) -> None:
-    # one unit = one 256x256, 20-step image; a 128x128, 200-step job costs ceil(2.5) = 3 units
+    # a unit is 256x256 pixels x 20 steps: seed-12M's largest job (128x128, 200 steps) costs
+    # ceil(2.5) = 3 units, the smallest 1; a 10-unit window takes three large jobs, then a small one
     platform = platform_factory(rate_limit_generation="10/minute")
     create_user(platform, "alice")
     alice = UserClient(create_app(platform=platform), "alice")
@@ -239,7 +240,7 @@ def test_generation_rate_limit_is_weighted_by_cost(platform_factory: Callable[..
     r = alice.post("/v1/jobs", json=big)
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1 and r.json()["code"] == "rate_limited"
     assert "weighted by size and steps" in r.json()["detail"]
-    assert alice.post("/v1/jobs", json=JOB).status_code == 202  # a small one (1 unit) still fits
+    assert alice.post("/v1/jobs", json=JOB).status_code == 202
 
 
 def test_anonymous_requests_are_401(app: FastAPI) -> None:
