@@ -68,6 +68,7 @@ def test_public_entries_have_the_agreed_shape(models_dir: Path) -> None:
         "dtype",
         "native_size",
         "size",
+        "square_only",  # beside the agreed shape: the studio offers 1:1 only where it is true
         "steps",
         "samplers",
         "guidance",
@@ -77,6 +78,7 @@ def test_public_entries_have_the_agreed_shape(models_dir: Path) -> None:
     assert sd3["size"] == {"min": 32, "max": 2048, "multiple_of": 4} and sd3["native_size"] == [32, 32]
     assert sd3["steps"] == {"min": 1, "max": 100, "default": 28} and sd3["samplers"] == ["flow-euler"]
     assert public[BUNDLED_ID]["params"] == 14_279_200 and public[BUNDLED_ID]["variants"] == []
+    assert public[BUNDLED_ID]["square_only"] is True and sd3["square_only"] is False
 
 
 def test_single_files_are_recognised_but_not_runnable(models_dir: Path, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import { followSse } from './state/sse';
 
 /** A failed request: the HTTP status, the server's words, and for a 422 the fields it names. */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly items: ValidationItem[] = []) {
+  constructor(readonly status: number, message: string, readonly items: ValidationItem[] = [], readonly code?: string) {
     super(message);
   }
 }
@@ -21,13 +21,17 @@ export const csrf = {
   },
 };
 
-/** The server's words for a failed response: `message` (422), else `detail`, else the status text. */
+/**
+ * The server's words for a failed response. Every error is {detail, code, errors?}
+ * (src/scenecraft/api/errors.py): `detail` in words, `errors` one item per bad field on a 422.
+ * Older servers sent a 422's items as `detail` itself, with a `message`: both are read.
+ */
 export async function errorOf(r: Response): Promise<ApiError> {
   try {
     const body = await r.json();
-    const items: ValidationItem[] = Array.isArray(body.detail) ? body.detail : [];
-    if (typeof body.message === 'string') return new ApiError(r.status, body.message, items);
-    if (typeof body.detail === 'string') return new ApiError(r.status, body.detail);
+    const items: ValidationItem[] = Array.isArray(body.errors) ? body.errors : Array.isArray(body.detail) ? body.detail : [];
+    const words = typeof body.detail === 'string' ? body.detail : typeof body.message === 'string' ? body.message : null;
+    if (words) return new ApiError(r.status, words, items, typeof body.code === 'string' ? body.code : undefined);
     if (items.length) return new ApiError(r.status, items.map((d) => d.msg ?? '').join('; '), items);
   } catch {
     /* not JSON */

@@ -442,6 +442,7 @@ class ModelPublic(BaseModel):
     dtype: str
     native_size: list[int] = Field(description="[width, height] the model was trained at")
     size: SizeRange
+    square_only: bool = Field(default=False, description="width must equal height (the studio offers 1:1 only)")
     steps: StepRange
     samplers: list[str]
     guidance: GuidanceDefault

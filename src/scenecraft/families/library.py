@@ -88,6 +88,7 @@ class ModelEntry:
             "dtype": self.dtype,
             "native_size": list(self.native_size),
             "size": {"min": spec.size_min, "max": spec.size_max, "multiple_of": spec.multiple_of},
+            "square_only": spec.square_only,
             "steps": {"min": 1, "max": spec.steps_max, "default": spec.steps_default},
             "samplers": list(spec.samplers),
             "guidance": {"default": spec.guidance_default},

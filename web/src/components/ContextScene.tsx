@@ -6,10 +6,20 @@ import { api, type Asset } from '../api';
 import { MATERIALS } from '../state/studio';
 import { ErrorNote, messageOf } from './ErrorNote';
 
+/** A choice kept in localStorage, so a reload or a visit elsewhere does not reset it. */
+function useRemembered(key: string, initial: string): [string, (v: string) => void] {
+  const [value, setValue] = useState(() => localStorage.getItem(key) ?? initial);
+  const set = (v: string) => {
+    setValue(v);
+    localStorage.setItem(key, v);
+  };
+  return [value, set];
+}
+
 export function ContextScene({ assetId, onScene }: { assetId: string | null; onScene: (id: string | null) => void }) {
   const [assets, setAssets] = useState<Asset[]>([]);
-  const [ground, setGround] = useState('wood');
-  const [background, setBackground] = useState('brick');
+  const [ground, setGround] = useRemembered('scenecraft.world.ground', 'wood');
+  const [background, setBackground] = useRemembered('scenecraft.world.background', 'brick');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const load = () => api.get<{ items: Asset[] }>('/v1/assets?limit=50').then((p) => setAssets(p.items), () => undefined);

@@ -32,7 +32,8 @@ export function SettingsPanel({ settings: s, catalogue, model, errors, times, on
   const sizes = model ? sizeChoices(model) : [s.size];
   const [w, h] = model ? dimensions(s.size, s.aspect, model) : [s.size, s.size];
   const warn = model ? sizeWarning(model, s.size) : null;
-  const aspects = catalogue?.squareOnly ? ASPECTS.slice(0, 1) : ASPECTS;
+  const square = Boolean(catalogue?.squareOnly || model?.square_only);
+  const aspects = square ? ASPECTS.slice(0, 1) : ASPECTS;
   return (
     <fieldset className="settings">
       <legend>Settings</legend>
@@ -59,7 +60,7 @@ export function SettingsPanel({ settings: s, catalogue, model, errors, times, on
           <select id="aspect" value={s.aspect} onChange={(e) => onChange({ aspect: e.target.value })}>
             {aspects.map((a) => <option key={a.id} value={a.id}>{a.id}</option>)}
           </select>
-          {catalogue?.squareOnly && <small className="hint">this server makes square images</small>}
+          {square && <small className="hint">{model?.id ?? 'this model'} makes square images</small>}
         </div>
         <Field id="steps" label="Steps" numeric value={s.steps} onChange={(v) => onChange({ steps: v })}
           hint={model ? `${model.steps.min}–${model.steps.max}, default ${model.steps.default}` : undefined} error={errors.steps} />

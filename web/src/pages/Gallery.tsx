@@ -62,6 +62,7 @@ function Settings({ request, effects }: { request: Record<string, unknown> | nul
     ['Steps', String(request.steps ?? '')],
     ['Size', `${String(request.width)}×${String(request.height)}`],
     ['Model', `${String(request.model ?? '')}${request.sampler ? ` · ${String(request.sampler)}` : ''} · guidance ${String(request.guidance ?? '')}`],
+    ['Scene', request.scene_asset_id ? `${String(request.scene_asset_id).slice(0, 8)}${request.inpaint ? ', painted into' : ''}` : 'none'],
     ['Subjects', subjects.length ? subjects.map((s) => `${s.prompt}${s.pose ? ' (posed)' : ''}`).join('; ') : 'none'],
     ['Effects', effects.length ? effects.join(', ') : 'none'],
   ];

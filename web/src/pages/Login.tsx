@@ -1,7 +1,9 @@
-// Log in with username and password, then a TOTP code when the account has MFA.
+// Log in with username and password, and a TOTP (or recovery) code when the account has MFA.
+// The server answers every failure alike (it never says which part was wrong), so after a failure
+// the form offers the code field too: an account without MFA just leaves it empty.
 
 import { useState, type FormEvent } from 'react';
-import { api, csrf, type User } from '../api';
+import { api, ApiError, csrf, type User } from '../api';
 import { ErrorNote, messageOf } from '../components/ErrorNote';
 
 export function Login({ onLogin }: { onLogin: (u: User) => void }) {
@@ -19,17 +21,17 @@ export function Login({ onLogin }: { onLogin: (u: User) => void }) {
     setError(null);
     try {
       const body: Record<string, string> = { username, password };
-      if (needsTotp && useRecovery) body.recovery_code = totp.trim();
-      else if (needsTotp) body.totp = totp.trim();
+      if (needsTotp && totp.trim() && useRecovery) body.recovery_code = totp.trim();
+      else if (needsTotp && totp.trim()) body.totp = totp.trim();
       const r = await api.post<{ csrf_token: string; user: User }>('/v1/auth/login', body);
       csrf.set(r.csrf_token);
       onLogin(r.user);
     } catch (err) {
-      const message = messageOf(err);
-      if (message.includes('TOTP code') && !needsTotp) {
+      const failed = err instanceof ApiError && err.status === 401;
+      if (failed && !needsTotp) {
         setNeedsTotp(true);
-        setError('This account uses two-factor authentication: enter the 6-digit code from your app.');
-      } else setError(message);
+        setError('Wrong username or password, or this account uses two-factor authentication: enter the code from your app too.');
+      } else setError(messageOf(err));
     } finally {
       setBusy(false);
     }
@@ -48,7 +50,7 @@ export function Login({ onLogin }: { onLogin: (u: User) => void }) {
           <>
             <label htmlFor="totp">{useRecovery ? 'Recovery code' : 'Authentication code'}</label>
             <input id="totp" inputMode={useRecovery ? 'text' : 'numeric'} pattern={useRecovery ? undefined : '[0-9]{6}'}
-              autoComplete="one-time-code" value={totp} onChange={(e) => setTotp(e.target.value)} required autoFocus />
+              autoComplete="one-time-code" value={totp} onChange={(e) => setTotp(e.target.value)} autoFocus />
             <button type="button" className="quiet" onClick={() => { setUseRecovery(!useRecovery); setTotp(''); }}>
               {useRecovery ? 'Use a code from the app' : 'Use a recovery code'}
             </button>

@@ -13,7 +13,7 @@ import { PoseEditor } from '../components/PoseEditor';
 import { QueuePanel } from '../components/QueuePanel';
 import { SettingsPanel } from '../components/SettingsPanel';
 import { SubjectsPanel } from '../components/SubjectsPanel';
-import { loadDraft, saveDraft, takeHandOver } from '../state/draft';
+import { dropHandOver, loadDraft, saveDraft, takeHandOver } from '../state/draft';
 import { fieldErrors } from '../state/fields';
 import { isActive, type JobView } from '../state/jobs';
 import { ASPECTS, loadModels, type ModelCatalogue } from '../state/models';
@@ -24,7 +24,7 @@ import { useJobs } from '../state/useJobs';
 const SAVE_MS = 300;
 
 function startState(user: User): StudioState {
-  const handed = takeHandOver(localStorage);
+  const handed = takeHandOver(localStorage, true); // dropped in an effect, once the studio shows it
   const draft = loadDraft(localStorage, user.id) ?? initialStudio;
   return handed ? stateFromRequest(handed, draft) : draft;
 }
@@ -38,6 +38,7 @@ export function Studio({ user }: { user: User }) {
   const [shown, setShown] = useState<string | null>(null);
   const jobs = useJobs();
 
+  useEffect(() => dropHandOver(localStorage), []);
   useEffect(() => {
     loadModels().then(setCatalogue, (e) => setErrors((x) => ({ ...x, model: messageOf(e) })));
   }, []);

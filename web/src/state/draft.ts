@@ -88,14 +88,18 @@ export function loadDraft(storage: Storage, userId: string): StudioState | null 
   };
 }
 
-/** A pending "use these settings" hand-over from the gallery to the studio (read once). */
+/** A pending "use these settings" hand-over from the gallery to the studio: peeked while the studio
+ * builds its first state (React may do that twice), dropped once it is shown. */
 const HANDOVER_KEY = 'scenecraft.handover';
 export function handOver(storage: Storage, request: Record<string, unknown>): void {
   storage.setItem(HANDOVER_KEY, JSON.stringify(request));
 }
-export function takeHandOver(storage: Storage): Record<string, unknown> | null {
-  const v = storage.getItem(HANDOVER_KEY);
+export function dropHandOver(storage: Storage): void {
   storage.removeItem(HANDOVER_KEY);
+}
+export function takeHandOver(storage: Storage, keep = false): Record<string, unknown> | null {
+  const v = storage.getItem(HANDOVER_KEY);
+  if (!keep) storage.removeItem(HANDOVER_KEY);
   try {
     const r = JSON.parse(v ?? 'null');
     return r && typeof r === 'object' && !Array.isArray(r) ? (r as Record<string, unknown>) : null;

@@ -10,6 +10,7 @@ export interface ModelInfo {
   dtype: string;
   native_size: [number, number];
   size: { min: number; max: number; multiple_of: number };
+  square_only?: boolean; // added beside the agreed shape: width must equal height
   steps: { min: number; max: number; default: number };
   samplers: string[];
   guidance: { default: number };

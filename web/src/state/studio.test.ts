@@ -117,3 +117,13 @@ describe('the jobs requests', () => {
     expect(ok(back)[0]).toEqual({ ...req, model: 'seed-12M' });
   });
 });
+
+describe('square-only models', () => {
+  it('make squares whatever aspect is left in the draft; others follow the aspect', () => {
+    const s = run({ type: 'prompt', prompt: 'x' }, { type: 'settings', patch: { size: 64, aspect: '16:9' } });
+    const square = buildRequests(s, { ...MODEL, square_only: true });
+    expect(square.ok && [square.requests[0].width, square.requests[0].height]).toEqual([64, 64]);
+    const wide = buildRequests(s, { ...MODEL, square_only: false });
+    expect(wide.ok && [wide.requests[0].width, wide.requests[0].height]).toEqual([64, 40]); // 36 rounded to the multiple of 8
+  });
+});

@@ -177,7 +177,8 @@ export function buildRequests(state: StudioState, model: ModelInfo | null): Buil
     errors.negative = `${model.id} does not read a negative prompt: clear it, or pick a model that does.`;
   }
   if (!steps.ok || !guidance.ok || !seeds.ok || !batch.ok || Object.keys(errors).length) return { ok: false, errors };
-  const [width, height] = model ? dimensions(s.size, s.aspect, model) : [s.size, s.size];
+  const aspect = model?.square_only ? '1:1' : s.aspect; // a square-only model ignores a leftover aspect
+  const [width, height] = model ? dimensions(s.size, aspect, model) : [s.size, s.size];
   const base: JobRequest = {
     prompt: state.prompt.trim(),
     width,
