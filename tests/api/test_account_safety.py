@@ -54,9 +54,9 @@ def test_password_change_signs_out_the_other_sessions_only(app: FastAPI, platfor
     r = here.post("/v1/auth/password", json={"current_password": "wrong one", "new_password": NEW_PASSWORD})
     assert r.status_code == 403 and "current password" in r.json()["detail"]
     r = here.post("/v1/auth/password", json={"current_password": PASSWORD, "new_password": PASSWORD})
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "new_password"]
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "new_password"]
     r = here.post("/v1/auth/password", json={"current_password": PASSWORD, "new_password": "short"})
-    assert r.status_code == 422 and "new_password" in r.json()["message"]
+    assert r.status_code == 422 and "new_password" in r.json()["detail"]
     r = here.post("/v1/auth/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD})
     assert r.status_code == 200 and r.json() == {"sessions_ended": 1}
     assert here.get("/v1/me").status_code == 200
@@ -161,13 +161,14 @@ def test_the_enrolment_pass_is_bound_to_user_key_and_step() -> None:
 def test_good_codes_do_not_count_toward_the_attempt_limit(
     platform_factory: Callable[..., Platform], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    platform = platform_factory(rate_limit_login="1000/minute")  # only the MFA limit is under test
+    # only the failure limit is under test: wrong TOTP codes count toward the account's login failures
+    platform = platform_factory(rate_limit_login="1000/minute", rate_limit_login_account="5/hour")
     create_user(platform, "alice")
     app = create_app(platform=platform)
     user = UserClient(app, "alice")
     totp, _ = enrol(user)
     start = int(time.time() // 30) + 2  # past the enrolment's step
-    for i in range(6):  # the limit is 5 per 5 minutes: six good logins in a row
+    for i in range(6):  # the limit is 5 failures: six good logins in a row
         now = (start + 2 * i) * 30 + 1.0
         monkeypatch.setattr(mfa, "time", SimpleNamespace(time=lambda now=now: now))
         assert login(app, totp=code_of_step(totp, start + 2 * i))[1] == 200
