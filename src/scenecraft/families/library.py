@@ -8,6 +8,9 @@
                                 name pairs it, as the pose adapter, with the models of its family
       flux1-dev.safetensors     a single file: recognised and inspected, but running it needs the
                                 rest of its pipeline, so it is listed as not runnable
+      dit-xl-2-256/             an official class-conditional DiT checkpoint (.pt or .safetensors)
+        DiT-XL-2-256x256.pt     plus its VAE (vae/ folder or a vae* file): see families/official_dit.py
+        vae/
 
 Parameter counts and dtypes come from the safetensors headers (8-byte length + JSON), never from
 loading weights, so `GET /v1/models` and job validation stay cheap and torch-free. The bundled
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from scenecraft.families import official_dit
 from scenecraft.families.spec import CAPABILITIES, FAMILIES, Capability, FamilySpec, family_of_pipeline, with_steps
 
 BUNDLED_ID = "seed-12M"
@@ -57,7 +61,7 @@ class ModelEntry:
     id: str
     family: FamilySpec
     path: Path
-    layout: str  # "diffusers" | "single-file" | "bundled"
+    layout: str  # "diffusers" | "single-file" | "dit-checkpoint" | "bundled"
     params: int  # the DiT's own parameters (the transformer)
     dtype: str
     native_size: tuple[int, int]  # (width, height)
@@ -65,6 +69,8 @@ class ModelEntry:
     components: dict[str, WeightsInfo] = field(default_factory=dict)
     pose_controlnet: Path | None = None
     problem: str | None = None  # why it cannot run (None: runnable)
+    vae: Path | None = None  # a DiT checkpoint's VAE (folder or file)
+    classes: int = 0  # class-conditional models: labels 0..classes-1 (job field class_label)
 
     @property
     def runnable(self) -> bool:
@@ -93,6 +99,7 @@ class ModelEntry:
             "guidance": {"default": spec.guidance_default},
             "capabilities": dict(self.capabilities),
             "variants": [],
+            "classes": self.classes,
         }
 
 
@@ -112,16 +119,22 @@ def read_header(path: Path) -> dict[str, Any]:
 
 
 def weights_info(files: list[Path]) -> WeightsInfo:
+    header: dict[str, Any] = {}
+    for i, path in enumerate(files):
+        header |= {f"{i}:{k}": v for k, v in read_header(path).items()}
+    return _header_info(header)
+
+
+def _header_info(header: dict[str, Any]) -> WeightsInfo:
     params = size = 0
     dtypes: Counter[str] = Counter()
-    for path in files:
-        for tensor in read_header(path).values():
-            n = 1
-            for d in tensor["shape"]:
-                n *= int(d)
-            params += n
-            size += n * DTYPE_BYTES.get(tensor["dtype"], 4)
-            dtypes[tensor["dtype"]] += n
+    for tensor in header.values():
+        n = 1
+        for d in tensor["shape"]:
+            n *= int(d)
+        params += n
+        size += n * DTYPE_BYTES.get(tensor["dtype"], 4)
+        dtypes[tensor["dtype"]] += n
     dtype = DTYPE_NAMES.get(dtypes.most_common(1)[0][0], "float32") if dtypes else "float32"
     return WeightsInfo(params, size, dtype)
 
@@ -142,7 +155,56 @@ def inspect_path(path: Path, controlnets: dict[str, list[Path]] | None = None) -
         return _inspect_folder(path, controlnets or {})
     if path.is_file() and path.suffix == ".safetensors":
         return _inspect_single_file(path)
-    raise LibraryError(f"{path} is neither a diffusers folder (with model_index.json) nor a .safetensors file")
+    if path.is_dir():
+        return _inspect_dit_folder(path)
+    raise LibraryError(
+        f"{path} is neither a diffusers folder (with model_index.json), a DiT checkpoint folder, "
+        "nor a .safetensors file"
+    )
+
+
+def _inspect_dit_folder(path: Path) -> ModelEntry:
+    """An official DiT checkpoint plus its VAE (families/official_dit.py)."""
+    checkpoint, vae = official_dit.find_weights(path)
+    if checkpoint is None:
+        raise LibraryError(
+            f"{path} has no model_index.json and is not a DiT checkpoint folder "
+            "(exactly one .pt/.pth/.safetensors DiT state dict, plus vae/ or a vae* file)"
+        )
+    try:
+        header = read_header(checkpoint) if checkpoint.suffix == ".safetensors" else official_dit.pt_header(checkpoint)
+    except official_dit.PickleShapeError as exc:
+        raise LibraryError(str(exc)) from None
+    facts = official_dit.dit_facts(header)
+    if facts is None:
+        raise LibraryError(f"{checkpoint} is not a DiT state dict (no {', '.join(official_dit.DIT_KEYS)})")
+    problem = None
+    factor = 8
+    if facts["in_channels"] != 4:
+        problem = f"{checkpoint} works on {facts['in_channels']}-channel pixels; only SD-VAE latent DiTs are entries"
+    elif vae is None:
+        problem = f"{checkpoint} works on SD-VAE latents: put its VAE beside it (a vae/ folder or a vae* file)"
+    elif vae.is_dir():
+        factor = _vae_factor(vae / "config.json", 8)
+    info = _header_info(header)
+    side = facts["input_size"] * factor
+    vae_bytes = weights_info(sorted(vae.glob("*.safetensors"))).bytes if vae is not None and vae.is_dir() else 0
+    if vae is not None and vae.is_file():
+        vae_bytes = vae.stat().st_size
+    return ModelEntry(
+        id=path.name,
+        family=official_dit.dit_spec(facts, factor),
+        path=checkpoint,
+        layout="dit-checkpoint",
+        params=info.params,
+        dtype=info.dtype,
+        native_size=(side, side),
+        weight_bytes=info.bytes + vae_bytes,
+        components={"transformer": info},
+        problem=problem,
+        vae=vae,
+        classes=facts["classes"],
+    )
 
 
 def _inspect_folder(path: Path, controlnets: dict[str, list[Path]]) -> ModelEntry:
