@@ -104,7 +104,10 @@ def test_models_list_shows_the_dit_and_why_the_other_is_not_runnable(
     assert main(["models", "list", "--models-dir", str(dit_dir), "--data-dir", str(tmp_path), "--json"]) == 0
     listed = {m["id"]: m for m in json.loads(capsys.readouterr().out)["models"]}
     assert listed["dit-tiny"]["family"] == "dit" and listed["dit-tiny"]["runnable"] and listed["dit-tiny"]["can"] == []
-    assert not listed["no-vae"]["runnable"]
+    assert not listed["no-vae"]["runnable"] and listed["dit-tiny"]["vae"].endswith("vae")
+    args = ["models", "verify", "dit-tiny", "--models-dir", str(dit_dir), "--data-dir", str(tmp_path)]
+    assert main(args) == 0
+    assert "two 32x32 steps in" in capsys.readouterr().out
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@
       sd35-medium/              ...
       sd35-pose-controlnet/     a ControlNet folder (config.json: SD3ControlNetModel); "pose" in the
                                 name pairs it, as the pose adapter, with the models of its family
-      flux1-dev.safetensors     a single file: recognised and inspected, but running it needs the
-                                rest of its pipeline, so it is listed as not runnable
+      flux1-dev.safetensors     a single-file transformer (SD3, FLUX): runs with the other
+                                components of a diffusers folder of its family and shape (its
+                                "base", families/single_file.py); without one it is not runnable
       dit-xl-2-256/             an official class-conditional DiT checkpoint (.pt or .safetensors)
         DiT-XL-2-256x256.pt     plus its VAE (vae/ folder or a vae* file): see families/official_dit.py
         vae/
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from scenecraft.families import official_dit
+from scenecraft.families import official_dit, single_file
 from scenecraft.families.spec import CAPABILITIES, FAMILIES, Capability, FamilySpec, family_of_pipeline, with_steps
 
 BUNDLED_ID = "seed-12M"
@@ -70,6 +71,7 @@ class ModelEntry:
     pose_controlnet: Path | None = None
     problem: str | None = None  # why it cannot run (None: runnable)
     vae: Path | None = None  # a DiT checkpoint's VAE (folder or file)
+    base: Path | None = None  # a single-file transformer's diffusers folder (its other components)
     classes: int = 0  # class-conditional models: labels 0..classes-1 (job field class_label)
 
     @property
@@ -166,18 +168,17 @@ def inspect_path(path: Path, controlnets: dict[str, list[Path]] | None = None) -
 def _inspect_dit_folder(path: Path) -> ModelEntry:
     """An official DiT checkpoint plus its VAE (families/official_dit.py)."""
     checkpoint, vae = official_dit.find_weights(path)
+    neither = f"{path} is neither a diffusers folder (no model_index.json) nor a DiT checkpoint folder"
     if checkpoint is None:
-        raise LibraryError(
-            f"{path} has no model_index.json and is not a DiT checkpoint folder "
-            "(exactly one .pt/.pth/.safetensors DiT state dict, plus vae/ or a vae* file)"
-        )
+        raise LibraryError(f"{neither} (exactly one .pt/.pth/.safetensors DiT state dict, plus vae/ or a vae* file)")
     try:
         header = read_header(checkpoint) if checkpoint.suffix == ".safetensors" else official_dit.pt_header(checkpoint)
-    except official_dit.PickleShapeError as exc:
-        raise LibraryError(str(exc)) from None
+    except (LibraryError, official_dit.PickleShapeError) as exc:
+        raise LibraryError(f"{neither}: {exc}") from None
     facts = official_dit.dit_facts(header)
     if facts is None:
-        raise LibraryError(f"{checkpoint} is not a DiT state dict (no {', '.join(official_dit.DIT_KEYS)})")
+        keys = ", ".join(official_dit.DIT_KEYS)
+        raise LibraryError(f"{neither}: {checkpoint.name} is not a DiT state dict (no {keys})")
     problem = None
     factor = 8
     if facts["in_channels"] != 4:
@@ -285,6 +286,19 @@ def _inspect_single_file(path: Path) -> ModelEntry:
     info = weights_info([path])
     spec = FAMILIES[family]
     side = 128 * spec.downsample
+    if family not in single_file.SINGLE_FILE_CLASSES:
+        problem = (
+            f"diffusers cannot load a {spec.title} transformer from a single file: "
+            "save it into a diffusers folder of its family (see docs/models.md)"
+        )
+    else:
+        shape = single_file.transformer_shape(header, family)
+        problem = (
+            f"a single-file {spec.title} transformer ({single_file.describe(shape) if shape else 'shape unknown'}) "
+            "runs with the text encoders, tokenizers, VAE and scheduler of a diffusers folder of its family "
+            "with the same transformer shape; there is none in the model library: add one (e.g. the model it "
+            "was fine-tuned from)"
+        )
     return ModelEntry(
         id=path.stem,
         family=spec,
@@ -295,11 +309,36 @@ def _inspect_single_file(path: Path) -> ModelEntry:
         native_size=(side, side),
         weight_bytes=info.bytes,
         components={"transformer": info},
-        problem=(
-            "a single-file transformer needs the rest of its pipeline (text encoders, VAE, scheduler): "
-            "save it into a diffusers folder of its family (see docs/models.md)"
-        ),
+        problem=problem,
     )
+
+
+def _with_base(entry: ModelEntry, entries: dict[str, ModelEntry]) -> ModelEntry:
+    """A single-file entry made runnable by the first diffusers folder of its family and shape."""
+    family = entry.family.name
+    if family not in single_file.SINGLE_FILE_CLASSES:
+        return entry
+    shape = single_file.transformer_shape(read_header(entry.path), family)
+    for base in entries.values():
+        if base.layout != "diffusers" or base.family.name != family or not base.runnable:
+            continue
+        files = sorted((base.path / "transformer").glob("*.safetensors"))
+        header: dict[str, Any] = {}
+        for f in files:
+            header |= read_header(f)
+        if shape is not None and single_file.transformer_shape(header, family) == shape:
+            components = base.components | {"transformer": entry.components["transformer"]}
+            return replace(
+                entry,
+                family=base.family,
+                native_size=base.native_size,
+                components=components,
+                weight_bytes=sum(c.bytes for c in components.values()),
+                pose_controlnet=base.pose_controlnet,
+                problem=None,
+                base=base.path,
+            )
+    return entry
 
 
 def bundled_entry() -> ModelEntry:
@@ -366,4 +405,7 @@ def scan(models_dir: Path | None, default: str = BUNDLED_ID) -> Library:
             skipped[str(child)] = f"id {entry.id!r} is taken by {entries[entry.id].path}"
             continue
         entries[entry.id] = entry
+    for model_id, entry in list(entries.items()):
+        if entry.layout == "single-file":
+            entries[model_id] = _with_base(entry, entries)
     return Library(entries, skipped, default if default in entries else BUNDLED_ID)
