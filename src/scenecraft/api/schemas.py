@@ -297,6 +297,11 @@ class JobCreate(Strict):
     model: ModelId | None = Field(
         default=None, description="an installed model's id (GET /v1/models); omit for the platform default"
     )
+    class_label: Annotated[int, Field(ge=0, le=99_999)] | None = Field(
+        default=None,
+        description="the class of a class-conditional model (family dit, e.g. ImageNet 207); required there, "
+        "refused by text models. The prompt does not steer such a model: it is stored as the job's caption",
+    )
     scene_asset_id: Id | None = None
     subjects: Annotated[list[Subject], Field(max_length=8)] = []
     inpaint: bool = Field(
@@ -436,7 +441,9 @@ class ModelVariant(BaseModel):
 
 class ModelPublic(BaseModel):
     id: str
-    family: str = Field(description="pixart-alpha, pixart-sigma, sana, sd3, flux or scene-dit (the bundled model)")
+    family: str = Field(
+        description="pixart-alpha, pixart-sigma, sana, sd3, flux, dit (class-conditional) or scene-dit (bundled)"
+    )
     default: bool = Field(description="the model of jobs that name none")
     params: int = Field(description="parameters of the DiT itself")
     dtype: str
@@ -448,6 +455,9 @@ class ModelPublic(BaseModel):
     guidance: GuidanceDefault
     capabilities: ModelCapabilities
     variants: list[ModelVariant]
+    classes: int = Field(
+        default=0, description="class-conditional models (family dit): jobs give class_label 0..classes-1; else 0"
+    )
 
 
 class ModelList(BaseModel):
