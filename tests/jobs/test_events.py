@@ -40,6 +40,20 @@ def test_postgres_notify_reaches_another_connection() -> None:
         publisher.close()
 
 
+def test_a_closed_postgres_bus_opens_no_connection() -> None:
+    """A worker thread may publish after the platform closed the bus: it wakes local waiters only
+    and leaves no connection behind (one was found later, open, by the garbage collector)."""
+    url = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    bus = PostgresBus(url)
+    bus.publish("a" * 32)
+    first = bus._publisher
+    assert first is not None and not first.closed
+    bus.close()
+    assert first.closed and bus._publisher is None
+    bus.publish("b" * 32)
+    assert bus._publisher is None
+
+
 def test_redis_pubsub_reaches_another_client() -> None:
     listener, publisher = RedisBus("redis://127.0.0.1:6379/0"), RedisBus("redis://127.0.0.1:6379/0")
     listener.start()

@@ -90,7 +90,7 @@ class PostgresBus(MemoryBus):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._publisher: Any = None
-        self._publish_lock = threading.Lock()
+        self._publish_lock = threading.Lock()  # guards _publisher: publishers and close() race
 
     def _connect(self) -> Any:
         import psycopg
@@ -100,6 +100,8 @@ class PostgresBus(MemoryBus):
     def publish(self, job_id: str) -> None:
         self.local.wake(job_id)  # same-process listeners hear it at once
         with self._publish_lock:
+            if self._stop.is_set():  # closed: a late publish (a worker thread winding down) opens nothing
+                return
             try:
                 if self._publisher is None or self._publisher.closed:
                     self._publisher = self._connect()
@@ -130,8 +132,10 @@ class PostgresBus(MemoryBus):
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        if self._publisher is not None:
-            self._publisher.close()
+        with self._publish_lock:
+            if self._publisher is not None:
+                self._publisher.close()
+            self._publisher = None
 
 
 class RedisBus(MemoryBus):
