@@ -118,7 +118,11 @@ def login(
         user_agent=request.headers.get("user-agent", ""),
     )
     audit.append(
-        session, "auth.login", actor_id=user.id, detail={"second_factor": "enrolment cookie"} if fresh_pass else None, ip=ip
+        session,
+        "auth.login",
+        actor_id=user.id,
+        detail={"second_factor": "enrolment cookie"} if fresh_pass else None,
+        ip=ip,
     )
     session.commit()
     response.set_cookie(
