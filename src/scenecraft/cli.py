@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "effects": ("scenecraft.effects.cli", "apply an effects chain to an image (stills, WebP/GIF animations)"),
     "world": ("scenecraft.world.cli", "procedural scenes: render, sample, score the evaluators"),
     "train": ("scenecraft.train.cli", "train a scene-aware DiT on the scene world (CPU, GPU, torchrun)"),
+    "distill": ("scenecraft.train.distill_cli", "distil a one-pass, few-step student from a scene model"),
 }
 
 
