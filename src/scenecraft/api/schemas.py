@@ -10,6 +10,7 @@ from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, ConfigDict, Field, 
 
 from scenecraft.auth.api_keys import SCOPES
 from scenecraft.effects.chain import Chain, ChainError, parse_chain
+from scenecraft.variants import VARIANTS
 from scenecraft.world.spec import ObjectMaterialName
 
 Scope = Literal["jobs:read", "jobs:write", "assets:read", "assets:write"]
@@ -154,7 +155,9 @@ class JobCreate(Strict):
     negative_prompt: Annotated[str, Field(max_length=2000)] = ""
     width: Annotated[int, Field(ge=32, le=1024, multiple_of=8)] = 64
     height: Annotated[int, Field(ge=32, le=1024, multiple_of=8)] = 64
-    steps: Annotated[int, Field(ge=1, le=200)] = 20
+    steps: Annotated[int, Field(ge=1, le=200)] | None = Field(
+        default=None, description="sampling steps; omit for the variant's own (the bundled model's default: fast)"
+    )
     guidance: Annotated[float, Field(ge=0.0, le=30.0)] = Field(
         default=3.0, description="guidance of the prompt (1 = off); other conditions use the model's defaults"
     )
@@ -165,6 +168,10 @@ class JobCreate(Strict):
         default="euler", description="euler or heun for flow models (seed-12M); ddim or ddpm for epsilon models"
     )
     model: Literal["seed-12M"] = "seed-12M"
+    variant: Annotated[str, Field(min_length=1, max_length=32)] | None = Field(
+        default=None,
+        description="variant of the bundled model (teacher-20, fast-4, ...); omit for the platform's default",
+    )
     scene_asset_id: Id | None = None
     subjects: Annotated[list[Subject], Field(max_length=8)] = []
     inpaint: bool = Field(
@@ -183,6 +190,13 @@ class JobCreate(Strict):
         if chain is not None and not chain.ops:
             raise ValueError("the chain is empty: give at least one op, or leave effects out")
         return chain
+
+    @field_validator("variant")
+    @classmethod
+    def _known_variant(cls, variant: str | None) -> str | None:
+        if variant is not None and variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}; valid variants: {', '.join(VARIANTS)}")
+        return variant
 
     @field_validator("webhook_url")
     @classmethod

@@ -41,6 +41,7 @@ class Engine(Protocol):
         samples: Sequence[Sample],
         *,
         model: str,
+        variant: str | None = None,
         size: int,
         steps: int,
         sampler: str,
@@ -60,30 +61,41 @@ class PipelineEngine:
         self._pipelines: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def _pipeline(self, model: str) -> Any:
+    def _pipeline(self, model: str, variant: str | None = None) -> Any:
+        """The loaded pipeline of ``model``: a variant of the bundled weights (None: the default
+        variant), or the platform's own checkpoint, which has no variants."""
+        if self.checkpoint is not None and variant is not None:
+            raise RequestRejected(f"this platform serves its own checkpoint, which has no variants (got {variant!r})")
         with self._lock:
-            if model not in self._pipelines:
+            key = f"{model}:{variant}"
+            if key not in self._pipelines:
                 import torch
 
                 from scenecraft.pipeline import GenerationPipeline
 
                 if self.threads:
                     torch.set_num_threads(self.threads)
-                from scenecraft.pipeline import BUNDLED
+                if self.checkpoint is None and model == "seed-12M":
+                    pipe = GenerationPipeline.from_variant(variant, device=self.device)
+                else:
+                    from scenecraft.pipeline import BUNDLED
 
-                self._pipelines[model] = GenerationPipeline.from_settings(
-                    model=model, checkpoint=self.checkpoint or BUNDLED, vae=None, device=self.device
-                )
-            return self._pipelines[model]
+                    pipe = GenerationPipeline.from_settings(
+                        model=model, checkpoint=self.checkpoint or BUNDLED, vae=None, device=self.device
+                    )
+                self._pipelines[key] = pipe
+            return self._pipelines[key]
 
-    def load(self, model: str) -> None:
-        self._pipeline(model)
+    def load(self, model: str, variant: str | None = None) -> None:
+        """Loads (and warms up) a pipeline before the first job needs it."""
+        self._pipeline(model, variant)
 
     def generate(
         self,
         samples: Sequence[Sample],
         *,
         model: str,
+        variant: str | None = None,
         size: int,
         steps: int,
         sampler: str,
@@ -93,7 +105,7 @@ class PipelineEngine:
     ) -> list[Image.Image]:
         from scenecraft import pipeline as p
 
-        pipe = self._pipeline(model)
+        pipe = self._pipeline(model, variant)
         try:
             specs = [p.SampleSpec(seed=s.seed, class_label=s.class_label, request=scene_request(s)) for s in samples]
         except ValueError as exc:

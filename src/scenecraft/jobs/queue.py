@@ -63,11 +63,12 @@ def request_hash(params: dict[str, Any]) -> str:
 
 
 def batch_key(params: dict[str, Any]) -> str:
-    """Jobs with equal keys can share one forward pass: same model, size, steps, sampler, guidance.
+    """Jobs with equal keys can share one forward pass: same model, variant, size, steps, sampler, guidance.
     Effects jobs (kind "effects") have no forward pass to share: each gets a key of its own."""
     if params.get("kind") == EFFECTS_KIND:
         return f"{EFFECTS_KIND}:{uuid.uuid4().hex}"
-    return "|".join(str(params.get(k)) for k in ("model", "width", "height", "steps", "sampler", "guidance"))
+    keys = ("model", "variant", "width", "height", "steps", "sampler", "guidance")
+    return "|".join(str(params.get(k)) for k in keys)
 
 
 def enqueue(

@@ -191,6 +191,7 @@ class Worker:
             images = self.engine.generate(
                 samples,
                 model=str(first["model"]),
+                variant=first.get("variant"),
                 size=int(first["width"]),
                 steps=int(first["steps"]),
                 sampler=str(first["sampler"]),

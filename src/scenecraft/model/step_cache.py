@@ -70,7 +70,8 @@ class StepCache:
     def _before_call(self, module: nn.Module, args: tuple[Any, ...]) -> None:
         n = self.calls
         self.calls += 1
-        self._reuse = n >= self.warmup and (n - self.warmup) % self.interval != 0 and len(self._cache) == len(self.blocks)
+        scheduled = n >= self.warmup and (n - self.warmup) % self.interval != 0
+        self._reuse = scheduled and len(self._cache) == len(self.blocks)
         if not self._reuse:
             self.full_calls += 1
 

@@ -46,8 +46,10 @@ class GuidanceEmbedder(nn.Module):
             nn.Linear(len(CONDITIONS) + frequencies, hidden_size), nn.SiLU(), nn.Linear(hidden_size, hidden_size)
         )
         # Zero-out the output, so an untrained embedder changes nothing:
-        nn.init.zeros_(self.mlp[-1].weight)
-        nn.init.zeros_(self.mlp[-1].bias)
+        out = self.mlp[-1]
+        assert isinstance(out, nn.Linear)
+        nn.init.zeros_(out.weight)
+        nn.init.zeros_(out.bias)
 
     def forward(self, scales: Tensor, step: Tensor) -> Tensor:
         # The scales enter as (s - 1): 0 for "as conditioned", the step size as sin-cos features

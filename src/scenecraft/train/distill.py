@@ -209,7 +209,7 @@ class Distiller:
                 for e, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
                     e.lerp_(p.detach(), 1 - decay)
             self.step += 1
-            running.append(float(loss))
+            running.append(float(loss.detach()))
             now = time.perf_counter()
             if now - last_log >= cfg.log_every:
                 self.log(f"step {self.step} loss {sum(running) / len(running):.4f} {now - start:.0f}s")

@@ -21,6 +21,7 @@ from scenecraft.api.deps import ClientIP, JobsRead, JobsWrite, PlatformDep, Sess
 from scenecraft.api.schemas import JobAccepted, JobCreate, JobPage, JobPublic, Progress
 from scenecraft.db.models import Asset, Job, JobEvent
 from scenecraft.jobs import queue
+from scenecraft.variants import get_variant
 
 router = APIRouter(tags=["jobs"])
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
@@ -57,8 +58,15 @@ def owned_job(session: Any, job_id: str, user_id: str) -> Job:
     return job
 
 
-def generation_cost(body: JobCreate) -> int:
-    return max(1, math.ceil(body.width * body.height * body.steps / UNIT))
+def generation_cost(body: JobCreate, steps: int) -> int:
+    return max(1, math.ceil(body.width * body.height * steps / UNIT))
+
+
+def job_steps(body: JobCreate, checkpoint: str | None) -> int:
+    """The steps a job runs: as asked, else its variant's (a platform serving its own checkpoint: 20)."""
+    if body.steps is not None:
+        return body.steps
+    return 20 if checkpoint is not None else get_variant(body.variant).steps
 
 
 @router.post(
@@ -83,7 +91,10 @@ def submit_job(
     ] = None,
 ) -> JobAccepted:
     user = principal.user
-    verdict = platform.limiter.hit(platform.settings.rate_limit_generation, "gen", user.id, cost=generation_cost(body))
+    steps = job_steps(body, platform.settings.checkpoint)
+    verdict = platform.limiter.hit(
+        platform.settings.rate_limit_generation, "gen", user.id, cost=generation_cost(body, steps)
+    )
     if not verdict.allowed:
         raise too_many(verdict, "generation (weighted by size and steps)")
     if body.scene_asset_id is not None:
@@ -100,6 +111,7 @@ def submit_job(
                 ],
             )
     params = body.model_dump(mode="json", exclude={"priority", "webhook_url"})
+    params["steps"] = steps  # the variant's own when the request gives none; stored, so reruns match
     if idempotency_key is not None and params["seed"] is None:
         # the seed must not make a retried request look different: derive it from the key
         params["seed"] = int(hashlib.sha256(idempotency_key.encode()).hexdigest()[:8], 16)
