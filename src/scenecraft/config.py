@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     model: str = "seed-12M"
     checkpoint: str | None = None  # None: the bundled weights of the model
     device: str = "cpu"
+    # torch.compile the model at worker start (a warm-up generation compiles it); off: on these
+    # CPUs it does not pay for the bundled model (benchmarks/results/speed.json, docs/results.md).
+    compile_model: bool = False
 
     @classmethod
     def settings_customise_sources(

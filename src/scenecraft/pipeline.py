@@ -33,6 +33,7 @@ from scenecraft.model.checkpoints import (
     read_state_dict,
 )
 from scenecraft.model.conditioning import CONDITIONS, INPAINT, Conditions, SceneDiT
+from scenecraft.model.step_cache import StepCache
 from scenecraft.model.student import STUDENT_FORMAT, is_student, load_student, pack
 from scenecraft.sampling import (
     OFFICIAL_DIT_CHANNELS,
@@ -111,6 +112,10 @@ class GenerationPipeline:
         self._preview_map: tuple[Tensor, Tensor] | None = None
         self.conditioner = conditioner
         self.variant: Variant | None = None  # set by from_variant
+        # FORA step caching (model.step_cache): reuse block outputs for interval - 1 of every
+        # interval model calls. None = exact, the default; see docs/results.md for its error.
+        self.step_cache: int | None = None
+        self.compiled = False
 
     # ----------------------------------------------------------------------------------------
     # Construction
@@ -203,6 +208,19 @@ class GenerationPipeline:
         pipe.variant = chosen
         return pipe
 
+    def compile(self) -> None:
+        """``torch.compile`` (inductor) the model's forward and the VAE's decoder, for fixed shapes.
+
+        Exact up to float round-off; the first call of each shape compiles (tens of seconds on a
+        CPU), so a worker warms up with one generation before it takes jobs. Not combined with
+        ``step_cache`` (the cache swaps block forwards, which a compiled graph has inlined).
+        """
+        self.model.forward = torch.compile(self.model.forward, dynamic=False)  # type: ignore[method-assign]
+        if isinstance(self.decoder, LatentDecoder):
+            vae = self.decoder.vae
+            vae.decoder.forward = torch.compile(vae.decoder.forward, dynamic=False)
+        self.compiled = True
+
     # ----------------------------------------------------------------------------------------
     # Sampling
     # ----------------------------------------------------------------------------------------
@@ -264,6 +282,25 @@ class GenerationPipeline:
         # arithmetic on x would cost more precision than the model's own bf16 matmuls.
         x = torch.stack([torch.randn(self.model.in_channels, h, w, generator=g) for g in generators])
         x = x.to(self.device)
+        if self.step_cache is not None:
+            if self.compiled:
+                raise GenerationError("step caching and compilation do not combine: use one")
+            with StepCache(self.model, interval=self.step_cache):
+                return self._sample(specs, x, steps, sampler, guidance, condition_scales, callback, generators)
+        return self._sample(specs, x, steps, sampler, guidance, condition_scales, callback, generators)
+
+    def _sample(
+        self,
+        specs: Sequence[SampleSpec],
+        x: Tensor,
+        steps: int,
+        sampler: str,
+        guidance: float,
+        condition_scales: Mapping[str, float] | None,
+        callback: Callable[[SamplerStep], None] | None,
+        generators: list[torch.Generator],
+    ) -> Tensor:
+        null = self.model.config.num_classes
         if isinstance(self.model, SceneDiT):
             return self._sample_scene(specs, x, steps, sampler, guidance, condition_scales, callback)
         labels = torch.tensor([null if s.class_label is None else s.class_label for s in specs], device=self.device)

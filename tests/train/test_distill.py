@@ -30,7 +30,7 @@ def test_targets_are_average_velocities() -> None:
     shard = straight_shard(3, 0)
     examples = Examples([shard])
     rows = torch.tensor([0, 1, 2])
-    xa, packed, cond, target = examples.batch(rows, torch.tensor([1, 2, 4]), torch.tensor([0, 1, 3]))
+    xa, packed, _, target = examples.batch(rows, torch.tensor([1, 2, 4]), torch.tensor([0, 1, 3]))
     x = shard.x.float()
     expected = torch.stack([x[0, 0] - x[0, 4], (x[1, 2] - x[1, 4]) * 2, (x[2, 3] - x[2, 4]) * 4])
     torch.testing.assert_close(target, expected)

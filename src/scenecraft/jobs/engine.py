@@ -54,10 +54,11 @@ class Engine(Protocol):
 class PipelineEngine:
     """Wraps scenecraft.pipeline.GenerationPipeline; one loaded pipeline per model name."""
 
-    def __init__(self, checkpoint: str | None, device: str, threads: int | None = None) -> None:
+    def __init__(self, checkpoint: str | None, device: str, threads: int | None = None, compile: bool = False) -> None:
         self.checkpoint = checkpoint
         self.device = device
         self.threads = threads
+        self.compile = compile
         self._pipelines: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -83,6 +84,9 @@ class PipelineEngine:
                     pipe = GenerationPipeline.from_settings(
                         model=model, checkpoint=self.checkpoint or BUNDLED, vae=None, device=self.device
                     )
+                if self.compile:
+                    pipe.compile()
+                    _warm_up(pipe)
                 self._pipelines[key] = pipe
             return self._pipelines[key]
 
@@ -125,6 +129,20 @@ class PipelineEngine:
         except p.GenerationError as exc:
             raise RequestRejected(str(exc)) from None
         return images
+
+
+def _warm_up(pipe: Any) -> None:
+    """One small generation, so a compiled pipeline compiles before the first job, not during it."""
+    from scenecraft.pipeline import SampleSpec
+
+    native = pipe.model.config.input_size * pipe.decoder.downsample
+    steps = pipe.variant.steps if pipe.variant is not None else 1
+    pipe.generate(
+        [SampleSpec(seed=0, request=scene_request(Sample(seed=0, prompt="a red cube")))],
+        size=native,
+        steps=steps,
+        sampler="euler" if pipe.objective == "flow" else "ddim",
+    )
 
 
 def scene_request(sample: Sample) -> Any:

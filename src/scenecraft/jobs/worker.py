@@ -416,7 +416,7 @@ class WorkerPool:
             store=platform.store,
             bus=platform.bus,
             policy=platform.policy,
-            engine_factory=lambda: PipelineEngine(settings.checkpoint, settings.device),
+            engine_factory=lambda: PipelineEngine(settings.checkpoint, settings.device, compile=settings.compile_model),
             count=count,
             metrics=platform.metrics,
             preview_every=settings.preview_every_steps,

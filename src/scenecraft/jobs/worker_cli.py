@@ -54,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "pipeline":
 
         def factory() -> Engine:
-            return PipelineEngine(settings.checkpoint, settings.device, threads=args.threads)
+            return PipelineEngine(
+                settings.checkpoint, settings.device, threads=args.threads, compile=settings.compile_model
+            )
     else:
         module, _, name = args.engine.partition(":")
         factory = getattr(importlib.import_module(module), name)
