@@ -78,3 +78,35 @@ def test_config_errors(tmp_path: Path) -> None:
         DistillConfig(out=tmp_path, shards=[tmp_path], init=tmp_path, max_steps=1).validate()
     with pytest.raises(ValueError, match="needs an end"):
         DistillConfig(out=tmp_path, shards=[tmp_path, tmp_path], init=tmp_path).validate()
+
+
+def test_pruning_drops_the_block_that_does_nothing_first() -> None:
+    from scenecraft.model.student import pack, student_from
+    from scenecraft.train.prune import choose_blocks
+
+    model = student_from(teacher(depth=4)).eval()
+    with torch.no_grad():  # block 2 becomes the identity and the last grounding (which a depth of
+        # 3 has no room for) is gated off: removing block 2 changes nothing
+        model.ground_blocks[1].gamma.zero_()
+        model.blocks[2].adaLN_modulation[-1].weight.zero_()
+        model.blocks[2].adaLN_modulation[-1].bias.zero_()
+        model.cross_blocks[2].proj.weight.zero_()
+        model.cross_blocks[2].proj.bias.zero_()
+        # One-step trajectories made by the model itself: the full model's loss is (nearly) zero.
+        shard = straight_shard(2, 0, steps=1)
+        x1 = shard.x[:, 0].float()
+        scales = torch.tensor([3.0, 1.5, 2.0, 1.5, 1.0]).expand(2, -1)
+        v = model(
+            x1,
+            pack(torch.full((2,), 1000.0), scales, 1.0),
+            shard.cond.map(lambda t: t.float() if t.is_floating_point() else t),
+        )
+        shard.x = torch.stack([x1, x1 - v], dim=1).half()
+    held = Examples([shard])
+    keep, log = choose_blocks(model, held, drop=1, step_counts=(1,))
+    assert keep == [0, 1, 3]
+    assert log[0]["keep"] == [0, 1, 2, 3] and len(log) == 5
+    losses = {m["drop"]: m["loss"] for m in log[1:]}
+    assert losses[2] < 1e-4 and min(losses[0], losses[1], losses[3]) > 100 * losses[2]
+    with pytest.raises(ValueError, match="can drop 1 to 3"):
+        choose_blocks(model, held, drop=4)

@@ -51,6 +51,7 @@ class DistillConfig:
     log_every: float = 60.0
     seed: int = 0
     keep_blocks: list[int] | None = None  # depth pruning: the blocks the student keeps
+    device: str = "cpu"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -80,14 +81,14 @@ def initial_student(init: Path, keep_blocks: list[int] | None) -> SceneDiT:
 class Examples:
     """All shards in memory, flattened to (trajectory, scales) rows with their conditions."""
 
-    def __init__(self, shards: list[Shard]):
+    def __init__(self, shards: list[Shard], device: torch.device | str = "cpu"):
         steps = {s.steps for s in shards}
         if len(steps) != 1:
             raise ValueError(f"shards of different step counts: {sorted(steps)}")
         self.steps = steps.pop()
-        self.x = torch.cat([s.x for s in shards])  # (N, steps + 1, 3, S, S) float16
-        self.cond = Conditions.cat([s.cond for s in shards])
-        scales = torch.cat([s.scales[None].expand(len(s), -1) for s in shards])
+        self.x = torch.cat([s.x for s in shards]).to(device)  # (N, steps + 1, 3, S, S) float16
+        self.cond = Conditions.cat([s.cond for s in shards]).map(lambda v: v.to(device))
+        scales = torch.cat([s.scales[None].expand(len(s), -1) for s in shards]).to(device)
         # absent conditions enter the student as scale 1 (nothing to push)
         self.scales = torch.where(self.cond.present, scales, torch.ones_like(scales))
 
@@ -96,6 +97,7 @@ class Examples:
 
     def batch(self, rows: Tensor, counts: Tensor, points: Tensor) -> tuple[Tensor, Tensor, Conditions, Tensor]:
         """Inputs and targets: rows (B,), step counts K (B,), grid points i (B,) with 0 <= i < K."""
+        rows, counts, points = rows.to(self.x.device), counts.to(self.x.device), points.to(self.x.device)
         stride = self.steps // counts  # teacher steps per student step
         a, b = points * stride, (points + 1) * stride
         xa = self.x[rows, a].float()
@@ -115,7 +117,7 @@ def held_out_loss(model: SceneDiT, held: Examples, step_counts: tuple[int, ...])
         for k in step_counts:
             total, n = 0.0, 0
             for i in range(k):
-                rows = torch.arange(len(held))
+                rows = torch.arange(len(held), device=held.x.device)
                 xa, packed, cond, target = held.batch(rows, torch.full_like(rows, k), torch.full_like(rows, i))
                 total += float(F.mse_loss(model(xa, packed, cond), target)) * len(rows)
                 n += len(rows)
@@ -130,21 +132,22 @@ class Distiller:
         torch.manual_seed(cfg.seed)
         self.generator = torch.Generator().manual_seed(cfg.seed)
         cfg.out.mkdir(parents=True, exist_ok=True)
-        self.model = initial_student(cfg.init, cfg.keep_blocks)
-        self.ema = initial_student(cfg.init, cfg.keep_blocks).requires_grad_(False)
+        self.device = torch.device(cfg.device)
+        self.model = initial_student(cfg.init, cfg.keep_blocks).to(self.device)
+        self.ema = initial_student(cfg.init, cfg.keep_blocks).to(self.device).requires_grad_(False)
         self.ema.load_state_dict(self.model.state_dict())
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=0.0)
         self.step = 0
         state = cfg.out / "state.pt"
         if state.is_file():
-            saved = torch.load(state, map_location="cpu", weights_only=True)
+            saved = torch.load(state, map_location=self.device, weights_only=True)
             self.model.load_state_dict(saved["model"])
             self.ema.load_state_dict(saved["ema"])
             self.opt.load_state_dict(saved["opt"])
             self.step = int(saved["step"])
             self.log(f"resumed {state} at step {self.step}")
         shards = [load_shard(p) for p in cfg.shards]
-        self.train_set, self.held = Examples(shards[1:]), Examples(shards[:1])
+        self.train_set, self.held = Examples(shards[1:], self.device), Examples(shards[:1], self.device)
         for k in cfg.step_counts:
             if self.train_set.steps % k:
                 raise ValueError(f"a {k}-step student does not fit the teacher's {self.train_set.steps} steps")

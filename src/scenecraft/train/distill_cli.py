@@ -51,6 +51,24 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="stop at this optimizer step (resumed ones count)")
     parser.add_argument("--seconds", type=float, default=None, help="stop training after this many seconds")
     parser.add_argument("--save-every", type=float, default=300.0, help="seconds between checkpoints")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda (both stages)")
+    parser.add_argument(
+        "--drop-blocks", type=int, default=None, help="depth pruning: drop this many blocks, chosen by measurement"
+    )
+
+
+def _measured_keep(init: Path, shards: list[Path], drop: int, out: Path) -> list[int]:
+    """The blocks to keep, chosen on the held-out shard (train.prune); the measurements go to OUT."""
+    from scenecraft.train.distill import Examples, initial_student
+    from scenecraft.train.prune import choose_blocks
+    from scenecraft.train.trajectories import load_shard
+
+    if (out / "pruning.json").is_file():  # a resumed run keeps its choice
+        return list(json.loads((out / "pruning.json").read_text())["keep"])
+    keep, log = choose_blocks(initial_student(init, None), Examples([load_shard(shards[0])]), drop)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pruning.json").write_text(json.dumps({"keep": keep, "measurements": log}, indent=2) + "\n")
+    return keep
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,7 +86,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give --steps or --seconds: distillation needs an end")
     folder = args.trajectories or args.out / "trajectories"
     try:
-        shards = cache_trajectories(args.teacher, folder, args.shards, batch=args.batch, seconds=args.cache_seconds)
+        shards = cache_trajectories(
+            args.teacher, folder, args.shards, batch=args.batch, seconds=args.cache_seconds, device=args.device
+        )
+        keep = args.keep_blocks
+        if args.drop_blocks is not None and keep is None:
+            keep = _measured_keep(args.init or args.teacher, shards, args.drop_blocks, args.out)
         cfg = DistillConfig(
             out=args.out,
             shards=shards,
@@ -80,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
             max_steps=args.steps,
             seconds=args.seconds,
             save_every=args.save_every,
-            keep_blocks=args.keep_blocks,
+            keep_blocks=keep,
+            device=args.device,
             extra={"teacher": args.teacher.name},
         )
         result = Distiller(cfg).train()

@@ -82,7 +82,7 @@ def teacher_shard(pipe: Any, index: int, batch: int, size: int, steps: int) -> S
     specs = [SampleSpec(seed=TRAJECTORY_SEED * 1000 + index * batch + k, request=r) for k, r in enumerate(requests)]
     states: list[Tensor] = []
     first = torch.stack([torch.randn(3, size, size, generator=torch.Generator().manual_seed(s.seed)) for s in specs])
-    states.append(first)
+    states.append(first)  # the pipeline draws the same noise from the same seeds
     text = scales.pop("text")
     pipe.sample(
         specs,
@@ -124,6 +124,7 @@ def cache_trajectories(
     size: int = 64,
     steps: int = 20,
     seconds: float | None = None,
+    device: str = "cpu",
 ) -> list[Path]:
     """Writes shards 0..shards-1 into ``folder`` (those present are kept); returns the ones there.
 
@@ -141,7 +142,7 @@ def cache_trajectories(
         if seconds is not None and time.perf_counter() - start >= seconds:
             break
         if pipe is None:
-            pipe = GenerationPipeline.from_settings("seed-12M", checkpoint=teacher)
+            pipe = GenerationPipeline.from_settings("seed-12M", checkpoint=teacher, device=device)
         t0 = time.perf_counter()
         save_shard(teacher_shard(pipe, index, batch, size, steps), path)
         print(f"trajectories: shard {index} in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
