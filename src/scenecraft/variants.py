@@ -14,7 +14,10 @@ validates job requests against it without importing torch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"  # the bundled weights (pipeline.BUNDLED_DIR)
 
 TEACHER_WEIGHTS = "seed-12M.safetensors"
 STUDENT_WEIGHTS = "seed-12M-student.safetensors"
@@ -30,6 +33,11 @@ class Variant:
     passes_per_step: int  # forward passes per step (the teacher's: at most, with every condition given)
     description: str
     trained_steps: tuple[int, ...] | None = None  # step counts a student learnt (others run, unmeasured)
+
+    @property
+    def available(self) -> bool:
+        """Whether this install has the variant's weights (a student not yet distilled has none)."""
+        return (WEIGHTS_DIR / self.weights).is_file()
 
     def public(self) -> dict[str, Any]:
         return {
@@ -70,14 +78,14 @@ DEFAULT_VARIANT = "teacher-20"
 
 def get_variant(variant_id: str | None) -> Variant:
     """The named variant (None: the default); a VariantError lists the valid ids otherwise."""
-    if variant_id is None:
-        return VARIANTS[DEFAULT_VARIANT]
-    try:
-        return VARIANTS[variant_id]
-    except KeyError:
-        raise VariantError(f"unknown variant {variant_id!r}; valid variants: {', '.join(VARIANTS)}") from None
+    variant = VARIANTS[DEFAULT_VARIANT] if variant_id is None else VARIANTS.get(variant_id)
+    if variant is None or not variant.available:
+        valid = ", ".join(v.id for v in VARIANTS.values() if v.available)
+        what = "unknown" if variant is None else "not installed:"
+        raise VariantError(f"{what} variant {variant_id!r}; valid variants: {valid}")
+    return variant
 
 
 def list_variants() -> list[dict[str, Any]]:
-    """The variants as ``GET /v1/models`` lists them: id, steps, passes_per_step, default."""
-    return [v.public() for v in VARIANTS.values()]
+    """The installed variants as ``GET /v1/models`` lists them: id, steps, passes_per_step, default."""
+    return [v.public() for v in VARIANTS.values() if v.available]

@@ -10,7 +10,7 @@ from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, ConfigDict, Field, 
 
 from scenecraft.auth.api_keys import SCOPES
 from scenecraft.effects.chain import Chain, ChainError, parse_chain
-from scenecraft.variants import VARIANTS
+from scenecraft.variants import get_variant
 from scenecraft.world.spec import ObjectMaterialName
 
 Scope = Literal["jobs:read", "jobs:write", "assets:read", "assets:write"]
@@ -194,8 +194,8 @@ class JobCreate(Strict):
     @field_validator("variant")
     @classmethod
     def _known_variant(cls, variant: str | None) -> str | None:
-        if variant is not None and variant not in VARIANTS:
-            raise ValueError(f"unknown variant {variant!r}; valid variants: {', '.join(VARIANTS)}")
+        if variant is not None:
+            get_variant(variant)  # a VariantError (a ValueError) names the valid ones
         return variant
 
     @field_validator("webhook_url")
