@@ -9,8 +9,8 @@ them in turns, round by round (A B C ... A B C ...), so the noise of a shared ma
 
 - seconds per image at batch 1: the CLI's request (a prompt, its subjects planned from it);
 - seconds per image at batch 8: eight held-out requests in one call;
-- peak memory: each variant in a fresh process of its own, one batch-1 image (``VmHWM``, loading
-  included).
+- peak memory: each variant in a fresh process of its own, one batch-1 image of one step (``VmHWM``,
+  loading included; every step runs the same passes).
 
 Quality: every metric of ``benchmarks/quality.py`` (its ``generate`` and ``score_mode``), for the
 held-out requests of the modes full, context and prompt, same seeds for every variant. The
@@ -82,8 +82,8 @@ def timed_in_turns(
 ) -> dict[str, dict[str, Any]]:
     pipes = {v: load(v) for v in ids}
     one, eight = [cli_spec()], batch_specs()
-    for v, (pipe, steps) in pipes.items():  # warm-up, untimed
-        generate_seconds(pipe, steps, one)
+    for v, (pipe, _) in pipes.items():  # warm-up, untimed: one step runs every kernel a step runs
+        generate_seconds(pipe, 1, one)
         print(f"warm {v}", file=sys.stderr, flush=True)
     times: dict[str, dict[str, list[float]]] = {v: {"b1": [], "b8": []} for v in ids}
     for r in range(max(repeats, batch8_repeats)):
@@ -113,10 +113,11 @@ def _teacher_passes(pipe: Any) -> int:
 
 
 def peak_memory(variant: str) -> float:
-    """MiB high-water mark of a fresh process that loads ``variant`` and makes one image."""
+    """MiB high-water mark of a fresh process that loads ``variant`` and makes one image (of one
+    step: every step runs the same passes, so the peak of one is the peak of all)."""
     code = (
         "import sys; sys.path.insert(0, 'benchmarks'); import speed; "
-        f"pipe, steps = speed.load({variant!r}); speed.generate_seconds(pipe, steps, [speed.cli_spec()]); "
+        f"pipe, steps = speed.load({variant!r}); speed.generate_seconds(pipe, 1, [speed.cli_spec()]); "
         "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

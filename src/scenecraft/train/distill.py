@@ -52,10 +52,11 @@ class DistillConfig:
     seed: int = 0
     keep_blocks: list[int] | None = None  # depth pruning: the blocks the student keeps
     device: str = "cpu"
+    hold_out: bool = True  # False: train on every shard (the held-out loss is then in-sample)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        if len(self.shards) < 2:
+        if len(self.shards) < (2 if self.hold_out else 1):
             raise ValueError(f"need at least 2 trajectory shards (the first is held out), got {len(self.shards)}")
         if len(self.step_counts) != len(self.step_weights) or not self.step_counts:
             raise ValueError("step_counts and step_weights must have the same, non-zero length")
@@ -147,7 +148,8 @@ class Distiller:
             self.step = int(saved["step"])
             self.log(f"resumed {state} at step {self.step}")
         shards = [load_shard(p) for p in cfg.shards]
-        self.train_set, self.held = Examples(shards[1:], self.device), Examples(shards[:1], self.device)
+        train = shards[1:] if cfg.hold_out else shards
+        self.train_set, self.held = Examples(train, self.device), Examples(shards[:1], self.device)
         for k in cfg.step_counts:
             if self.train_set.steps % k:
                 raise ValueError(f"a {k}-step student does not fit the teacher's {self.train_set.steps} steps")
@@ -165,6 +167,7 @@ class Distiller:
             "teacher_steps": self.train_set.steps,
             "trajectories": len(self.train_set),
             "held_out_loss": losses or {},
+            "held_out_in_sample": not cfg.hold_out,
         }
         if cfg.keep_blocks is not None:
             extra["kept_blocks"] = cfg.keep_blocks

@@ -53,6 +53,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-every", type=float, default=300.0, help="seconds between checkpoints")
     parser.add_argument("--device", default="cpu", help="cpu, cuda (both stages)")
     parser.add_argument(
+        "--no-hold-out", action="store_true", help="train on every shard (the held-out loss is then in-sample)"
+    )
+    parser.add_argument(
         "--drop-blocks", type=int, default=None, help="depth pruning: drop this many blocks, chosen by measurement"
     )
 
@@ -105,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
             save_every=args.save_every,
             keep_blocks=keep,
             device=args.device,
+            hold_out=not args.no_hold_out,
             extra={"teacher": args.teacher.name},
         )
         result = Distiller(cfg).train()
