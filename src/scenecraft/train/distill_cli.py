@@ -48,6 +48,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--step-counts", type=_counts, default=(1, 2, 4, 20), help="student step counts learnt")
     parser.add_argument("--train-batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--warmup", type=int, default=50, help="linear learning-rate warm-up steps")
     parser.add_argument("--steps", type=int, default=None, help="stop at this optimizer step (resumed ones count)")
     parser.add_argument("--seconds", type=float, default=None, help="stop training after this many seconds")
     parser.add_argument("--save-every", type=float, default=300.0, help="seconds between checkpoints")
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
             step_weights=tuple(2.0 if k == 4 else 1.0 for k in args.step_counts),
             batch=args.train_batch,
             lr=args.lr,
+            warmup=args.warmup,
             max_steps=args.steps,
             seconds=args.seconds,
             save_every=args.save_every,
