@@ -47,11 +47,20 @@ TODAY = "today"  # the teacher at 30 steps: the CLI's default before variants
 SIZE = 64
 
 
+STUDENT: Path | None = None  # --student: the students' weights when they are not installed
+
+
 def load(variant: str) -> tuple[Any, int]:
     """(pipeline, steps) of a variant id, or of ``today``."""
     from scenecraft.pipeline import GenerationPipeline
+    from scenecraft.variants import STUDENT_WEIGHTS, VARIANTS
 
-    pipe = GenerationPipeline.from_variant("teacher-20" if variant == TODAY else variant)
+    chosen = VARIANTS["teacher-20" if variant == TODAY else variant]
+    if STUDENT is not None and chosen.weights == STUDENT_WEIGHTS:
+        pipe = GenerationPipeline.from_settings("seed-12M", checkpoint=STUDENT)
+        pipe.variant = chosen
+    else:
+        pipe = GenerationPipeline.from_variant(chosen.id)
     assert pipe.variant is not None
     return pipe, 30 if variant == TODAY else pipe.variant.steps
 
@@ -115,9 +124,12 @@ def _teacher_passes(pipe: Any) -> int:
 def peak_memory(variant: str) -> float:
     """MiB high-water mark of a fresh process that loads ``variant`` and makes one image (of one
     step: every step runs the same passes, so the peak of one is the peak of all)."""
+    student = f"speed.STUDENT = speed.Path({str(STUDENT)!r}); " if STUDENT is not None else ""
     code = (
         "import sys; sys.path.insert(0, 'benchmarks'); import speed; "
-        f"pipe, steps = speed.load({variant!r}); speed.generate_seconds(pipe, 1, [speed.cli_spec()]); "
+        + student
+        + f"pipe, steps = speed.load({variant!r}); "
+        f" speed.generate_seconds(pipe, 1, [speed.cli_spec()]); "
         "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -178,7 +190,10 @@ def main() -> None:
     parser.add_argument("--quality-variants", nargs="+", default=None, help="variants scored (default: all)")
     parser.add_argument("--batch8-skip", nargs="+", default=[], help="variants not timed at batch 8")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--student", type=Path, default=None, help="students' weights, if not installed")
     args = parser.parse_args()
+    global STUDENT
+    STUDENT = args.student
 
     timing = timed_in_turns(args.variants, args.repeats, args.batch8_repeats, args.batch8_skip)
     scored = args.quality_variants or args.variants
@@ -214,6 +229,7 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
         "modes": args.modes,
+        "student": str(args.student) if args.student else "installed",
         "criterion": "within_2pct: quality_score >= 0.98 x teacher-20's (mean of the 5 metrics over the modes)",
         "rows": rows,
     }

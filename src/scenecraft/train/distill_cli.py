@@ -84,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"teacher weights not found: {args.teacher}")
     if args.init is not None and not args.init.is_file():
         raise UsageError(f"--init weights not found: {args.init}")
-    if args.shards < 2 or args.batch < 1:
-        raise UsageError("--shards must be >= 2 (one is held out) and --batch >= 1")
+    if args.shards < (1 if args.no_hold_out else 2) or args.batch < 1:
+        raise UsageError("--shards must be >= 2 (one is held out; >= 1 with --no-hold-out) and --batch >= 1")
     if args.steps is None and args.seconds is None:
         raise UsageError("give --steps or --seconds: distillation needs an end")
     folder = args.trajectories or args.out / "trajectories"
