@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from scenecraft.model.checkpoints import CheckpointError, load_scene_model, read_scene_metadata
-from scenecraft.model.conditioning import CONDITIONS, Conditions, SceneDiT
-from scenecraft.model.student import STUDENT_FORMAT, is_student, load_student, pack, save_student, student_from
+from scenecraft.model.conditioning import Conditions, SceneDiT
+from scenecraft.model.student import STUDENT_FORMAT, load_student, pack, save_student, student_from
 from scenecraft.train.trajectories import Shard, load_shard
 
 
@@ -232,10 +232,4 @@ class Distiller:
         return {"step": self.step, "held_out_loss": losses}
 
 
-def teacher_held_out(init: Path, held_shard: Path, step_counts: tuple[int, ...]) -> dict[str, float]:
-    """The same held-out loss for the untrained student (the teacher's conditional velocity)."""
-    model = initial_student(init, None)
-    return held_out_loss(model, Examples([load_shard(held_shard)]), step_counts)
-
-
-__all__ = ["CONDITIONS", "DistillConfig", "Distiller", "Examples", "held_out_loss", "initial_student", "is_student"]
+__all__ = ["DistillConfig", "Distiller", "Examples", "held_out_loss", "initial_student"]
