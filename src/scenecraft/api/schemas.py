@@ -297,6 +297,11 @@ class JobCreate(Strict):
     model: ModelId | None = Field(
         default=None, description="an installed model's id (GET /v1/models); omit for the platform default"
     )
+    variant: Annotated[str, Field(min_length=1, max_length=32)] | None = Field(
+        default=None,
+        description="variant of the bundled model (GET /v1/models `variants`: teacher-20, fast-4, ...); omit for "
+        "the platform's default; other models have none",
+    )
     scene_asset_id: Id | None = None
     subjects: Annotated[list[Subject], Field(max_length=8)] = []
     inpaint: bool = Field(
