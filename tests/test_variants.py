@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from fastapi.exceptions import RequestValidationError
 
+from scenecraft.api.job_models import checked_params
 from scenecraft.api.schemas import JobCreate
+from scenecraft.families.library import bundled_entry
 from scenecraft.variants import DEFAULT_VARIANT, VARIANTS, VariantError, get_variant, list_variants
 
 SPEED = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "speed.json"
@@ -29,10 +31,16 @@ def test_unknown_variant_is_named() -> None:
     assert get_variant(None).id == DEFAULT_VARIANT
     with pytest.raises(VariantError, match="unknown variant 'turbo'; valid variants: teacher-20"):
         get_variant("turbo")
-    with pytest.raises(ValidationError, match="unknown variant 'turbo'"):
-        JobCreate(prompt="a cube", variant="turbo")
-    assert JobCreate(prompt="a cube", variant="teacher-20").variant == "teacher-20"
-    assert JobCreate(prompt="a cube").steps is None  # resolved to the variant's own by the route
+    bundled = bundled_entry()
+    with pytest.raises(RequestValidationError, match="unknown variant 'turbo'"):
+        checked_params(JobCreate(prompt="a cube", variant="turbo"), bundled)
+    params = checked_params(JobCreate(prompt="a cube"), bundled)  # omitted: the default, by its id
+    assert params["variant"] == DEFAULT_VARIANT and params["steps"] == get_variant(None).steps
+    assert checked_params(JobCreate(prompt="a cube", variant="teacher-20", steps=7), bundled)["steps"] == 7
+    # a platform serving its own checkpoint has no variants
+    assert checked_params(JobCreate(prompt="a cube"), bundled, has_variants=False)["variant"] is None
+    with pytest.raises(RequestValidationError, match="has no variants"):
+        checked_params(JobCreate(prompt="a cube", variant="teacher-20"), bundled, has_variants=False)
 
 
 @pytest.mark.skipif(not SPEED.is_file(), reason="benchmarks/speed.py has not been run")
