@@ -124,7 +124,7 @@ class GenerationPipeline:
     @classmethod
     def from_settings(
         cls,
-        model: str = "seed-12M",
+        model: str | None = "seed-12M",
         checkpoint: str | Path | None = BUNDLED,
         vae: str | Path | None = None,
         device: str | torch.device = "cpu",
@@ -138,10 +138,11 @@ class GenerationPipeline:
         ``text_encoder`` is then a local transformers folder (default all-MiniLM-L6-v2).
         With ``vae`` the model works on SD-VAE latents (4 channels); without, in pixel space.
         ``checkpoint=None`` gives random weights (seed 0) — for tests of the plumbing only: their
-        images are noise-like patterns, never results.
+        images are noise-like patterns, never results. ``model=None`` takes the whole shape from
+        the checkpoint's tensors (``infer_dit_config``), for checkpoints of no named config.
         """
         if checkpoint == BUNDLED:
-            if model not in BUNDLED_MODELS:
+            if model is None or model not in BUNDLED_MODELS:
                 raise CheckpointError(
                     f"no bundled weights for {model}; bundled: {', '.join(BUNDLED_MODELS)}; give a checkpoint"
                 )
@@ -178,9 +179,16 @@ class GenerationPipeline:
                 overrides["num_classes"] = saved.num_classes
                 overrides["learn_sigma"] = saved.learn_sigma
             with torch.device("meta"):  # no memory for weights that the checkpoint replaces
-                net = build_dit(model, **overrides)
+                if model is not None:
+                    net = build_dit(model, **overrides)
+                elif saved is not None:
+                    net = DiT(saved)  # its own shape; in_channels was checked against the VAE above
+                else:
+                    raise CheckpointError(f"{checkpoint} is not a DiT state dict: its shape cannot be inferred")
             load_weights(net, state, source=f"checkpoint {checkpoint}", assign=True)
         else:
+            if model is None:
+                raise CheckpointError("random weights need a named model config")
             with torch.random.fork_rng(devices=[]):  # seed 0 without touching the caller's RNG
                 torch.manual_seed(0)
                 net = build_dit(model, in_channels=in_channels, input_size=32)

@@ -23,7 +23,7 @@ def test_inspect_names_what_a_path_is_not(tmp_path: Path, capsys: pytest.Capture
     with pytest.raises(SystemExit) as exit_info:
         main(["models", "inspect", str(tmp_path)])
     assert exit_info.value.code == 2
-    assert "neither a diffusers folder (with model_index.json) nor a .safetensors file" in capsys.readouterr().err
+    assert "is neither a diffusers folder (no model_index.json) nor a DiT checkpoint folder" in capsys.readouterr().err
 
 
 def test_verify_loads_a_model_and_makes_an_image(

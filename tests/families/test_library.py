@@ -75,14 +75,16 @@ def test_public_entries_have_the_agreed_shape(models_dir: Path) -> None:
         "guidance",
         "capabilities",
         "variants",
+        "classes",  # added after the agreed shape, for class-conditional DiTs (docs/api.md); 0 here
     }
+    assert sd3["classes"] == 0
     assert sd3["size"] == {"min": 32, "max": 2048, "multiple_of": 4} and sd3["native_size"] == [32, 32]
     assert sd3["steps"] == {"min": 1, "max": 100, "default": 28} and sd3["samplers"] == ["flow-euler"]
     assert public[BUNDLED_ID]["params"] == 14_279_200 and public[BUNDLED_ID]["variants"] == list_variants()
     assert public[BUNDLED_ID]["square_only"] is True and sd3["square_only"] is False
 
 
-def test_single_files_are_recognised_but_not_runnable(models_dir: Path, tmp_path: Path) -> None:
+def test_single_files_without_a_base_are_recognised_but_not_runnable(models_dir: Path, tmp_path: Path) -> None:
     from diffusers import FluxTransformer2DModel
 
     net = FluxTransformer2DModel.from_pretrained(models_dir / "flux" / "transformer")
@@ -90,8 +92,8 @@ def test_single_files_are_recognised_but_not_runnable(models_dir: Path, tmp_path
     entry = inspect_path(tmp_path / "flux1-tiny.safetensors")
     assert (entry.id, entry.family.name, entry.layout) == ("flux1-tiny", "flux", "single-file")
     assert entry.params == sum(t.numel() for t in net.state_dict().values())
-    assert not entry.runnable and "needs the rest of its pipeline" in str(entry.problem)
-    library = scan(tmp_path)
+    assert not entry.runnable and "there is none in the model library" in str(entry.problem)
+    library = scan(tmp_path)  # no FLUX folder beside it (tests/families/test_single_file.py: with one)
     assert library.get("flux1-tiny") is None and "flux1-tiny" not in [m["id"] for m in library.public()]
 
 

@@ -49,6 +49,26 @@ def asked_features(body: JobCreate) -> list[tuple[str, Capability]]:
     return asked
 
 
+def _check_class_label(body: JobCreate, entry: ModelEntry) -> None:
+    """A class-conditional model needs a class in its range; a text model takes none."""
+    if not entry.classes:
+        if body.class_label is not None:
+            raise _refuse("class_label", f"model {entry.id} ({entry.family.title}) is not class-conditional")
+        return
+    if body.class_label is None:
+        raise _refuse(
+            "class_label",
+            f"model {entry.id} is class-conditional (it cannot read a prompt): give class_label "
+            f"0..{entry.classes - 1}",
+        )
+    if body.class_label >= entry.classes:
+        raise _refuse("class_label", f"model {entry.id} has classes 0..{entry.classes - 1}, got {body.class_label}")
+    if body.subjects:
+        raise _refuse("subjects", f"model {entry.id} ({entry.family.title}) cannot do subjects (it reads no text)")
+
+
+
+
 def resolve_variant(body: JobCreate, entry: ModelEntry, *, has_variants: bool) -> Variant | None:
     """The bundled model's variant the job runs (scenecraft.variants; omitted: the platform's
     default), or None for a model without variants; a 422 for a variant it does not have."""
@@ -79,6 +99,7 @@ def checked_params(body: JobCreate, entry: ModelEntry, *, has_variants: bool = T
     sampler = body.sampler or spec.samplers[0]
     if sampler not in spec.samplers:
         raise _refuse("sampler", f"model {entry.id} samples with {' or '.join(spec.samplers)}, not {sampler!r}")
+    _check_class_label(body, entry)
     capabilities = entry.capabilities
     posed = any(s.pose is not None for s in body.subjects)
     if spec.name != "scene-dit" and posed and body.scene_asset_id is not None:

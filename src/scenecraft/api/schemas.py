@@ -302,6 +302,11 @@ class JobCreate(Strict):
         description="variant of the bundled model (GET /v1/models `variants`: teacher-20, fast-4, ...); omit for "
         "the platform's default; other models have none",
     )
+    class_label: Annotated[int, Field(ge=0, le=99_999)] | None = Field(
+        default=None,
+        description="the class of a class-conditional model (family dit, e.g. ImageNet 207); required there, "
+        "refused by text models. The prompt does not steer such a model: it is stored as the job's caption",
+    )
     scene_asset_id: Id | None = None
     subjects: Annotated[list[Subject], Field(max_length=8)] = []
     inpaint: bool = Field(
@@ -441,7 +446,9 @@ class ModelVariant(BaseModel):
 
 class ModelPublic(BaseModel):
     id: str
-    family: str = Field(description="pixart-alpha, pixart-sigma, sana, sd3, flux or scene-dit (the bundled model)")
+    family: str = Field(
+        description="pixart-alpha, pixart-sigma, sana, sd3, flux, dit (class-conditional) or scene-dit (bundled)"
+    )
     default: bool = Field(description="the model of jobs that name none")
     params: int = Field(description="parameters of the DiT itself")
     dtype: str
@@ -453,6 +460,9 @@ class ModelPublic(BaseModel):
     guidance: GuidanceDefault
     capabilities: ModelCapabilities
     variants: list[ModelVariant]
+    classes: int = Field(
+        default=0, description="class-conditional models (family dit): jobs give class_label 0..classes-1; else 0"
+    )
 
 
 class ModelList(BaseModel):

@@ -48,6 +48,9 @@ def describe(entry: ModelEntry) -> dict[str, object]:
         "components": {k: {"params": v.params, "dtype": v.dtype} for k, v in entry.components.items()},
         "can": [k for k, v in entry.capabilities.items() if v],
         "pose_controlnet": str(entry.pose_controlnet) if entry.pose_controlnet else None,
+        "base": str(entry.base) if entry.base else None,  # a single file's other components
+        "vae": str(entry.vae) if entry.vae else None,  # a DiT checkpoint's VAE
+        "classes": entry.classes,
         "runnable": entry.runnable,
         "problem": entry.problem,
     }
@@ -104,6 +107,7 @@ def _verify(args: argparse.Namespace, settings: object, library: object) -> int:
         free_bytes,
         required_bytes,
     )
+    from scenecraft.jobs.engine import PipelineEngine, RequestRejected, Sample
 
     entries = [e for e in library.entries.values() if e.family.name != "scene-dit"]  # type: ignore[attr-defined]
     if args.model:
@@ -122,15 +126,31 @@ def _verify(args: argparse.Namespace, settings: object, library: object) -> int:
         print(f"{entry.id}: needs about {need / 1024**3:.2f} GiB on {options.device}, {have / 1024**3:.1f} GiB free")
         if args.no_load:
             continue
+        side = max(entry.family.size_min, entry.family.multiple_of * 2)
         try:
             started = time.perf_counter()
-            runner = FamilyRunner(entry, options)
-            loaded = time.perf_counter() - started
-            side = max(entry.family.size_min, entry.family.multiple_of * 2)
-            runner.generate([FamilySample(0, "a red cube")], width=side, height=side, steps=2, guidance=1.0)
+            if entry.family.name == "dit":  # our own DiT pipeline, through the worker's engine
+                models_dir = settings.resolved_models_dir  # type: ignore[attr-defined]
+                engine = PipelineEngine(None, options.device, models_dir=models_dir, dtype=options.dtype)
+                engine.load(entry.id)
+                loaded = time.perf_counter() - started
+                engine.generate(
+                    [Sample(0, class_label=0)],
+                    model=entry.id,
+                    size=side,
+                    steps=2,
+                    sampler=entry.family.samplers[0],
+                    guidance=1.0,
+                    callback=lambda *_: None,
+                    should_stop=lambda: False,
+                )
+            else:
+                runner = FamilyRunner(entry, options)
+                loaded = time.perf_counter() - started
+                runner.generate([FamilySample(0, "a red cube")], width=side, height=side, steps=2, guidance=1.0)
             step = time.perf_counter() - started - loaded
             print(f"  loaded in {loaded:.1f} s, two {side}x{side} steps in {step:.1f} s: ok")
-        except FamilyError as exc:
+        except (FamilyError, RequestRejected) as exc:
             print(f"  FAILED: {exc}")
             failed += 1
     return 1 if failed else 0

@@ -6,8 +6,12 @@
       sd35-medium/              ...
       sd35-pose-controlnet/     a ControlNet folder (config.json: SD3ControlNetModel); "pose" in the
                                 name pairs it, as the pose adapter, with the models of its family
-      flux1-dev.safetensors     a single file: recognised and inspected, but running it needs the
-                                rest of its pipeline, so it is listed as not runnable
+      flux1-dev.safetensors     a single-file transformer (SD3, FLUX): runs with the other
+                                components of a diffusers folder of its family and shape (its
+                                "base", families/single_file.py); without one it is not runnable
+      dit-xl-2-256/             an official class-conditional DiT checkpoint (.pt or .safetensors)
+        DiT-XL-2-256x256.pt     plus its VAE (vae/ folder or a vae* file): see families/official_dit.py
+        vae/
 
 Parameter counts and dtypes come from the safetensors headers (8-byte length + JSON), never from
 loading weights, so `GET /v1/models` and job validation stay cheap and torch-free. The bundled
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from scenecraft.families import official_dit, single_file
 from scenecraft.families.spec import CAPABILITIES, FAMILIES, Capability, FamilySpec, family_of_pipeline, with_steps
 from scenecraft.variants import get_variant, list_variants
 
@@ -58,7 +63,7 @@ class ModelEntry:
     id: str
     family: FamilySpec
     path: Path
-    layout: str  # "diffusers" | "single-file" | "bundled"
+    layout: str  # "diffusers" | "single-file" | "dit-checkpoint" | "bundled"
     params: int  # the DiT's own parameters (the transformer)
     dtype: str
     native_size: tuple[int, int]  # (width, height)
@@ -66,6 +71,9 @@ class ModelEntry:
     components: dict[str, WeightsInfo] = field(default_factory=dict)
     pose_controlnet: Path | None = None
     problem: str | None = None  # why it cannot run (None: runnable)
+    vae: Path | None = None  # a DiT checkpoint's VAE (folder or file)
+    base: Path | None = None  # a single-file transformer's diffusers folder (its other components)
+    classes: int = 0  # class-conditional models: labels 0..classes-1 (job field class_label)
 
     @property
     def runnable(self) -> bool:
@@ -100,6 +108,7 @@ class ModelEntry:
             "guidance": {"default": spec.guidance_default},
             "capabilities": dict(self.capabilities),
             "variants": list_variants() if self.layout == "bundled" else [],
+            "classes": self.classes,
         }
 
 
@@ -119,16 +128,22 @@ def read_header(path: Path) -> dict[str, Any]:
 
 
 def weights_info(files: list[Path]) -> WeightsInfo:
+    header: dict[str, Any] = {}
+    for i, path in enumerate(files):
+        header |= {f"{i}:{k}": v for k, v in read_header(path).items()}
+    return _header_info(header)
+
+
+def _header_info(header: dict[str, Any]) -> WeightsInfo:
     params = size = 0
     dtypes: Counter[str] = Counter()
-    for path in files:
-        for tensor in read_header(path).values():
-            n = 1
-            for d in tensor["shape"]:
-                n *= int(d)
-            params += n
-            size += n * DTYPE_BYTES.get(tensor["dtype"], 4)
-            dtypes[tensor["dtype"]] += n
+    for tensor in header.values():
+        n = 1
+        for d in tensor["shape"]:
+            n *= int(d)
+        params += n
+        size += n * DTYPE_BYTES.get(tensor["dtype"], 4)
+        dtypes[tensor["dtype"]] += n
     dtype = DTYPE_NAMES.get(dtypes.most_common(1)[0][0], "float32") if dtypes else "float32"
     return WeightsInfo(params, size, dtype)
 
@@ -149,7 +164,55 @@ def inspect_path(path: Path, controlnets: dict[str, list[Path]] | None = None) -
         return _inspect_folder(path, controlnets or {})
     if path.is_file() and path.suffix == ".safetensors":
         return _inspect_single_file(path)
-    raise LibraryError(f"{path} is neither a diffusers folder (with model_index.json) nor a .safetensors file")
+    if path.is_dir():
+        return _inspect_dit_folder(path)
+    raise LibraryError(
+        f"{path} is neither a diffusers folder (with model_index.json), a DiT checkpoint folder, "
+        "nor a .safetensors file"
+    )
+
+
+def _inspect_dit_folder(path: Path) -> ModelEntry:
+    """An official DiT checkpoint plus its VAE (families/official_dit.py)."""
+    checkpoint, vae = official_dit.find_weights(path)
+    neither = f"{path} is neither a diffusers folder (no model_index.json) nor a DiT checkpoint folder"
+    if checkpoint is None:
+        raise LibraryError(f"{neither} (exactly one .pt/.pth/.safetensors DiT state dict, plus vae/ or a vae* file)")
+    try:
+        header = read_header(checkpoint) if checkpoint.suffix == ".safetensors" else official_dit.pt_header(checkpoint)
+    except (LibraryError, official_dit.PickleShapeError) as exc:
+        raise LibraryError(f"{neither}: {exc}") from None
+    facts = official_dit.dit_facts(header)
+    if facts is None:
+        keys = ", ".join(official_dit.DIT_KEYS)
+        raise LibraryError(f"{neither}: {checkpoint.name} is not a DiT state dict (no {keys})")
+    problem = None
+    factor = 8
+    if facts["in_channels"] != 4:
+        problem = f"{checkpoint} works on {facts['in_channels']}-channel pixels; only SD-VAE latent DiTs are entries"
+    elif vae is None:
+        problem = f"{checkpoint} works on SD-VAE latents: put its VAE beside it (a vae/ folder or a vae* file)"
+    elif vae.is_dir():
+        factor = _vae_factor(vae / "config.json", 8)
+    info = _header_info(header)
+    side = facts["input_size"] * factor
+    vae_bytes = weights_info(sorted(vae.glob("*.safetensors"))).bytes if vae is not None and vae.is_dir() else 0
+    if vae is not None and vae.is_file():
+        vae_bytes = vae.stat().st_size
+    return ModelEntry(
+        id=path.name,
+        family=official_dit.dit_spec(facts, factor),
+        path=checkpoint,
+        layout="dit-checkpoint",
+        params=info.params,
+        dtype=info.dtype,
+        native_size=(side, side),
+        weight_bytes=info.bytes + vae_bytes,
+        components={"transformer": info},
+        problem=problem,
+        vae=vae,
+        classes=facts["classes"],
+    )
 
 
 def _inspect_folder(path: Path, controlnets: dict[str, list[Path]]) -> ModelEntry:
@@ -230,6 +293,19 @@ def _inspect_single_file(path: Path) -> ModelEntry:
     info = weights_info([path])
     spec = FAMILIES[family]
     side = 128 * spec.downsample
+    if family not in single_file.SINGLE_FILE_CLASSES:
+        problem = (
+            f"diffusers cannot load a {spec.title} transformer from a single file: "
+            "save it into a diffusers folder of its family (see docs/models.md)"
+        )
+    else:
+        shape = single_file.transformer_shape(header, family)
+        problem = (
+            f"a single-file {spec.title} transformer ({single_file.describe(shape) if shape else 'shape unknown'}) "
+            "runs with the text encoders, tokenizers, VAE and scheduler of a diffusers folder of its family "
+            "with the same transformer shape; there is none in the model library: add one (e.g. the model it "
+            "was fine-tuned from)"
+        )
     return ModelEntry(
         id=path.stem,
         family=spec,
@@ -240,11 +316,36 @@ def _inspect_single_file(path: Path) -> ModelEntry:
         native_size=(side, side),
         weight_bytes=info.bytes,
         components={"transformer": info},
-        problem=(
-            "a single-file transformer needs the rest of its pipeline (text encoders, VAE, scheduler): "
-            "save it into a diffusers folder of its family (see docs/models.md)"
-        ),
+        problem=problem,
     )
+
+
+def _with_base(entry: ModelEntry, entries: dict[str, ModelEntry]) -> ModelEntry:
+    """A single-file entry made runnable by the first diffusers folder of its family and shape."""
+    family = entry.family.name
+    if family not in single_file.SINGLE_FILE_CLASSES:
+        return entry
+    shape = single_file.transformer_shape(read_header(entry.path), family)
+    for base in entries.values():
+        if base.layout != "diffusers" or base.family.name != family or not base.runnable:
+            continue
+        files = sorted((base.path / "transformer").glob("*.safetensors"))
+        header: dict[str, Any] = {}
+        for f in files:
+            header |= read_header(f)
+        if shape is not None and single_file.transformer_shape(header, family) == shape:
+            components = base.components | {"transformer": entry.components["transformer"]}
+            return replace(
+                entry,
+                family=base.family,
+                native_size=base.native_size,
+                components=components,
+                weight_bytes=sum(c.bytes for c in components.values()),
+                pose_controlnet=base.pose_controlnet,
+                problem=None,
+                base=base.path,
+            )
+    return entry
 
 
 def bundled_entry() -> ModelEntry:
@@ -311,4 +412,7 @@ def scan(models_dir: Path | None, default: str = BUNDLED_ID) -> Library:
             skipped[str(child)] = f"id {entry.id!r} is taken by {entries[entry.id].path}"
             continue
         entries[entry.id] = entry
+    for model_id, entry in list(entries.items()):
+        if entry.layout == "single-file":
+            entries[model_id] = _with_base(entry, entries)
     return Library(entries, skipped, default if default in entries else BUNDLED_ID)

@@ -130,7 +130,26 @@ class FamilyRunner:
         cls = getattr(diffusers, index_class)
         dtype = DTYPES[self.options.dtype]
         diffusers.utils.logging.disable_progress_bar()  # a worker logs JSON lines, not progress bars
-        pipe = cls.from_pretrained(self.entry.path, local_files_only=True, dtype=dtype)
+        if self.entry.base is not None:  # a single-file transformer + its base folder's other components
+            from scenecraft.families.single_file import SINGLE_FILE_CLASSES
+
+            loader = getattr(diffusers, SINGLE_FILE_CLASSES[self.family])
+            try:
+                transformer = loader.from_single_file(
+                    str(self.entry.path),
+                    config=str(self.entry.base),
+                    subfolder="transformer",
+                    local_files_only=True,
+                    torch_dtype=dtype,
+                )
+            except (ValueError, RuntimeError, KeyError, OSError) as exc:
+                raise FamilyError(
+                    f"model {self.entry.id}: {self.entry.path} does not load as a transformer "
+                    f"of {self.entry.base.name}: {exc}"
+                ) from None
+            pipe = cls.from_pretrained(self.entry.base, transformer=transformer, local_files_only=True, dtype=dtype)
+        else:
+            pipe = cls.from_pretrained(self.entry.path, local_files_only=True, dtype=dtype)
         if self.options.attention_backend != "native":
             pipe.transformer.set_attention_backend(self.options.attention_backend)
         if self.options.cpu_offload and self.options.device != "cpu":

@@ -13,6 +13,7 @@ model can do also depends on what is installed beside it (a pose ControlNet); th
     sd3            StableDiffusion3Pipeline        8 x patch 2   CFG          yes
     flux           FluxPipeline                    8 x pack 2    distilled    no (guidance-distilled)
     scene-dit      ours (scenecraft.pipeline)      pixels        nested CFG   no
+    dit            ours (scenecraft.pipeline)      SD VAE x patch class CFG  no (class-conditional)
 """
 
 from __future__ import annotations
@@ -170,6 +171,20 @@ FAMILIES: dict[str, FamilySpec] = {
             ("euler", "heun"),
             frozenset({"text", "context_scene", "inpaint", "regional_subjects", "pose"}),
             square_only=True,
+        ),
+        FamilySpec(  # official class-conditional ImageNet DiT (families/official_dit.py): a class label, no text
+            "dit",
+            "class-conditional DiT",
+            (),
+            8,
+            2,
+            32,
+            1024,
+            50,
+            200,
+            4.0,
+            ("ddim", "ddpm"),
+            frozenset(),
         ),
     )
 }

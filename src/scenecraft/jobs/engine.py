@@ -178,6 +178,20 @@ class PipelineEngine:
         if entry is None:
             installed = ", ".join(e.id for e in library.runnable())
             raise RequestRejected(f"model {model!r} is not installed in {self.models_dir}; installed: {installed}")
+        if entry.family.name == "dit":  # an official DiT checkpoint: our own pipeline, as `generate --checkpoint`
+            from scenecraft.model.autoencoder import LatentDecoder, VAELoadError
+            from scenecraft.model.checkpoints import CheckpointError
+            from scenecraft.pipeline import GenerationPipeline
+
+            try:
+                pipe = GenerationPipeline.from_settings(
+                    None, entry.path, entry.vae, device=self.device, dtype=getattr(torch, self.dtype)
+                )
+            except (CheckpointError, VAELoadError) as exc:
+                raise RequestRejected(str(exc)) from None
+            vae = pipe.decoder.vae if isinstance(pipe.decoder, LatentDecoder) else None
+            weights = [*pipe.model.parameters(), *(vae.parameters() if vae is not None else ())]
+            return pipe, sum(p.numel() * p.element_size() for p in weights)
         options = LoadOptions(self.device, self.dtype, self.attention_backend, self.cpu_offload, self.img2img_strength)
         try:
             runner = FamilyRunner(entry, options)
@@ -208,9 +222,14 @@ class PipelineEngine:
         if isinstance(pipe, FamilyRunner):
             return _generate_family(pipe, samples, size, steps, guidance, callback, should_stop)
         from scenecraft import pipeline as p
+        from scenecraft.model.conditioning import SceneDiT
 
+        scene = isinstance(pipe.model, SceneDiT)
         try:
-            specs = [p.SampleSpec(seed=s.seed, class_label=s.class_label, request=scene_request(s)) for s in samples]
+            specs = [
+                p.SampleSpec(seed=s.seed, class_label=s.class_label, request=scene_request(s) if scene else None)
+                for s in samples
+            ]
         except ValueError as exc:
             raise RequestRejected(str(exc)) from None
         try:

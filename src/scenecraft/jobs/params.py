@@ -40,6 +40,7 @@ class GenerateParams(_Params):
     sampler: str = "euler"
     guidance: float = 3.0
     seed: int = 0
+    class_label: int | None = None  # class-conditional models (family dit) only
     scene_asset_id: str | None = None
     subjects: list[dict[str, Any]] = Field(default_factory=list)  # {"prompt", "box"?, "pose"?}, API-validated
     inpaint: bool = False

@@ -108,6 +108,7 @@ def sample_of(lease: Lease, job: Claimed) -> Sample:
             scene = lease.ctx.store.read_version(s, version).data
     return Sample(
         seed=params.seed,
+        class_label=params.class_label,
         prompt=params.prompt,
         negative_prompt=params.negative_prompt,
         subjects=tuple(params.subjects),
