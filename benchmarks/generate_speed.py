@@ -4,15 +4,23 @@
 
 Both pipelines get the same random-initialised DiT (moved into diffusers' DiTTransformer2DModel by
 an exact key mapping) and the same random SD-architecture VAE, DDIM with the same timesteps,
-guidance 4, the same seed. Each pipeline runs in its own process so its peak memory (max RSS) is
-its own. The two processes of a pair are loaded side by side, make one untimed warm-up image each,
-then take turns image by image (ours, diffusers, ours, ...) so the noise of a shared machine hits
-both alike; the times are the median over the repeats of both pairs. Peak memory includes loading
-the weights.
+guidance 4, the same seed. Each pipeline runs in its own process so its peak memory (VmHWM,
+loading included) is its own. Our pipeline runs in each of ``--modes``:
 
-Two differences are reported:
-- "aligned": diffusers with the official timestep frequencies and our pipeline guiding all four
-  channels as diffusers does: the same computation, so this should be ~float32 round-off;
+- ``eager``: as it is by default (exact);
+- ``compiled``: ``GenerationPipeline.compile()``: torch.compile (inductor) of the DiT forward and the
+  VAE decoder (exact up to float round-off);
+- ``foraN``: FORA step caching (``model.step_cache``): all blocks every N-th model call, their
+  attention and MLP outputs reused in between (approximate; off by default).
+
+All processes are loaded side by side, make one untimed warm-up image each (compilation happens
+there), then take turns image by image (eager, compiled, fora2, ..., diffusers, eager, ...) so the
+noise of a shared machine hits all alike; times are medians over ``--repeats``.
+
+Differences reported (images in [0, 1]):
+- "vs diffusers (aligned)": diffusers with the official timestep frequencies and our pipeline
+  guiding all four channels as diffusers does: the same computation, float32 round-off for exact modes;
+- "vs exact": against our eager image (the step cache's error);
 - "as shipped": each as it comes (the official 3-channel guidance and frequencies on our side).
 
 Prints a table and writes benchmarks/results/generate_speed.json (device and card included).
@@ -81,6 +89,10 @@ def worker(args: argparse.Namespace) -> None:
         )
         if args.aligned:
             pipe.guided_channels = None  # diffusers guides all latent channels
+        if args.mode == "compiled":
+            pipe.compile()
+        elif args.mode.startswith("fora"):
+            pipe.step_cache = int(args.mode[4:])
 
         def run() -> np.ndarray:
             z = pipe.sample(
@@ -152,9 +164,13 @@ def peak_rss_mib() -> float:
 class Worker:
     """One pipeline in its own process (so its peak memory is its own), serving timed runs."""
 
-    def __init__(self, impl: str, model: str, folder: Path, args: argparse.Namespace, aligned: bool) -> None:
-        self.image_out = folder / f"{impl}-{aligned}.npy"
+    def __init__(
+        self, impl: str, model: str, folder: Path, args: argparse.Namespace, aligned: bool, mode: str = "eager"
+    ) -> None:
+        self.mode = mode
+        self.image_out = folder / f"{impl}-{mode}-{aligned}.npy"
         cmd = [sys.executable, __file__, "--worker", impl, "--model", model, "--weights", str(folder)]
+        cmd += ["--mode", mode]
         cmd += ["--size", str(args.size), "--steps", str(args.steps), "--device", args.device]
         cmd += ["--dtype", args.dtype, "--image-out", str(self.image_out)] + (["--aligned"] if aligned else [])
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -184,14 +200,23 @@ class Worker:
         return stats, np.load(self.image_out)
 
 
-def timed_pair(model: str, folder: Path, args: argparse.Namespace, aligned: bool) -> tuple[Worker, Worker]:
-    """Both pipelines loaded side by side, then timed alternately, ``repeats`` runs each."""
-    ours = Worker("ours", model, folder, args, aligned)
-    theirs = Worker("diffusers", model, folder, args, aligned)
+def timed_group(model: str, folder: Path, args: argparse.Namespace) -> tuple[dict[str, Worker], Worker]:
+    """Our pipeline in each mode and diffusers', all aligned, loaded side by side, then timed in
+    turns (ours-eager, ours-compiled, ..., diffusers, ours-eager, ...), ``repeats`` runs each."""
+    ours = {mode: Worker("ours", model, folder, args, True, mode) for mode in args.modes}
+    theirs = Worker("diffusers", model, folder, args, True)
     for _ in range(args.repeats):
-        ours.time_one()
-        theirs.time_one()
+        for worker in [*ours.values(), theirs]:
+            worker.time_one()
     return ours, theirs
+
+
+def as_shipped_diff(model: str, folder: Path, args: argparse.Namespace) -> float:
+    """Each pipeline as it comes (official 3-channel guidance and frequencies on our side): one image each."""
+    quick = argparse.Namespace(**{**vars(args), "repeats": 0})
+    _, a = Worker("ours", model, folder, quick, False).finish()
+    _, b = Worker("diffusers", model, folder, quick, False).finish()
+    return float(np.abs(a - b).max())
 
 
 def main() -> None:
@@ -208,6 +233,13 @@ def main() -> None:
     parser.add_argument("--weights", help=argparse.SUPPRESS)
     parser.add_argument("--image-out", help=argparse.SUPPRESS)
     parser.add_argument("--aligned", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="eager", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        default=["eager", "compiled", "fora2", "fora3"],
+        help="our pipeline's modes: eager, compiled (torch.compile), foraN (step cache, full every N calls)",
+    )
     args = parser.parse_args()
     if args.worker:
         args.impl = args.worker
@@ -218,33 +250,36 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             make_weights(model, args.size, folder)
-            # Aligned pair, then the as-shipped pair; each pair alternates run by run.
-            ours, theirs = timed_pair(model, folder, args, aligned=True)
-            (ours_stats, ref), (theirs_stats, ref_d) = ours.finish(), theirs.finish()
-            shipped = timed_pair(model, folder, args, aligned=False)
-            (shipped_ours, img_ours), (shipped_theirs, img_theirs) = shipped[0].finish(), shipped[1].finish()
-        t_ours = statistics.median(ours.seconds + shipped[0].seconds)
-        t_diff = statistics.median(theirs.seconds + shipped[1].seconds)
-        rows.append(
-            {
-                "model": model,
-                "size": args.size,
-                "steps": args.steps,
-                "sampler": "ddim",
-                "guidance": GUIDANCE,
-                "ours_s": round(t_ours, 3),
-                "diffusers_s": round(t_diff, 3),
-                "speed_ratio": round(t_diff / t_ours, 3),  # > 1: ours is faster
-                "ours_peak_mib": round(max(ours_stats["peak_rss_mib"], shipped_ours["peak_rss_mib"])),
-                "diffusers_peak_mib": round(max(theirs_stats["peak_rss_mib"], shipped_theirs["peak_rss_mib"])),
-                "ours_peak_gpu_mib": ours_stats["peak_gpu_mib"],
-                "diffusers_peak_gpu_mib": theirs_stats["peak_gpu_mib"],
-                "images_per_s_ours": round(1 / t_ours, 3),
-                "images_per_s_diffusers": round(1 / t_diff, 3),
-                "max_diff_aligned": float(np.abs(ref - ref_d).max()),
-                "max_diff_as_shipped": float(np.abs(img_ours - img_theirs).max()),
-            }
-        )
+            ours, theirs = timed_group(model, folder, args)
+            finished = {mode: w.finish() for mode, w in ours.items()}
+            theirs_stats, ref_d = theirs.finish()
+            shipped = as_shipped_diff(model, folder, args)
+        t_diff = statistics.median(theirs.seconds)
+        exact = finished["eager"][1] if "eager" in finished else ref_d
+        for mode, (stats, image) in finished.items():
+            t_ours = statistics.median(ours[mode].seconds)
+            rows.append(
+                {
+                    "model": model,
+                    "mode": mode,
+                    "size": args.size,
+                    "steps": args.steps,
+                    "sampler": "ddim",
+                    "guidance": GUIDANCE,
+                    "ours_s": round(t_ours, 3),
+                    "diffusers_s": round(t_diff, 3),
+                    "speed_ratio": round(t_diff / t_ours, 3),  # > 1: ours is faster
+                    "ours_peak_mib": round(stats["peak_rss_mib"]),
+                    "diffusers_peak_mib": round(theirs_stats["peak_rss_mib"]),
+                    "ours_peak_gpu_mib": stats["peak_gpu_mib"],
+                    "diffusers_peak_gpu_mib": theirs_stats["peak_gpu_mib"],
+                    "images_per_s_ours": round(1 / t_ours, 3),
+                    "images_per_s_diffusers": round(1 / t_diff, 3),
+                    "max_diff_aligned": float(np.abs(image - ref_d).max()),  # images in [0, 1]
+                    "max_diff_vs_exact": float(np.abs(image - exact).max()),
+                    "max_diff_as_shipped": shipped,
+                }
+            )
         print(f"done {model}", file=sys.stderr)
 
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu"
@@ -264,15 +299,15 @@ def main() -> None:
         f"{torch.get_num_threads()} threads"
     )
     print(
-        "| model | px | steps | ours s | diffusers s | speed ratio | ours peak MiB | diffusers peak MiB "
-        "| max diff (aligned) | max diff (as shipped) |"
+        "| model | mode | px | steps | ours s | diffusers s | speed ratio | ours peak MiB | diffusers peak MiB "
+        "| max diff vs diffusers (aligned) | max diff vs exact | max diff (as shipped) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['model']} | {r['size']} | {r['steps']} | {r['ours_s']:.2f} | {r['diffusers_s']:.2f} | "
+            f"| {r['model']} | {r['mode']} | {r['size']} | {r['steps']} | {r['ours_s']:.2f} | {r['diffusers_s']:.2f} | "
             f"{r['speed_ratio']:.2f}x | {r['ours_peak_mib']} | {r['diffusers_peak_mib']} | "
-            f"{r['max_diff_aligned']:.2e} | {r['max_diff_as_shipped']:.2e} |"
+            f"{r['max_diff_aligned']:.2e} | {r['max_diff_vs_exact']:.2e} | {r['max_diff_as_shipped']:.2e} |"
         )
 
 

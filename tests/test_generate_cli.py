@@ -119,6 +119,15 @@ def test_list_models() -> None:
     assert code == 0 and "DiT-XL/2" in output and "675.1M" in output and "seed-12M" in output
 
 
+def test_list_variants_and_variant_errors(tmp_path: Path) -> None:
+    code, output = run_cli("generate", "--list-variants")
+    assert code == 0 and "teacher-20" in output and "(default)" in output and "fast-4" in output
+    code, output = run_cli("generate", "a cube", "--variant", "turbo", "--out", str(tmp_path / "x.png"))
+    assert code == 2 and "unknown variant 'turbo'; valid variants: teacher-20" in output
+    code, output = run_cli("generate", "a cube", "--variant", "teacher-20", "--vae", str(tmp_path))
+    assert code == 2 and "--variant picks a variant of the bundled model" in output
+
+
 def test_prompt_with_the_bundled_model(tmp_path: Path) -> None:
     out = tmp_path / "a.png"
     code = main(

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "world": ("scenecraft.world.cli", "procedural scenes: render and sample, with labels"),
     "eval": ("scenecraft.evaluate.cli", "the frozen judges of scene images: train, fit, freeze, score"),
     "train": ("scenecraft.train.cli", "train a scene-aware DiT on the scene world (CPU, GPU, torchrun)"),
+    "distill": ("scenecraft.train.distill_cli", "distil a one-pass, few-step student from a scene model"),
 }
 
 

@@ -169,6 +169,9 @@ class Settings(BaseSettings):
     cpu_offload: bool = False  # diffusers' model CPU offload: only the running component on the GPU
     img2img_strength: float = Field(default=0.6, gt=0.0, le=1.0)  # how far a context scene is re-noised
     resident_models: int = Field(default=1, ge=1, le=16)  # models a worker keeps loaded (LRU beyond)
+    # torch.compile the model at worker start (a warm-up generation compiles it); off: on these
+    # CPUs it does not pay for the bundled model (benchmarks/results/speed.json, docs/results.md).
+    compile_model: bool = False
 
     @classmethod
     def settings_customise_sources(

@@ -1,6 +1,7 @@
 """Generate images: from a prompt with the bundled scene model, or with any DiT checkpoint.
 
     scenecraft generate "a person waving next to a red metal sphere on grass" --seed 5 --out a.png
+    scenecraft generate "a red metal sphere on grass" --variant teacher-20 --steps 30   # the slow teacher
     scenecraft generate "two cubes on sand" --subject "a red rubber cube@0.1,0.5,0.45,0.9" \\
         --subject "a person waving@0.55,0.2,0.85,0.95@wave" --scale subjects=3 --out b.png
     scenecraft generate "a cube" --scene room.png --subject "a blue cube@0.3,0.4,0.7,0.9" --inpaint
@@ -30,6 +31,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("prompt", nargs="?", default=None, help="what to make (scene models)")
     parser.add_argument("--model", default="seed-12M", help="named config (default seed-12M); see --list-models")
     parser.add_argument("--list-models", action="store_true", help="print the named configs and exit")
+    parser.add_argument(
+        "--variant",
+        default=None,
+        help="variant of the bundled model (default: the platform's default); see --list-variants",
+    )
+    parser.add_argument("--list-variants", action="store_true", help="print the bundled model's variants and exit")
     parser.add_argument(
         "--checkpoint", type=Path, help="model weights: .pt (official or training) or .safetensors (default: bundled)"
     )
@@ -63,7 +70,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--num-images", type=int, default=1, help="images per prompt (seeds seed, seed+1, ...)")
     parser.add_argument("--text-encoder", type=Path, help="local text encoder folder (default all-MiniLM-L6-v2)")
-    parser.add_argument("--steps", type=int, default=None, help="sampling steps (default 30 for flow, 50 otherwise)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="sampling steps (default: the variant's; 30 for flow checkpoints, 50 otherwise)",
+    )
     parser.add_argument(
         "--sampler", default=None, help="ddim or ddpm (epsilon models); euler or heun (flow models, default euler)"
     )
@@ -117,6 +129,16 @@ def _list_models() -> int:
     return 0
 
 
+def _list_variants() -> int:
+    from scenecraft.variants import DEFAULT_VARIANT, VARIANTS
+
+    print(f"{'variant':12} {'steps':>5} {'passes/step':>11}  description")
+    for v in VARIANTS.values():
+        mark = " (default)" if v.id == DEFAULT_VARIANT else ""
+        print(f"{v.id:12} {v.steps:5d} {v.passes_per_step:11d}  {v.description}{mark}")
+    return 0
+
+
 def _scene_specs(args: argparse.Namespace) -> list[Any]:
     import numpy as np
     from PIL import Image
@@ -164,6 +186,8 @@ def _scales(items: list[str]) -> dict[str, float]:
 def run(args: argparse.Namespace) -> int:
     if args.list_models:
         return _list_models()
+    if args.list_variants:
+        return _list_variants()
 
     import torch
     from tqdm import tqdm
@@ -174,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
     from scenecraft.model.conditioning import SceneDiT
     from scenecraft.model.encoders import EncoderError
     from scenecraft.pipeline import BUNDLED, BUNDLED_MODELS, GenerationError, GenerationPipeline, SampleSpec, to_pil
+    from scenecraft.variants import VariantError
 
     if args.model not in DIT_CONFIGS:
         raise UsageError(f"unknown model {args.model!r}; valid names: {', '.join(DIT_CONFIGS)}")
@@ -188,16 +213,24 @@ def run(args: argparse.Namespace) -> int:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = getattr(torch, args.dtype)
 
+    bundled = args.checkpoint is None and args.vae is None and args.model == "seed-12M"
+    if args.variant is not None and not bundled:
+        raise UsageError("--variant picks a variant of the bundled model: give no --checkpoint, --vae or --model")
     try:
-        pipe = GenerationPipeline.from_settings(
-            args.model,
-            args.checkpoint if args.checkpoint is not None else BUNDLED,
-            args.vae,
-            device=device,
-            dtype=dtype,
-            text_encoder=args.text_encoder,
-        )
-    except (CheckpointError, VAELoadError, EncoderError) as exc:
+        if bundled:
+            pipe = GenerationPipeline.from_variant(
+                args.variant, device=device, dtype=dtype, text_encoder=args.text_encoder
+            )
+        else:
+            pipe = GenerationPipeline.from_settings(
+                args.model,
+                args.checkpoint if args.checkpoint is not None else BUNDLED,
+                args.vae,
+                device=device,
+                dtype=dtype,
+                text_encoder=args.text_encoder,
+            )
+    except (CheckpointError, VAELoadError, EncoderError, VariantError) as exc:
         raise UsageError(str(exc)) from None
     scene_model = isinstance(pipe.model, SceneDiT)
     downsample = pipe.decoder.downsample
@@ -213,7 +246,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: the checkpoint was trained at {native} px; generating at {size} px", file=sys.stderr)
     flow = pipe.objective == "flow"
     sampler = args.sampler or ("euler" if flow else "ddim")
-    steps = args.steps or (30 if flow else 50)
+    steps = args.steps or (pipe.variant.steps if pipe.variant else 30 if flow else 50)
+    if pipe.variant is not None:
+        print(
+            f"variant {pipe.variant.id}: {steps} steps, {pipe.variant.passes_per_step} pass(es) per step",
+            file=sys.stderr,
+        )
     guidance = args.guidance if args.guidance is not None else (3.0 if scene_model else 4.0)
 
     if scene_model:

@@ -33,6 +33,8 @@ from scenecraft.model.checkpoints import (
     read_state_dict,
 )
 from scenecraft.model.conditioning import CONDITIONS, INPAINT, Conditions, SceneDiT
+from scenecraft.model.step_cache import StepCache
+from scenecraft.model.student import STUDENT_FORMAT, is_student, load_student, pack
 from scenecraft.sampling import (
     OFFICIAL_DIT_CHANNELS,
     SAMPLERS,
@@ -47,6 +49,7 @@ from scenecraft.sampling import (
     sample_heun,
 )
 from scenecraft.scene_conditions import ConditionEncoder, SceneRequest
+from scenecraft.variants import Variant, get_variant
 
 Objective = Literal["epsilon", "flow"]
 PreviewCallback = Callable[[int, int, list[Image.Image]], None]
@@ -108,6 +111,11 @@ class GenerationPipeline:
         self.guided_channels = _guided_channels(model)
         self._preview_map: tuple[Tensor, Tensor] | None = None
         self.conditioner = conditioner
+        self.variant: Variant | None = None  # set by from_variant
+        # FORA step caching (model.step_cache): reuse block outputs for interval - 1 of every
+        # interval model calls. None = exact, the default; see docs/results.md for its error.
+        self.step_cache: int | None = None
+        self.compiled = False
 
     # ----------------------------------------------------------------------------------------
     # Construction
@@ -141,12 +149,14 @@ class GenerationPipeline:
             checkpoint = BUNDLED_MODELS[model]
             if not Path(checkpoint).is_file():
                 raise CheckpointError(f"the bundled weights {checkpoint} are missing from this install")
-        if checkpoint is not None and read_scene_metadata(checkpoint) is not None:
+        meta = read_scene_metadata(checkpoint) if checkpoint is not None else None
+        if checkpoint is not None and meta is not None:
             if vae is not None:
                 raise CheckpointError(f"{checkpoint} is a pixel-space scene model: give no VAE")
             from scenecraft.model.encoders import TextEncoder
 
-            scene_model = load_scene_model(checkpoint)
+            student = meta["extra"].get("format") == STUDENT_FORMAT
+            scene_model = load_student(checkpoint) if student else load_scene_model(checkpoint)
             assert isinstance(scene_model, SceneDiT)
             encoder = TextEncoder(text_encoder, max_tokens=scene_model.cond_config.max_text_tokens, device=device)
             conditioner = ConditionEncoder(encoder, scene_model.cond_config)
@@ -185,6 +195,39 @@ class GenerationPipeline:
             _randomize_zero_init(net)
         decoder: Decoder = LatentDecoder(load_vae(vae, device=device, dtype=dtype)) if vae else PixelDecoder()
         return cls(net, decoder, device=device, dtype=dtype)
+
+    @classmethod
+    def from_variant(
+        cls,
+        variant: str | None = None,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+        text_encoder: str | Path | None = None,
+    ) -> GenerationPipeline:
+        """A variant of the bundled model (``scenecraft.variants``; None: the default variant).
+
+        The pipeline's ``variant`` then says which, and its step count is the one to sample with.
+        """
+        chosen = get_variant(variant)
+        path = BUNDLED_DIR / chosen.weights
+        if not path.is_file():
+            raise CheckpointError(f"the weights of variant {chosen.id} ({path}) are missing from this install")
+        pipe = cls.from_settings("seed-12M", checkpoint=path, device=device, dtype=dtype, text_encoder=text_encoder)
+        pipe.variant = chosen
+        return pipe
+
+    def compile(self) -> None:
+        """``torch.compile`` (inductor) the model's forward and the VAE's decoder, for fixed shapes.
+
+        Exact up to float round-off; the first call of each shape compiles (tens of seconds on a
+        CPU), so a worker warms up with one generation before it takes jobs. Not combined with
+        ``step_cache`` (the cache swaps block forwards, which a compiled graph has inlined).
+        """
+        self.model.forward = torch.compile(self.model.forward, dynamic=False)  # type: ignore[method-assign]
+        if isinstance(self.decoder, LatentDecoder):
+            vae = self.decoder.vae
+            vae.decoder.forward = torch.compile(vae.decoder.forward, dynamic=False)
+        self.compiled = True
 
     # ----------------------------------------------------------------------------------------
     # Sampling
@@ -247,6 +290,25 @@ class GenerationPipeline:
         # arithmetic on x would cost more precision than the model's own bf16 matmuls.
         x = torch.stack([torch.randn(self.model.in_channels, h, w, generator=g) for g in generators])
         x = x.to(self.device)
+        if self.step_cache is not None:
+            if self.compiled:
+                raise GenerationError("step caching and compilation do not combine: use one")
+            with StepCache(self.model, interval=self.step_cache):
+                return self._sample(specs, x, steps, sampler, guidance, condition_scales, callback, generators)
+        return self._sample(specs, x, steps, sampler, guidance, condition_scales, callback, generators)
+
+    def _sample(
+        self,
+        specs: Sequence[SampleSpec],
+        x: Tensor,
+        steps: int,
+        sampler: str,
+        guidance: float,
+        condition_scales: Mapping[str, float] | None,
+        callback: Callable[[SamplerStep], None] | None,
+        generators: list[torch.Generator],
+    ) -> Tensor:
+        null = self.model.config.num_classes
         if isinstance(self.model, SceneDiT):
             return self._sample_scene(specs, x, steps, sampler, guidance, condition_scales, callback)
         labels = torch.tensor([null if s.class_label is None else s.class_label for s in specs], device=self.device)
@@ -305,6 +367,28 @@ class GenerationPipeline:
                 raise GenerationError(f"guidance for {name} must be between 0 and 50, got {value}")
             scales[name] = value
         cond = self.scene_conditions(specs, x.shape[-1])
+        guided = self._student(cond, scales, steps, sampler) if is_student(self.model) else self._nested(cond, scales)
+        inpaint_on = cond.present[:, INPAINT].any()
+        mask = cond.inpaint[:, :1]  # 1 = generate
+        known = cond.inpaint[:, 1:]
+        noise = x.clone()
+
+        def velocity(x: Tensor, t: Tensor) -> Tensor:
+            v = guided(x, t)
+            if inpaint_on:
+                on = cond.present[:, INPAINT, None, None, None]
+                v = torch.where(on, mask * v + (1 - mask) * (noise - known), v)
+            return v
+
+        flow = sample_euler if sampler == "euler" else sample_heun
+        z = flow(velocity, x, flow_times(steps), callback=callback)
+        if inpaint_on:  # exact scene outside the mask, whatever the float error of the steps
+            on = cond.present[:, INPAINT, None, None, None]
+            z = torch.where(on, mask * z + (1 - mask) * known, z)
+        return z
+
+    def _nested(self, cond: Conditions, scales: Mapping[str, float]) -> Callable[[Tensor, Tensor], Tensor]:
+        """The teacher's guided velocity: one pass per level of nesting, batched (see ``nested_guidance``)."""
         order = [CONDITIONS.index(name) for name in GUIDANCE_ORDER]
         # Levels of nesting: level k has the first k conditions (of those each sample has).
         levels: list[Tensor] = []
@@ -321,28 +405,34 @@ class GenerationPipeline:
                 levels.append(present.clone())
                 level_scales.append(scales[name])
         batch = Conditions.cat([cond.with_present(p) for p in levels])
-        n = x.shape[0]
-        inpaint_on = cond.present[:, INPAINT].any()
-        mask = cond.inpaint[:, :1]  # 1 = generate
-        known = cond.inpaint[:, 1:]
-        noise = x.clone()
+        n = len(cond)
 
         def velocity(x: Tensor, t: Tensor) -> Tensor:
             xs = torch.cat([x] * len(levels)).to(self.dtype)
             ts = torch.cat([t] * len(levels)) * 1000
             out = self.model(xs, ts, batch).float().split(n)
-            v = out[0] if len(out) == 1 else nested_guidance(list(out), level_scales)
-            if inpaint_on:
-                on = cond.present[:, INPAINT, None, None, None]
-                v = torch.where(on, mask * v + (1 - mask) * (noise - known), v)
-            return v
+            return out[0] if len(out) == 1 else nested_guidance(list(out), level_scales)
 
-        flow = sample_euler if sampler == "euler" else sample_heun
-        z = flow(velocity, x, flow_times(steps), callback=callback)
-        if inpaint_on:  # exact scene outside the mask, whatever the float error of the steps
-            on = cond.present[:, INPAINT, None, None, None]
-            z = torch.where(on, mask * z + (1 - mask) * known, z)
-        return z
+        return velocity
+
+    def _student(
+        self, cond: Conditions, scales: Mapping[str, float], steps: int, sampler: str
+    ) -> Callable[[Tensor, Tensor], Tensor]:
+        """A student's velocity: one pass, the scales and the step size as inputs (model.student).
+
+        It learnt the step sizes of ``extra["step_counts"]``; other step counts run on the step
+        size embedding between them (unmeasured: the variants use the learnt ones).
+        """
+        if sampler != "euler":
+            raise GenerationError(f"a distilled model samples with euler (its steps are averages), not {sampler}")
+        values = torch.tensor([scales[name] for name in CONDITIONS], device=self.device)
+        per_sample = torch.where(cond.present, values, torch.ones_like(values))  # absent: nothing to push
+
+        def velocity(x: Tensor, t: Tensor) -> Tensor:
+            packed = pack(t * 1000, per_sample, 1 / steps).to(self.dtype)
+            return self.model(x.to(self.dtype), packed, cond).float()
+
+        return velocity
 
     def generate(
         self,

@@ -202,7 +202,7 @@ def test_the_engine_keeps_one_model_resident_and_swaps_lru(family_platform: Plat
     engine.generate([Sample(seed=1, prompt="a")], model="sd3", **kw)
     assert engine.resident_model() == "sd3"
     engine.generate([Sample(seed=1, prompt="a")], model="flux", **kw)
-    assert engine.resident_model() == "flux" and list(engine._loaded) == ["flux"]
+    assert engine.resident_model() == "flux" and list(engine._loaded) == [("flux", None)]
     text = family_platform.metrics.render().decode()
     assert (
         'scenecraft_model_resident_bytes{model="flux"}' in text and 'model="sd3"' not in text.split("load_seconds")[-1]

@@ -11,6 +11,7 @@ import pytest
 from safetensors.torch import save_file
 
 from scenecraft.families.library import BUNDLED_ID, LibraryError, inspect_path, scan
+from scenecraft.variants import list_variants
 
 
 def test_every_family_is_detected_with_its_facts(models_dir: Path) -> None:
@@ -79,7 +80,7 @@ def test_public_entries_have_the_agreed_shape(models_dir: Path) -> None:
     assert sd3["classes"] == 0
     assert sd3["size"] == {"min": 32, "max": 2048, "multiple_of": 4} and sd3["native_size"] == [32, 32]
     assert sd3["steps"] == {"min": 1, "max": 100, "default": 28} and sd3["samplers"] == ["flow-euler"]
-    assert public[BUNDLED_ID]["params"] == 14_279_200 and public[BUNDLED_ID]["variants"] == []
+    assert public[BUNDLED_ID]["params"] == 14_279_200 and public[BUNDLED_ID]["variants"] == list_variants()
     assert public[BUNDLED_ID]["square_only"] is True and sd3["square_only"] is False
 
 

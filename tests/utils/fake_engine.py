@@ -41,6 +41,7 @@ class FakeEngine:
         samples: Sequence[Sample],
         *,
         model: str,
+        variant: str | None = None,
         size: int,
         steps: int,
         sampler: str,

@@ -12,8 +12,9 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 
 from scenecraft.api.schemas import JobCreate
-from scenecraft.families.library import Library, ModelEntry
+from scenecraft.families.library import BUNDLED_ID, Library, ModelEntry
 from scenecraft.families.spec import FEATURE_NAMES, Capability
+from scenecraft.variants import Variant, VariantError, get_variant
 
 
 def _refuse(field: str, message: str) -> RequestValidationError:
@@ -66,14 +67,33 @@ def _check_class_label(body: JobCreate, entry: ModelEntry) -> None:
         raise _refuse("subjects", f"model {entry.id} ({entry.family.title}) cannot do subjects (it reads no text)")
 
 
-def checked_params(body: JobCreate, entry: ModelEntry) -> dict[str, Any]:
-    """The request's values with the model's defaults filled in; a 422 for what it cannot do."""
+
+
+def resolve_variant(body: JobCreate, entry: ModelEntry, *, has_variants: bool) -> Variant | None:
+    """The bundled model's variant the job runs (scenecraft.variants; omitted: the platform's
+    default), or None for a model without variants; a 422 for a variant it does not have."""
+    if entry.id != BUNDLED_ID or not has_variants:
+        if body.variant is not None:
+            raise _refuse("variant", f"model {entry.id} has no variants (got {body.variant!r})")
+        return None
+    try:
+        return get_variant(body.variant)
+    except VariantError as exc:
+        raise _refuse("variant", str(exc)) from None
+
+
+def checked_params(body: JobCreate, entry: ModelEntry, *, has_variants: bool = True) -> dict[str, Any]:
+    """The request's values with the model's defaults filled in; a 422 for what it cannot do.
+    `has_variants`: the bundled model runs its variants (False when the platform serves a
+    checkpoint of its own in their place)."""
     spec = entry.family
     problem = spec.size_problem(body.width, body.height)
     if problem is not None:
         field = "height" if problem.startswith("height") else "width"
         raise _refuse(field, f"model {entry.id}: {problem}")
-    steps = body.steps if body.steps is not None else spec.steps_default
+    variant = resolve_variant(body, entry, has_variants=has_variants)
+    default_steps = variant.steps if variant is not None else spec.steps_default
+    steps = body.steps if body.steps is not None else default_steps
     if steps > spec.steps_max:
         raise _refuse("steps", f"model {entry.id} takes at most {spec.steps_max} steps, got {steps}")
     sampler = body.sampler or spec.samplers[0]
@@ -90,6 +110,7 @@ def checked_params(body: JobCreate, entry: ModelEntry) -> dict[str, Any]:
     values = body.model_dump(mode="json", exclude={"priority", "webhook_url"})
     values.update(
         model=entry.id,
+        variant=variant.id if variant is not None else None,  # stored resolved, so reruns match
         steps=steps,
         sampler=sampler,
         guidance=body.guidance if body.guidance is not None else spec.guidance_default,

@@ -297,6 +297,11 @@ class JobCreate(Strict):
     model: ModelId | None = Field(
         default=None, description="an installed model's id (GET /v1/models); omit for the platform default"
     )
+    variant: Annotated[str, Field(min_length=1, max_length=32)] | None = Field(
+        default=None,
+        description="variant of the bundled model (GET /v1/models `variants`: teacher-20, fast-4, ...); omit for "
+        "the platform's default; other models have none",
+    )
     class_label: Annotated[int, Field(ge=0, le=99_999)] | None = Field(
         default=None,
         description="the class of a class-conditional model (family dit, e.g. ImageNet 207); required there, "

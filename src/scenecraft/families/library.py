@@ -29,6 +29,7 @@ from typing import Any
 
 from scenecraft.families import official_dit, single_file
 from scenecraft.families.spec import CAPABILITIES, FAMILIES, Capability, FamilySpec, family_of_pipeline, with_steps
+from scenecraft.variants import get_variant, list_variants
 
 BUNDLED_ID = "seed-12M"
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "seed-12M.safetensors"
@@ -85,6 +86,11 @@ class ModelEntry:
             have.discard("pose")
         return {c: c in have for c in CAPABILITIES}
 
+    @property
+    def default_steps(self) -> int:
+        """Steps a job runs when it names none: the default variant's for the bundled model."""
+        return get_variant(None).steps if self.layout == "bundled" else self.family.steps_default
+
     def public(self, default: bool) -> dict[str, Any]:
         """The entry as `GET /v1/models` shows it (docs/api.md)."""
         spec = self.family
@@ -97,11 +103,11 @@ class ModelEntry:
             "native_size": list(self.native_size),
             "size": {"min": spec.size_min, "max": spec.size_max, "multiple_of": spec.multiple_of},
             "square_only": spec.square_only,
-            "steps": {"min": 1, "max": spec.steps_max, "default": spec.steps_default},
+            "steps": {"min": 1, "max": spec.steps_max, "default": self.default_steps},
             "samplers": list(spec.samplers),
             "guidance": {"default": spec.guidance_default},
             "capabilities": dict(self.capabilities),
-            "variants": [],
+            "variants": list_variants() if self.layout == "bundled" else [],
             "classes": self.classes,
         }
 

@@ -48,6 +48,7 @@ class Engine(Protocol):
         samples: Sequence[Sample],
         *,
         model: str,
+        variant: str | None = None,
         size: int | tuple[int, int],  # square side, or (height, width)
         steps: int,
         sampler: str,
@@ -64,6 +65,7 @@ class PipelineEngine:
     The bundled scene DiT (seed-12M) runs through scenecraft.pipeline; every model of the library
     (settings.models_dir) through its diffusers family (scenecraft.families.runner). Load time and
     resident memory go to /metrics (scenecraft_model_load_seconds, scenecraft_model_resident_bytes).
+    The bundled model is held per variant (scenecraft.variants): a variant is a model of its own here.
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class PipelineEngine:
         img2img_strength: float = 0.6,
         resident: int = 1,
         metrics: Metrics | None = None,
+        compile: bool = False,
     ) -> None:
         self.checkpoint = checkpoint
         self.device = device
@@ -90,7 +93,9 @@ class PipelineEngine:
         self.img2img_strength = img2img_strength
         self.resident = max(1, resident)
         self.metrics = metrics
-        self._loaded: OrderedDict[str, Any] = OrderedDict()  # model id -> pipeline, least recent first
+        self.compile = compile  # torch.compile the bundled model's pipelines, warmed up when loaded
+        # (model id, variant) -> pipeline, least recently used first
+        self._loaded: OrderedDict[tuple[str, str | None], Any] = OrderedDict()
         self._lock = threading.Lock()
 
     @classmethod
@@ -106,33 +111,41 @@ class PipelineEngine:
             img2img_strength=settings.img2img_strength,
             resident=settings.resident_models,
             metrics=metrics,
+            compile=settings.compile_model,
         )
 
     def resident_model(self) -> str | None:
         """The most recently used loaded model (what the queue's affinity prefers)."""
         with self._lock:
-            return next(reversed(self._loaded), None)
+            return next((model for model, _ in reversed(self._loaded)), None)
 
-    def _pipeline(self, model: str) -> Any:
+    def _pipeline(self, model: str, variant: str | None = None) -> Any:
+        if self.checkpoint is None and variant is None:
+            from scenecraft.families.library import BUNDLED_ID
+            from scenecraft.variants import get_variant
+
+            if model == BUNDLED_ID:  # the default variant by its id: one pipeline, however it was named
+                variant = get_variant(None).id
+        key = (model, variant)
         with self._lock:
-            if model in self._loaded:
-                self._loaded.move_to_end(model)
-                return self._loaded[model]
+            if key in self._loaded:
+                self._loaded.move_to_end(key)
+                return self._loaded[key]
             while len(self._loaded) >= self.resident:  # swap: the least recently used goes first
                 gone, _ = self._loaded.popitem(last=False)
                 if self.metrics is not None:
-                    self.metrics.model_resident_bytes.remove(gone)
+                    self.metrics.model_resident_bytes.remove(_label(*gone))
                     self.metrics.model_swaps.inc()
                 _release_memory(self.device)
             started = time.perf_counter()
-            pipeline, size = self._build(model)
-            self._loaded[model] = pipeline
+            pipeline, size = self._build(model, variant)
+            self._loaded[key] = pipeline
             if self.metrics is not None:
-                self.metrics.model_load_seconds.labels(model).observe(time.perf_counter() - started)
-                self.metrics.model_resident_bytes.labels(model).set(size)
+                self.metrics.model_load_seconds.labels(_label(model, variant)).observe(time.perf_counter() - started)
+                self.metrics.model_resident_bytes.labels(_label(model, variant)).set(size)
             return pipeline
 
-    def _build(self, model: str) -> tuple[Any, int]:
+    def _build(self, model: str, variant: str | None) -> tuple[Any, int]:
         import torch
 
         if self.threads:
@@ -140,12 +153,24 @@ class PipelineEngine:
         from scenecraft.families.library import BUNDLED_ID, scan
 
         if model == BUNDLED_ID:
-            from scenecraft.pipeline import BUNDLED, GenerationPipeline
+            from scenecraft.pipeline import GenerationPipeline
 
-            pipe = GenerationPipeline.from_settings(
-                model=model, checkpoint=self.checkpoint or BUNDLED, vae=None, device=self.device
-            )
+            if self.checkpoint is None:
+                pipe = GenerationPipeline.from_variant(variant, device=self.device)
+            elif variant is not None:
+                raise RequestRejected(
+                    f"this platform serves its own checkpoint, which has no variants (got {variant!r})"
+                )
+            else:
+                pipe = GenerationPipeline.from_settings(
+                    model=model, checkpoint=self.checkpoint, vae=None, device=self.device
+                )
+            if self.compile:
+                pipe.compile()
+                _warm_up(pipe)
             return pipe, sum(p.numel() * p.element_size() for p in pipe.model.parameters())
+        if variant is not None:
+            raise RequestRejected(f"model {model!r} has no variants (got {variant!r})")
         from scenecraft.families.runner import FamilyError, FamilyRunner, LoadOptions
 
         library = scan(self.models_dir)
@@ -174,14 +199,16 @@ class PipelineEngine:
             raise RequestRejected(str(exc)) from None
         return runner, runner.resident_bytes()
 
-    def load(self, model: str) -> None:
-        self._pipeline(model)
+    def load(self, model: str, variant: str | None = None) -> None:
+        """Loads (and warms up) a pipeline before the first job needs it."""
+        self._pipeline(model, variant)
 
     def generate(
         self,
         samples: Sequence[Sample],
         *,
         model: str,
+        variant: str | None = None,
         size: int | tuple[int, int],
         steps: int,
         sampler: str,
@@ -189,7 +216,7 @@ class PipelineEngine:
         callback: PreviewCallback,
         should_stop: Callable[[], bool],
     ) -> list[Image.Image]:
-        pipe = self._pipeline(model)
+        pipe = self._pipeline(model, variant)
         from scenecraft.families.runner import FamilyRunner
 
         if isinstance(pipe, FamilyRunner):
@@ -269,6 +296,25 @@ def _release_memory(device: str) -> None:
         import torch
 
         torch.cuda.empty_cache()
+
+
+def _warm_up(pipe: Any) -> None:
+    """One small generation, so a compiled pipeline compiles before the first job, not during it."""
+    from scenecraft.pipeline import SampleSpec
+
+    native = pipe.model.config.input_size * pipe.decoder.downsample
+    steps = pipe.variant.steps if pipe.variant is not None else 1
+    pipe.generate(
+        [SampleSpec(seed=0, request=scene_request(Sample(seed=0, prompt="a red cube")))],
+        size=native,
+        steps=steps,
+        sampler="euler" if pipe.objective == "flow" else "ddim",
+    )
+
+
+def _label(model: str, variant: str | None) -> str:
+    """The /metrics label of a loaded (model, variant)."""
+    return model if variant is None else f"{model}:{variant}"
 
 
 def scene_request(sample: Sample) -> Any:

@@ -33,6 +33,7 @@ class GenerateParams(_Params):
     prompt: str = ""
     negative_prompt: str = ""
     model: str = "seed-12M"
+    variant: str | None = None  # a variant of the bundled model (scenecraft.variants); None: none/default
     width: int = 64
     height: int = 64
     steps: int = 20
@@ -56,9 +57,9 @@ class GenerateParams(_Params):
         return "pose" if any(s.get("pose") for s in self.subjects) else "text"
 
     def batch_key(self) -> str:
-        """Jobs with equal keys can share one forward pass: same model, size, steps, sampler,
-        guidance and mode (families run a different diffusers pipeline per mode)."""
-        values = (self.model, self.width, self.height, self.steps, self.sampler, self.guidance, self.mode)
+        """Jobs with equal keys can share one forward pass: same model, variant, size, steps,
+        sampler, guidance and mode (families run a different diffusers pipeline per mode)."""
+        values = (self.model, self.variant, self.width, self.height, self.steps, self.sampler, self.guidance, self.mode)
         return "|".join(str(v) for v in values)
 
 

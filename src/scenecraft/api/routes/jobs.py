@@ -105,7 +105,8 @@ def submit_job(
     ] = None,
 ) -> JobAccepted:
     user = principal.user
-    values = checked_params(body, resolve_model(body, platform.library()))
+    entry = resolve_model(body, platform.library())
+    values = checked_params(body, entry, has_variants=platform.settings.checkpoint is None)
     cost = generation_cost(values["width"], values["height"], values["steps"])
     charge_generation(platform, user.id, cost, "generation (weighted by size and steps)")
     if body.scene_asset_id is not None:

@@ -65,6 +65,7 @@ def run(lease: Lease) -> None:
         images = ctx.engine.generate(
             samples,
             model=first.model,
+            variant=first.variant,
             size=first.width if first.width == first.height else (first.height, first.width),
             steps=first.steps,
             sampler=first.sampler,

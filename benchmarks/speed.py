@@ -1,0 +1,260 @@
+"""Speed and quality of every variant of the bundled model, the teacher and the students in turns.
+
+    python benchmarks/speed.py [--variants teacher-20 fast-4 ...] [--repeats 3] [--n 32]
+        [--teacher-quality benchmarks/results/quality.json] [--batch8-repeats 1]
+
+One process loads every variant side by side (plus ``today``: the teacher at 30 steps, what
+`scenecraft generate` made before variants), makes one untimed warm-up image with each, then times
+them in turns, round by round (A B C ... A B C ...), so the noise of a shared machine hits all alike:
+
+- seconds per image at batch 1: the CLI's request (a prompt, its subjects planned from it);
+- seconds per image at batch 8: eight held-out requests in one call;
+- peak memory: each variant in a fresh process of its own, one batch-1 image of one step (``VmHWM``,
+  loading included; every step runs the same passes).
+
+Quality: every metric of ``benchmarks/quality.py`` (its ``generate`` and ``score_mode``), for the
+held-out requests of the modes full, context and prompt, same seeds for every variant. The
+teacher's rows may be read from a ``quality.py`` results file of the same weights, steps and ``n``
+(``--teacher-quality``), which saves the slowest part of the run; the file used is recorded.
+
+A variant is *within 2 %* of the teacher when its quality score, the mean of material fidelity,
+layout recall, binding, pose PCK and count accuracy over the modes scored, is at least 98 % of the
+teacher's. Writes benchmarks/results/speed.json and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+RESULTS = ROOT / "benchmarks" / "results" / "speed.json"
+PROMPT = "a person waving next to a red metal sphere on grass"  # the CLI example
+MODES = ("full", "context", "prompt")
+METRICS = ("material_fidelity", "layout_recall", "binding", "pose_pck", "count_accuracy")
+TODAY = "today"  # the teacher at 30 steps: the CLI's default before variants
+SIZE = 64
+
+
+STUDENT: Path | None = None  # --student: the students' weights when they are not installed
+
+
+def load(variant: str) -> tuple[Any, int]:
+    """(pipeline, steps) of a variant id, or of ``today``."""
+    from scenecraft.pipeline import GenerationPipeline
+    from scenecraft.variants import STUDENT_WEIGHTS, VARIANTS
+
+    chosen = VARIANTS["teacher-20" if variant == TODAY else variant]
+    if STUDENT is not None and chosen.weights == STUDENT_WEIGHTS:
+        pipe = GenerationPipeline.from_settings("seed-12M", checkpoint=STUDENT)
+        pipe.variant = chosen
+    else:
+        pipe = GenerationPipeline.from_variant(chosen.id)
+    assert pipe.variant is not None
+    return pipe, 30 if variant == TODAY else pipe.variant.steps
+
+
+def cli_spec(seed: int = 0) -> Any:
+    from scenecraft.pipeline import SampleSpec
+    from scenecraft.planner import plan_subjects
+    from scenecraft.scene_conditions import SceneRequest
+
+    return SampleSpec(seed=seed, request=SceneRequest(PROMPT, plan_subjects(PROMPT)))
+
+
+def batch_specs(n: int = 8) -> list[Any]:
+    from scenecraft.pipeline import SampleSpec
+    from scenecraft.train.validation import held_out_requests
+
+    return [SampleSpec(seed=i, request=r) for i, r in enumerate(held_out_requests(n, SIZE).requests)]
+
+
+def generate_seconds(pipe: Any, steps: int, specs: list[Any]) -> float:
+    start = time.perf_counter()
+    pipe.generate(specs, size=SIZE, steps=steps, sampler="euler", guidance=3.0)
+    return (time.perf_counter() - start) / len(specs)
+
+
+def timed_in_turns(
+    ids: list[str], repeats: int, batch8_repeats: int, batch8_skip: list[str]
+) -> dict[str, dict[str, Any]]:
+    pipes = {v: load(v) for v in ids}
+    one, eight = [cli_spec()], batch_specs()
+    for v, (pipe, _) in pipes.items():  # warm-up, untimed: one step runs every kernel a step runs
+        generate_seconds(pipe, 1, one)
+        print(f"warm {v}", file=sys.stderr, flush=True)
+    times: dict[str, dict[str, list[float]]] = {v: {"b1": [], "b8": []} for v in ids}
+    for r in range(max(repeats, batch8_repeats)):
+        for v, (pipe, steps) in pipes.items():
+            if r < repeats:
+                times[v]["b1"].append(generate_seconds(pipe, steps, one))
+            if r < batch8_repeats and v not in batch8_skip:
+                times[v]["b8"].append(generate_seconds(pipe, steps, eight))
+        print(f"round {r + 1}: " + " ".join(f"{v}={times[v]['b1'][-1]:.2f}s" for v in ids), file=sys.stderr)
+    out: dict[str, dict[str, Any]] = {}
+    for v, (pipe, steps) in pipes.items():
+        out[v] = {
+            "steps": steps,
+            "passes_per_step": 1 if pipe.variant.passes_per_step == 1 else _teacher_passes(pipe),
+            "s_per_image_b1": statistics.median(times[v]["b1"]),
+            "s_per_image_b8": statistics.median(times[v]["b8"]) if times[v]["b8"] else None,
+            "b1_runs": times[v]["b1"],
+            "b8_runs": times[v]["b8"],
+        }
+    return out
+
+
+def _teacher_passes(pipe: Any) -> int:
+    """Passes per step of the teacher on the CLI's request: the empty level plus one per condition."""
+    cond = pipe.scene_conditions([cli_spec()], SIZE)
+    return 1 + int(cond.present.any(dim=0).sum())
+
+
+def peak_memory(variant: str) -> float:
+    """MiB high-water mark of a fresh process that loads ``variant`` and makes one image (of one
+    step: every step runs the same passes, so the peak of one is the peak of all)."""
+    student = f"speed.STUDENT = speed.Path({str(STUDENT)!r}); " if STUDENT is not None else ""
+    code = (
+        "import sys; sys.path.insert(0, 'benchmarks'); import speed; "
+        + student
+        + f"pipe, steps = speed.load({variant!r}); "
+        f" speed.generate_seconds(pipe, 1, [speed.cli_spec()]); "
+        "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def mode_requests(mode: str, n: int) -> Any:
+    from scenecraft.planner import plan_subjects
+    from scenecraft.scene_conditions import SceneRequest
+    from scenecraft.train.validation import held_out_requests
+
+    held = held_out_requests(n, SIZE)
+    if mode == "context":
+        return held, held_out_requests(n, SIZE, with_scene=True).requests
+    if mode == "prompt":
+        return held, [SceneRequest(r.prompt, plan_subjects(r.prompt)) for r in held.requests]
+    return held, held.requests
+
+
+def quality_rows(variant: str, n: int, modes: list[str]) -> list[dict[str, Any]]:
+    import quality  # benchmarks/quality.py: the one definition of the quality table
+
+    pipe, steps = load(variant)
+    rows = []
+    for mode in modes:
+        held, requests = mode_requests(mode, n)
+        images, seconds = quality.generate(pipe, requests, SIZE, steps, 8, seed0=1_000)
+        rows.append(quality.score_mode(mode, held, images, SIZE, seconds))
+    return rows
+
+
+def teacher_rows_from(path: Path, n: int, modes: list[str]) -> list[dict[str, Any]]:
+    data = json.loads(path.read_text())
+    if data.get("n") != n or data.get("steps") != 20 or data.get("checkpoint") != "bundled":
+        raise SystemExit(f"{path} is not a 20-step run of the bundled weights on {n} requests")
+    rows = [r for r in data["rows"] if r["mode"] in modes]
+    if {r["mode"] for r in rows} != set(modes):
+        raise SystemExit(f"{path} lacks one of the modes {modes}")
+    return rows
+
+
+def quality_score(rows: list[dict[str, Any]]) -> float:
+    values = [r[k] for r in rows for k in METRICS if r.get(k) is not None]
+    return sum(values) / len(values)
+
+
+def main() -> None:
+    from scenecraft.variants import VARIANTS
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants", nargs="+", default=[TODAY, *VARIANTS])
+    parser.add_argument("--repeats", type=int, default=3, help="timed batch-1 images per variant")
+    parser.add_argument("--batch8-repeats", type=int, default=1, help="timed batches of 8 per variant")
+    parser.add_argument("--n", type=int, default=32, help="held-out requests per quality mode")
+    parser.add_argument("--teacher-quality", type=Path, default=None, help="a quality.py results file to reuse")
+    parser.add_argument("--no-quality", action="store_true", help="timing only")
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES, help="quality modes")
+    parser.add_argument("--quality-variants", nargs="+", default=None, help="variants scored (default: all)")
+    parser.add_argument("--batch8-skip", nargs="+", default=[], help="variants not timed at batch 8")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--student", type=Path, default=None, help="students' weights, if not installed")
+    args = parser.parse_args()
+    global STUDENT
+    STUDENT = args.student
+
+    timing = timed_in_turns(args.variants, args.repeats, args.batch8_repeats, args.batch8_skip)
+    scored = args.quality_variants or args.variants
+    rows = []
+    for v in args.variants:
+        row = {"variant": v, **timing[v], "peak_mib": round(peak_memory(v))}
+        if not args.no_quality and v != TODAY and v in scored:
+            if v == "teacher-20" and args.teacher_quality is not None:
+                row["quality"] = teacher_rows_from(args.teacher_quality, args.n, args.modes)
+                row["quality_source"] = str(args.teacher_quality.resolve().relative_to(ROOT))
+            else:
+                row["quality"] = quality_rows(v, args.n, args.modes)
+            row["quality_score"] = quality_score(row["quality"])
+        rows.append(row)
+        print(f"done {v}", file=sys.stderr, flush=True)
+    by_id = {r["variant"]: r for r in rows}
+    teacher = by_id.get("teacher-20", {})
+    base = by_id.get(TODAY)
+    for r in rows:
+        if base is not None:
+            r["speedup_vs_today_b1"] = base["s_per_image_b1"] / r["s_per_image_b1"]
+        if "quality_score" in r and "quality_score" in teacher:
+            r["quality_vs_teacher"] = r["quality_score"] / teacher["quality_score"]
+            r["within_2pct"] = r["quality_vs_teacher"] >= 0.98
+    result = {
+        "benchmark": "speed",
+        "size": SIZE,
+        "prompt": PROMPT,
+        "n": args.n,
+        "device": "cpu",
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "modes": args.modes,
+        "student": str(args.student) if args.student else "installed",
+        "criterion": "within_2pct: quality_score >= 0.98 x teacher-20's (mean of the 5 metrics over the modes)",
+        "rows": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print_table(rows, args.modes)
+
+
+def print_table(rows: list[dict[str, Any]], modes: list[str]) -> None:
+    def f(v: Any, fmt: str = ".3f") -> str:
+        return "-" if v is None else format(v, fmt) if isinstance(v, float) else str(v)
+
+    head = ["variant", "steps", "passes/step", "s/img b1", "s/img b8", "peak MiB", "x today (b1)"]
+    head += [f"{m} ({mode})" for mode in modes for m in METRICS] + ["light (context)", "score", "vs teacher"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for r in rows:
+        q = {row["mode"]: row for row in r.get("quality", [])}
+        cells = [r["variant"], r["steps"], r["passes_per_step"], f(r["s_per_image_b1"], ".2f")]
+        cells += [f(r["s_per_image_b8"], ".2f"), r["peak_mib"], f(r.get("speedup_vs_today_b1"), ".1f")]
+        cells += [f(q.get(mode, {}).get(m)) for mode in modes for m in METRICS]
+        cells += [f(q.get("context", {}).get("context_light_agreement")), f(r.get("quality_score"))]
+        cells += [f(r.get("quality_vs_teacher"))]
+        print("| " + " | ".join(str(c) for c in cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

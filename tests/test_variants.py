@@ -1,0 +1,53 @@
+"""Variants of the bundled model: the table, its public listing, the job request field, and the
+default checked against the measured speed table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.exceptions import RequestValidationError
+
+from scenecraft.api.job_models import checked_params
+from scenecraft.api.schemas import JobCreate
+from scenecraft.families.library import bundled_entry
+from scenecraft.variants import DEFAULT_VARIANT, VARIANTS, VariantError, get_variant, list_variants
+
+SPEED = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "speed.json"
+
+
+def test_listing_for_the_models_route() -> None:
+    listed = list_variants()
+    assert [v["id"] for v in listed] == [v.id for v in VARIANTS.values() if v.available]
+    assert all(set(v) == {"id", "steps", "passes_per_step", "default"} for v in listed)
+    assert [v["id"] for v in listed if v["default"]] == [DEFAULT_VARIANT]
+    teacher = next(v for v in listed if v["id"] == "teacher-20")
+    assert teacher["steps"] == 20 and teacher["passes_per_step"] == 6
+    assert all(v["passes_per_step"] == 1 for v in listed if v["id"] != "teacher-20")
+
+
+def test_unknown_variant_is_named() -> None:
+    assert get_variant(None).id == DEFAULT_VARIANT
+    with pytest.raises(VariantError, match="unknown variant 'turbo'; valid variants: teacher-20"):
+        get_variant("turbo")
+    bundled = bundled_entry()
+    with pytest.raises(RequestValidationError, match="unknown variant 'turbo'"):
+        checked_params(JobCreate(prompt="a cube", variant="turbo"), bundled)
+    params = checked_params(JobCreate(prompt="a cube"), bundled)  # omitted: the default, by its id
+    assert params["variant"] == DEFAULT_VARIANT and params["steps"] == get_variant(None).steps
+    assert checked_params(JobCreate(prompt="a cube", variant="teacher-20", steps=7), bundled)["steps"] == 7
+    # a platform serving its own checkpoint has no variants
+    assert checked_params(JobCreate(prompt="a cube"), bundled, has_variants=False)["variant"] is None
+    with pytest.raises(RequestValidationError, match="has no variants"):
+        checked_params(JobCreate(prompt="a cube", variant="teacher-20"), bundled, has_variants=False)
+
+
+@pytest.mark.skipif(not SPEED.is_file(), reason="benchmarks/speed.py has not been run")
+def test_default_is_the_fastest_variant_within_two_percent() -> None:
+    rows = [r for r in json.loads(SPEED.read_text())["rows"] if r.get("within_2pct") and r["variant"] in VARIANTS]
+    if not rows:
+        assert DEFAULT_VARIANT == "teacher-20"  # nothing faster kept the quality
+        return
+    fastest = min(rows, key=lambda r: r["s_per_image_b1"])
+    assert fastest["variant"] == DEFAULT_VARIANT

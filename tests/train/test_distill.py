@@ -1,0 +1,112 @@
+"""Distillation: targets are the average velocity between a trajectory's grid points, a short run
+lowers the held-out loss, saves a loadable student and resumes; the CLI checks its inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from scenecraft.model.checkpoints import save_scene_model
+from scenecraft.model.student import load_student
+from scenecraft.train.distill import DistillConfig, Distiller, Examples
+from scenecraft.train.trajectories import Shard, load_shard, save_shard, shard_scales
+from tests.model.test_conditioning import random_conditions
+from tests.model.test_student import teacher
+
+
+def straight_shard(n: int, seed: int, steps: int = 4) -> Shard:
+    """Trajectories on straight lines x_t = (1 - t) x0 + t e: the velocity is e - x0 everywhere."""
+    g = torch.Generator().manual_seed(seed)
+    x0, e = torch.randn(n, 3, 16, 16, generator=g) * 0.5, torch.randn(n, 3, 16, 16, generator=g)
+    times = torch.linspace(1, 0, steps + 1)
+    x = torch.stack([(1 - t) * x0 + t * e for t in times], dim=1)
+    cond = random_conditions(n, seed=seed).map(lambda v: v.half() if v.is_floating_point() else v)
+    return Shard(x.half(), cond, torch.tensor([3.0, 1.5, 2.0, 1.5, 1.0]), "full")
+
+
+def test_targets_are_average_velocities() -> None:
+    shard = straight_shard(3, 0)
+    examples = Examples([shard])
+    rows = torch.tensor([0, 1, 2])
+    xa, packed, _, target = examples.batch(rows, torch.tensor([1, 2, 4]), torch.tensor([0, 1, 3]))
+    x = shard.x.float()
+    expected = torch.stack([x[0, 0] - x[0, 4], (x[1, 2] - x[1, 4]) * 2, (x[2, 3] - x[2, 4]) * 4])
+    torch.testing.assert_close(target, expected)
+    torch.testing.assert_close(xa, torch.stack([x[0, 0], x[1, 2], x[2, 3]]))
+    # packed t: timestep, five scales, step size
+    torch.testing.assert_close(packed[:, 0], torch.tensor([1000.0, 500.0, 250.0]))
+    torch.testing.assert_close(packed[:, -1], torch.tensor([1.0, 0.5, 0.25]))
+
+
+def test_default_scales_for_most_shards() -> None:
+    defaults = {"inpaint": 1.0, "scene": 1.5, "pose": 1.5, "subjects": 2.0, "text": 3.0}
+    assert shard_scales(0, defaults) == defaults and shard_scales(1, defaults) == defaults
+    drawn = shard_scales(2, defaults)
+    assert drawn != defaults and drawn["inpaint"] == 1.0 and 1 <= drawn["text"] <= 5
+
+
+@pytest.mark.slow
+def test_short_run_learns_saves_and_resumes(tmp_path: Path) -> None:
+    init = tmp_path / "teacher.safetensors"
+    save_scene_model(teacher(), init)
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"shard-{i}.pt")
+        save_shard(straight_shard(4, i), paths[-1])
+    assert load_shard(paths[0]).x.shape == (4, 5, 3, 16, 16)
+    out = tmp_path / "run"
+    cfg = DistillConfig(out=out, shards=paths, init=init, step_counts=(1, 2, 4), step_weights=(1, 1, 1))
+    cfg.batch, cfg.lr, cfg.warmup, cfg.max_steps = 8, 1e-3, 1, 30
+    first = Distiller(cfg)
+    from scenecraft.train.distill import held_out_loss
+
+    before = held_out_loss(first.model, first.held, cfg.step_counts)
+    result = first.train()
+    assert result["step"] == 30
+    assert sum(result["held_out_loss"].values()) < sum(before.values())
+    student = load_student(out / "student.safetensors")
+    assert student.extra["step_counts"] == [1, 2, 4] and student.extra["step"] == 30
+    cfg.max_steps = 32
+    again = Distiller(cfg)
+    assert again.step == 30 and again.train()["step"] == 32
+
+
+def test_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 2 trajectory shards"):
+        DistillConfig(out=tmp_path, shards=[tmp_path], init=tmp_path, max_steps=1).validate()
+    with pytest.raises(ValueError, match="needs an end"):
+        DistillConfig(out=tmp_path, shards=[tmp_path, tmp_path], init=tmp_path).validate()
+
+
+def test_pruning_drops_the_block_that_does_nothing_first() -> None:
+    from scenecraft.model.student import pack, student_from
+    from scenecraft.train.prune import choose_blocks
+
+    model = student_from(teacher(depth=4)).eval()
+    with torch.no_grad():  # block 2 becomes the identity and the last grounding (which a depth of
+        # 3 has no room for) is gated off: removing block 2 changes nothing
+        model.ground_blocks[1].gamma.zero_()
+        model.blocks[2].adaLN_modulation[-1].weight.zero_()
+        model.blocks[2].adaLN_modulation[-1].bias.zero_()
+        model.cross_blocks[2].proj.weight.zero_()
+        model.cross_blocks[2].proj.bias.zero_()
+        # One-step trajectories made by the model itself: the full model's loss is (nearly) zero.
+        shard = straight_shard(2, 0, steps=1)
+        x1 = shard.x[:, 0].float()
+        scales = torch.tensor([3.0, 1.5, 2.0, 1.5, 1.0]).expand(2, -1)
+        v = model(
+            x1,
+            pack(torch.full((2,), 1000.0), scales, 1.0),
+            shard.cond.map(lambda t: t.float() if t.is_floating_point() else t),
+        )
+        shard.x = torch.stack([x1, x1 - v], dim=1).half()
+    held = Examples([shard])
+    keep, log = choose_blocks(model, held, drop=1, step_counts=(1,))
+    assert keep == [0, 1, 3]
+    assert log[0]["keep"] == [0, 1, 2, 3] and len(log) == 5
+    losses = {m["drop"]: m["loss"] for m in log[1:]}
+    assert losses[2] < 1e-4 and min(losses[0], losses[1], losses[3]) > 100 * losses[2]
+    with pytest.raises(ValueError, match="can drop 1 to 3"):
+        choose_blocks(model, held, drop=4)
