@@ -43,6 +43,7 @@ class Record:
     kinds: dict[str, str] = field(default_factory=dict)  # job id -> "effects" | "generate"
     uploads: dict[str, tuple[str, str]] = field(default_factory=dict)  # asset id -> (user, sha256 of the bytes)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    schedule: float = 1.0  # share of the fault schedule done (run.py moves it): spreads the load over it
 
     def add(self, response: Response) -> None:
         with self.lock:
@@ -132,12 +133,15 @@ class User:
 
 
 def run_user(user: User, *, effects: int, generate: int, uploads: int, pace: float, seed: int) -> None:
-    """One user's share: a source image first, then jobs and uploads interleaved at `pace` s."""
+    """One user's share: a source image first, then jobs and uploads interleaved, at least `pace` s
+    apart and spread over the fault schedule (`Record.schedule`)."""
     rng = random.Random(seed)
     source = user.upload(seed * 1000)
     work = ["effects"] * effects + ["generate"] * generate + ["upload"] * uploads
     rng.shuffle(work)
     for i, kind in enumerate(work):
+        while user.record.schedule < i / len(work) and time.monotonic() < user.deadline:
+            time.sleep(0.1)  # item i waits for i/n of the faults: work is in flight through all of them
         if kind == "effects":
             user.submit_effects(f"{user.name}-fx-{i}", source)
         elif kind == "generate":

@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     cluster = Cluster(workdir, lazy_model=args.generate_jobs == 0)
     started = time.monotonic()
     deadline = started + args.timeout
-    record, faults = Record(), []
+    record, faults = Record(schedule=0.0 if args.faults else 1.0), []
     clients: list[User] = []
     errors: list[str] = []
     try:
@@ -278,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(args.fault_every)
         for n in range(args.faults):
             kind = KINDS[n % len(KINDS)]
+            record.schedule = (n + 1) / args.faults  # the next share of the load goes out with this fault
             faults.append(inject(cluster, kind, n // len(KINDS)))
             print(
                 f"fault {n + 1}/{args.faults}: {kind} {faults[-1].target}, back after "
