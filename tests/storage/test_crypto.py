@@ -33,9 +33,17 @@ def unwrapped(sealed: object, master: bytes, sha: str) -> bytes:
 
 def test_each_address_gets_its_own_data_key() -> None:
     ring = Keyring({"k1": K1}, "k1")
-    a, b = ring.seal(b"one", "0" * 64), ring.seal(b"two", "1" * 64)
-    assert unwrapped(a, K1, "0" * 64) != unwrapped(b, K1, "1" * 64)
-    assert Keyring({"k1": K2}, "k1").seal(b"one", "0" * 64).ciphertext != a.ciphertext  # keyed by the master
+    one, two = hashlib.sha256(b"one").hexdigest(), hashlib.sha256(b"two").hexdigest()
+    a, b = ring.seal(b"one", one), ring.seal(b"two", two)
+    assert unwrapped(a, K1, one) != unwrapped(b, K1, two)
+    assert Keyring({"k1": K2}, "k1").seal(b"one", one).ciphertext != a.ciphertext  # keyed by the master
+
+
+def test_seal_refuses_an_address_that_is_not_the_plaintexts_digest() -> None:
+    """The data key and nonce derive from the address: another plaintext under one address would
+    reuse both (GCM's one fatal mistake), so a wrong digest is refused."""
+    with pytest.raises(ValueError, match="not the digest of the plaintext"):
+        Keyring({"k1": K1}, "k1").seal(b"two", hashlib.sha256(b"one").hexdigest())
 
 
 def test_racing_writers_of_one_address_leave_an_object_either_row_opens() -> None:
@@ -52,7 +60,7 @@ def test_racing_writers_of_one_address_leave_an_object_either_row_opens() -> Non
 
 def test_tampering_and_wrong_keys_are_detected() -> None:
     ring = Keyring({"k1": K1}, "k1")
-    sha = "ab" * 32
+    sha = hashlib.sha256(b"payload").hexdigest()
     sealed = ring.seal(b"payload", sha)
     flipped = bytearray(sealed.ciphertext)
     flipped[-1] ^= 1
@@ -65,7 +73,7 @@ def test_tampering_and_wrong_keys_are_detected() -> None:
 
 
 def test_rewrap_moves_a_key_to_the_active_master_and_old_key_can_go() -> None:
-    sha = "ef" * 32
+    sha = hashlib.sha256(b"payload").hexdigest()
     sealed = Keyring({"k1": K1}, "k1").seal(b"payload", sha)
     rotated = Keyring({"k1": K1, "k2": K2}, "k2")
     key_id, wrapped = rotated.rewrap(sealed.key_id, sealed.wrapped_key, sha)

@@ -10,6 +10,7 @@ re-wraps the 60-byte wrapped keys in the database; blob files are never rewritte
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -76,7 +77,9 @@ class Keyring:
         object lands last still opens with whichever wrapped key the database kept. Each address has
         its own key, and a key only ever encrypts the one plaintext of its address (bound again as
         AAD), so no nonce is reused; equal plaintexts are revealed only as far as the address already
-        reveals them."""
+        reveals them. That holds only while `sha256` is the plaintext's own digest, so it is checked."""
+        if hashlib.sha256(plaintext).hexdigest() != sha256:
+            raise ValueError("seal: sha256 is not the digest of the plaintext (a derived key would be reused)")
         data_key = self._derive(b"scenecraft blob key", sha256)
         nonce = self._derive(b"scenecraft blob nonce", sha256)[:NONCE_BYTES]
         body = AESGCM(data_key).encrypt(nonce, plaintext, sha256.encode())
