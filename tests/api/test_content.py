@@ -160,7 +160,7 @@ def test_presigned_redirect_serves_the_plaintext_from_s3(
         )
         assert r.status_code == 304
     finally:
-        platform.db.dispose()
+        platform.close()
 
 
 def test_presigned_downloads_need_s3(settings: Settings) -> None:

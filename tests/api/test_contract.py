@@ -120,7 +120,7 @@ def contract_app(tmp_path: Path, database_url: str) -> Iterator[tuple[FastAPI, L
     create_user(platform, "tester", role="admin")
     app = create_app(platform=platform)
     yield app, Login(app)
-    platform.db.dispose()
+    platform.close()
 
 
 @pytest.fixture

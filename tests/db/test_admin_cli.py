@@ -135,4 +135,4 @@ def test_reset_password_ends_sessions_and_revokes_every_api_key(
         record = s.scalars(select(AuditRecord).order_by(AuditRecord.seq.desc())).first()
         assert record is not None and record.action == "admin.password_reset"
         assert '"keys_revoked":2' in record.detail
-    platform.db.dispose()
+    platform.close()

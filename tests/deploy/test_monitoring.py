@@ -32,7 +32,7 @@ def exported(tmp_path: Path) -> set[str]:
     platform = Platform.from_settings(make_settings(tmp_path, f"sqlite:///{tmp_path / 'm.db'}"))
     platform.db.migrate()
     api_text = TestClient(create_app(platform=platform)).get("/metrics").text
-    platform.db.dispose()
+    platform.close()
     worker = Metrics()  # what `scenecraft worker --metrics-port` registers (jobs/worker_cli.py)
     worker.watch_workers()
     worker.watch_gpu()

@@ -44,7 +44,7 @@ def family_platform(tmp_path: Path, models_dir: Path) -> Iterator[Platform]:
     platform.db.migrate()
     create_user(platform, "alice")
     yield platform
-    platform.db.dispose()
+    platform.close()
 
 
 def start_workers(platform: Platform) -> RecordingEngine:

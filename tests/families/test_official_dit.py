@@ -119,7 +119,7 @@ def alice(tmp_path: Path, dit_dir: Path) -> Iterator[tuple[UserClient, Platform]
     yield UserClient(create_app(platform=platform), "alice"), platform
     if platform.workers is not None:
         platform.workers.stop()
-    platform.db.dispose()
+    platform.close()
 
 
 def reference_image(dit_dir: Path, label: int, seed: int, steps: int) -> np.ndarray:

@@ -60,7 +60,7 @@ def platform(settings: Settings) -> Iterator[Platform]:
     platform = Platform.from_settings(settings)
     platform.db.migrate()
     yield platform
-    platform.db.dispose()
+    platform.close()
 
 
 @pytest.fixture
@@ -87,4 +87,4 @@ def platform_factory(tmp_path: Path, database_url: str) -> Iterator[Callable[...
 
     yield build
     for platform in made:
-        platform.db.dispose()
+        platform.close()

@@ -72,8 +72,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             janitor.cancel()
             if platform.workers is not None:
                 platform.workers.stop()
-            platform.bus.close()
-            platform.db.dispose()
+            platform.close()
 
     app = FastAPI(title="scenecraft", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.platform = platform

@@ -92,6 +92,12 @@ class Platform:
         metrics.watch_disk(settings.data_dir)
         return platform
 
+    def close(self) -> None:
+        """Releases what the platform holds: the event bus (its connections: a PostgreSQL bus
+        opens one to publish, even when it never started listening) and the database pool."""
+        self.bus.close()
+        self.db.dispose()
+
     @property
     def session_idle(self) -> timedelta:
         return timedelta(minutes=self.settings.session_idle_minutes)
