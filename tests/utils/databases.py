@@ -8,6 +8,7 @@ dropped afterwards, so tests never see each other's rows and can run in any orde
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,5 +38,19 @@ def temporary_database(backend: str, tmp_path: Path) -> Iterator[str]:
     try:
         yield f"{POSTGRES_URL}{sep}options={quote(f'-csearch_path={schema}')}"
     finally:
-        with psycopg.connect(_libpq_url(POSTGRES_URL), autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        _drop_schema(schema)
+
+
+def _drop_schema(schema: str, attempts: int = 5) -> None:
+    """DROP SCHEMA ... CASCADE takes every table's exclusive lock; a connection the test's app is
+    still closing (a housekeeping query) can deadlock with it, and PostgreSQL then cancels one side.
+    The drop is retried: the other side is gone a moment later."""
+    for attempt in range(attempts):
+        try:
+            with psycopg.connect(_libpq_url(POSTGRES_URL), autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            return
+        except psycopg.errors.DeadlockDetected:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
