@@ -4,6 +4,7 @@ embedded mode, in-process workers (started in the lifespan, stopped on shutdown)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -70,6 +71,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             yield
         finally:
             janitor.cancel()
+            # Wait for it: a housekeeping query in flight runs on in its thread (a cancel cannot stop
+            # it), and closing the pool under it left its connection open and its locks held.
+            with contextlib.suppress(asyncio.CancelledError):
+                await janitor
             if platform.workers is not None:
                 platform.workers.stop()
             platform.close()
