@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     # torch.compile the model at worker start (a warm-up generation compiles it); off: on these
     # CPUs it does not pay for the bundled model (benchmarks/results/speed.json, docs/results.md).
     compile_model: bool = False
+    # int8 the bundled model's linears at worker start (torchao, the "quantize" extra); off: on CPUs
+    # without VNNI/AMX int8 measured slower than float32 (benchmarks/results/quantization.json).
+    quantize_model: Literal["int8-dynamic", "int8-weight"] | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -90,6 +90,15 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="compute precision (default float32)",
     )
     parser.add_argument(
+        "--quantize",
+        choices=["int8-dynamic", "int8-weight"],
+        default=None,
+        help="int8 the model (torchao; approximate; slower on CPUs without VNNI/AMX: see docs/results.md)",
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile the model (the first image compiles; pays on long runs)"
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path("out.png"), help="output PNG; a batch writes out-0.png, out-1.png, ..."
     )
 
@@ -232,6 +241,15 @@ def run(args: argparse.Namespace) -> int:
             )
     except (CheckpointError, VAELoadError, EncoderError, VariantError) as exc:
         raise UsageError(str(exc)) from None
+    if args.quantize is not None:
+        from scenecraft.model.quantize import QuantizationError
+
+        try:
+            pipe.quantize(args.quantize)
+        except QuantizationError as exc:
+            raise UsageError(str(exc)) from None
+    if args.compile:
+        pipe.compile()
     scene_model = isinstance(pipe.model, SceneDiT)
     downsample = pipe.decoder.downsample
     native = pipe.model.config.input_size * downsample

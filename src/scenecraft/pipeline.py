@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -116,6 +116,7 @@ class GenerationPipeline:
         # interval model calls. None = exact, the default; see docs/results.md for its error.
         self.step_cache: int | None = None
         self.compiled = False
+        self.quantized: str | None = None  # an int8 mode of model.quantize, or None (float)
 
     # ----------------------------------------------------------------------------------------
     # Construction
@@ -217,17 +218,37 @@ class GenerationPipeline:
         return pipe
 
     def compile(self) -> None:
-        """``torch.compile`` (inductor) the model's forward and the VAE's decoder, for fixed shapes.
+        """``torch.compile`` (inductor) the model's forward, and on a GPU the VAE's decoder, for fixed shapes.
 
         Exact up to float round-off; the first call of each shape compiles (tens of seconds on a
-        CPU), so a worker warms up with one generation before it takes jobs. Not combined with
-        ``step_cache`` (the cache swaps block forwards, which a compiled graph has inlined).
+        CPU, about 100 s for DiT-XL/2), so a worker warms up with one generation before it takes
+        jobs. On the CPU the weights are frozen into the graph (inductor's ``freezing``: constant
+        folding and weights prepacked for oneDNN), which is what makes it pay there; the VAE
+        decoder is left eager on the CPU, where compiling it measured no faster (its time is
+        oneDNN convolutions either way; docs/results.md). Not combined with ``step_cache`` (the
+        cache swaps block forwards, which a compiled graph has inlined).
         """
-        self.model.forward = torch.compile(self.model.forward, dynamic=False)  # type: ignore[method-assign]
-        if isinstance(self.decoder, LatentDecoder):
+        cpu = self.device.type == "cpu"
+        options: dict[str, Any] | None = {"freezing": True} if cpu else None
+        self.model.forward = torch.compile(self.model.forward, dynamic=False, options=options)  # type: ignore[method-assign]
+        if isinstance(self.decoder, LatentDecoder) and not cpu:
             vae = self.decoder.vae
             vae.decoder.forward = torch.compile(vae.decoder.forward, dynamic=False)
         self.compiled = True
+
+    def quantize(self, mode: str) -> None:
+        """int8 post-training quantization of the model's token-wise linears (``model.quantize``).
+
+        Approximate (int8 rounding; benchmarks/quantization.py measures the error and the speed).
+        Off by default: on CPUs without VNNI or AMX it measured slower than float32. Before
+        ``compile()``, whose inductor graphs are what torchao's int8 kernels are written for.
+        """
+        from scenecraft.model.quantize import quantize_model
+
+        if self.compiled:
+            raise GenerationError("quantize before compile: the compiled graph holds the float weights")
+        quantize_model(self.model, mode)
+        self.quantized = mode
 
     # ----------------------------------------------------------------------------------------
     # Sampling

@@ -82,6 +82,7 @@ class PipelineEngine:
         resident: int = 1,
         metrics: Metrics | None = None,
         compile: bool = False,
+        quantize: str | None = None,
     ) -> None:
         self.checkpoint = checkpoint
         self.device = device
@@ -94,6 +95,11 @@ class PipelineEngine:
         self.resident = max(1, resident)
         self.metrics = metrics
         self.compile = compile  # torch.compile the bundled model's pipelines, warmed up when loaded
+        self.quantize = quantize  # int8 mode (model.quantize) of the bundled model's pipelines, or None
+        if quantize is not None:  # a worker set to int8 without torchao fails at start, not at its first job
+            from scenecraft.model.quantize import ptq_config
+
+            ptq_config(quantize)
         # (model id, variant) -> pipeline, least recently used first
         self._loaded: OrderedDict[tuple[str, str | None], Any] = OrderedDict()
         self._lock = threading.Lock()
@@ -112,6 +118,7 @@ class PipelineEngine:
             resident=settings.resident_models,
             metrics=metrics,
             compile=settings.compile_model,
+            quantize=settings.quantize_model,
         )
 
     def resident_model(self) -> str | None:
@@ -165,6 +172,8 @@ class PipelineEngine:
                 pipe = GenerationPipeline.from_settings(
                     model=model, checkpoint=self.checkpoint, vae=None, device=self.device
                 )
+            if self.quantize is not None:
+                pipe.quantize(self.quantize)
             if self.compile:
                 pipe.compile()
                 _warm_up(pipe)
