@@ -73,6 +73,33 @@ def test_short_run_learns_saves_and_resumes(tmp_path: Path) -> None:
     assert again.step == 30 and again.train()["step"] == 32
 
 
+def test_quantization_aware_run_saves_float_weights_marked_for_int8(tmp_path: Path) -> None:
+    pytest.importorskip("torchao", reason='QAT needs the "quantize" extra (torchao)')
+    from torch import nn
+
+    init = tmp_path / "teacher.safetensors"
+    save_scene_model(teacher(), init)
+    paths = [tmp_path / f"shard-{i}.pt" for i in range(2)]
+    for i, path in enumerate(paths):
+        save_shard(straight_shard(2, i), path)
+    cfg = DistillConfig(out=tmp_path / "run", shards=paths, init=init, step_counts=(2,), step_weights=(1,))
+    cfg.batch, cfg.warmup, cfg.max_steps, cfg.qat = 2, 1, 2, "int8-weight"
+    run = Distiller(cfg)
+    assert type(run.model.blocks[0].mlp.fc1).__name__ == "FakeQuantizedLinear"
+    result = run.train()
+    assert result["step"] == 2 and result["held_out_loss"]["K2"] > 0
+    student = load_student(tmp_path / "run" / "student.safetensors")
+    assert student.extra["qat"] == "int8-weight"
+    assert type(student.blocks[0].mlp.fc1) is nn.Linear  # float weights, int8'd when served
+    saved, trained = student.blocks[0].mlp.fc1.weight, run.ema.blocks[0].mlp.fc1.weight
+    torch.testing.assert_close(saved, trained.half().to(saved.dtype))  # students are saved in float16
+
+
+def test_unknown_qat_mode_is_refused_before_any_work(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown quantization 'int4'"):
+        DistillConfig(out=tmp_path, shards=[tmp_path, tmp_path], init=tmp_path, max_steps=1, qat="int4").validate()
+
+
 def test_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least 2 trajectory shards"):
         DistillConfig(out=tmp_path, shards=[tmp_path], init=tmp_path, max_steps=1).validate()

@@ -25,11 +25,12 @@ torchao is an optional extra (``pip install -e ".[quantize]"``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from torch import nn
 
 QUANT_MODES = ("int8-dynamic", "int8-weight")
+M = TypeVar("M", bound=nn.Module)
 
 
 class QuantizationError(ValueError):
@@ -72,7 +73,7 @@ def ptq_config(mode: str) -> Any:
     return tq.Int8WeightOnlyConfig()
 
 
-def quantize_model(model: nn.Module, mode: str) -> nn.Module:
+def quantize_model(model: M, mode: str) -> M:
     """Post-training int8 of ``model`` in place (and returned); see the module doc for the modes."""
     config = ptq_config(mode)
     _torchao().quantize_(model, config, filter_fn=quantized_linear)
@@ -92,7 +93,7 @@ def _qat_configs(mode: str) -> tuple[Any, Any]:
     return activation, weight
 
 
-def prepare_qat(model: nn.Module, mode: str) -> nn.Module:
+def prepare_qat(model: M, mode: str) -> M:
     """Fake-quantize ``model``'s quantized linears for training (in place, returned)."""
     _check(mode)
     tq = _torchao()
@@ -104,13 +105,13 @@ def prepare_qat(model: nn.Module, mode: str) -> nn.Module:
     return model
 
 
-def convert_qat(model: nn.Module, mode: str) -> nn.Module:
+def convert_qat(model: M, mode: str) -> M:
     """After QAT: plain linears with the trained weights, then ``mode``'s real int8 (in place)."""
     _check(mode)
     return quantize_model(float_linears(model), mode)
 
 
-def float_linears(model: nn.Module) -> nn.Module:
+def float_linears(model: M) -> M:
     """After QAT, for saving: the fake-quantized linears back to plain ones with the trained weights."""
     tq = _torchao()
     from torchao.quantization.qat import FakeQuantizedLinear, QATConfig

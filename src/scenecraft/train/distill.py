@@ -12,10 +12,17 @@ teacher's weights (or, for recovery after depth pruning, from a student's). Adam
 clipping; ``state.pt`` (weights, EMA, optimizer, step) and ``student.safetensors`` (EMA weights,
 float16) are written atomically every ``save_every`` seconds and at the end, and a run resumes from
 ``state.pt``. The first shard is held out: its loss per step count is logged and recorded.
+
+With ``qat`` (an int8 mode of ``model.quantize``) the student trains quantization-aware: its
+token-wise linears round weights and activations as the int8 model will (torchao's fake
+quantization, gradients straight through), the held-out loss is the int8 model's, and the saved
+student holds the trained float weights with ``"qat": mode`` in its metadata, to be quantized with
+that mode when it is served (``scenecraft generate --quantize MODE``, the ``quantize_model`` setting).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 import time
@@ -53,6 +60,7 @@ class DistillConfig:
     keep_blocks: list[int] | None = None  # depth pruning: the blocks the student keeps
     device: str = "cpu"
     hold_out: bool = True  # False: train on every shard (the held-out loss is then in-sample)
+    qat: str | None = None  # quantization-aware: an int8 mode of model.quantize, trained fake-quantized
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -62,6 +70,10 @@ class DistillConfig:
             raise ValueError("step_counts and step_weights must have the same, non-zero length")
         if self.max_steps is None and self.seconds is None:
             raise ValueError("give max_steps or seconds: distillation needs an end")
+        if self.qat is not None:
+            from scenecraft.model.quantize import ptq_config
+
+            ptq_config(self.qat)  # an unknown mode or a missing torchao fails here, before any work
 
 
 def initial_student(init: Path, keep_blocks: list[int] | None) -> SceneDiT:
@@ -137,6 +149,11 @@ class Distiller:
         self.model = initial_student(cfg.init, cfg.keep_blocks).to(self.device)
         self.ema = initial_student(cfg.init, cfg.keep_blocks).to(self.device).requires_grad_(False)
         self.ema.load_state_dict(self.model.state_dict())
+        if cfg.qat is not None:  # both fake-quantized: the held-out loss is then the int8 model's
+            from scenecraft.model.quantize import prepare_qat
+
+            prepare_qat(self.model, cfg.qat)
+            prepare_qat(self.ema, cfg.qat)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=0.0)
         self.step = 0
         state = cfg.out / "state.pt"
@@ -171,7 +188,14 @@ class Distiller:
         }
         if cfg.keep_blocks is not None:
             extra["kept_blocks"] = cfg.keep_blocks
-        save_student(self.ema, cfg.out / "student.safetensors", extra=extra)
+        ema = self.ema
+        if cfg.qat is not None:
+            # plain linears with the trained weights: load it, then int8 it with the same mode
+            from scenecraft.model.quantize import float_linears
+
+            extra["qat"] = cfg.qat
+            ema = float_linears(copy.deepcopy(ema))
+        save_student(ema, cfg.out / "student.safetensors", extra=extra)
         tmp = cfg.out / "state.pt.tmp"
         torch.save(
             {

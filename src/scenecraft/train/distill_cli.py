@@ -57,6 +57,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--no-hold-out", action="store_true", help="train on every shard (the held-out loss is then in-sample)"
     )
     parser.add_argument(
+        "--qat",
+        choices=["int8-dynamic", "int8-weight"],
+        default=None,
+        help="quantization-aware: train the student fake-quantized for this int8 mode (needs torchao)",
+    )
+    parser.add_argument(
         "--drop-blocks", type=int, default=None, help="depth pruning: drop this many blocks, chosen by measurement"
     )
 
@@ -88,6 +94,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--shards must be >= 2 (one is held out; >= 1 with --no-hold-out) and --batch >= 1")
     if args.steps is None and args.seconds is None:
         raise UsageError("give --steps or --seconds: distillation needs an end")
+    if args.qat is not None:
+        from scenecraft.model.quantize import QuantizationError, ptq_config
+
+        try:
+            ptq_config(args.qat)  # torchao missing: say so before an hour of caching
+        except QuantizationError as exc:
+            raise UsageError(str(exc)) from None
     folder = args.trajectories or args.out / "trajectories"
     try:
         shards = cache_trajectories(
@@ -111,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
             keep_blocks=keep,
             device=args.device,
             hold_out=not args.no_hold_out,
+            qat=args.qat,
             extra={"teacher": args.teacher.name},
         )
         result = Distiller(cfg).train()
