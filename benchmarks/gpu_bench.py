@@ -11,11 +11,15 @@ its numbers mean nothing.
    guidance 4, at 256 and 512 px: our pipeline against diffusers' ``DiTPipeline`` on the same
    weights, taking turns image by image; images/s of each and the ratio. One 675M-parameter model
    is built once and shared by both pipelines and both sizes (a sin-cos table for 512 px).
-2. ``variants.json``: every variant of the bundled model, images/s at batch 1 and 64.
+2. ``variants.json``: every variant of the bundled model, images/s at batch 1 and 64; the default
+   variant once more compiled (CUDA graphs on a GPU: ``GenerationPipeline.compile``).
 3. ``seed_l_4096.json``: ``seed-L`` (32 blocks, 1024 wide; random weights) on SD-VAE latents of
    4096² (512² latents, 65 536 tokens), 1 and 4 Euler steps, then the random-weight SD-VAE
    decoding the image tile by tile: seconds per image end to end (noise to pixels).
-4. ``card.json``: the card, driver, torch, diffusers and CUDA versions.
+4. ``int8.json``: the bundled model's forward pass at batch 64, float vs torchao int8
+   (``model.quantize``: int8-dynamic, int8-weight), each eager and compiled, in turns; the
+   relative error of each against float (skipped, with the reason, where torchao is missing).
+5. ``card.json``: the card, driver, torch, diffusers and CUDA versions.
 """
 
 from __future__ import annotations
@@ -135,19 +139,27 @@ def dit_vs_diffusers(device: torch.device, dtype: torch.dtype, args: argparse.Na
 def bundled_variants(device: torch.device, args: argparse.Namespace) -> dict[str, Any]:
     from scenecraft.pipeline import GenerationPipeline, SampleSpec
     from scenecraft.train.validation import held_out_requests
-    from scenecraft.variants import VARIANTS
+    from scenecraft.variants import DEFAULT_VARIANT, VARIANTS
 
     requests = held_out_requests(4 if args.quick else 64, 64).requests
     rows = []
-    for vid in VARIANTS:
+    # every variant eager, then the default compiled (on CUDA: CUDA graphs, pipeline.compile)
+    for vid, compiled in [*((v, False) for v in VARIANTS), (DEFAULT_VARIANT, True)]:
         try:
             pipe = GenerationPipeline.from_variant(vid, device=device, text_encoder=args.text_encoder)
         except Exception as exc:  # weights missing from this checkout: say so, go on
             rows.append({"variant": vid, "error": f"{type(exc).__name__}: {exc}"})
             continue
         assert pipe.variant is not None
+        if compiled:
+            pipe.compile()
         steps = pipe.variant.steps
-        row: dict[str, Any] = {"variant": vid, "steps": steps, "passes_per_step": pipe.variant.passes_per_step}
+        row: dict[str, Any] = {
+            "variant": vid,
+            "compiled": compiled,
+            "steps": steps,
+            "passes_per_step": pipe.variant.passes_per_step,
+        }
         for batch in (1, len(requests)):
             specs = [SampleSpec(seed=i, request=r) for i, r in enumerate(requests[:batch])]
             run = _generator(pipe, specs, steps)
@@ -201,6 +213,45 @@ def seed_l_4096(device: torch.device, dtype: torch.dtype, args: argparse.Namespa
     }
 
 
+def int8_forward(device: torch.device, args: argparse.Namespace) -> dict[str, Any]:
+    import copy
+
+    from scenecraft.model.quantize import QUANT_MODES, quantize_model
+    from scenecraft.pipeline import GenerationPipeline, SampleSpec
+    from scenecraft.train.validation import held_out_requests
+
+    batch = 2 if args.quick else 64
+    pipe = GenerationPipeline.from_settings("seed-12M", device=device, text_encoder=args.text_encoder)
+    specs = [SampleSpec(seed=i, request=r) for i, r in enumerate(held_out_requests(batch, 64).requests)]
+    cond = pipe.scene_conditions(specs, 64)
+    x = torch.randn(batch, 3, 64, 64, device=device)
+    t = torch.full((batch,), 500.0, device=device)
+    base = pipe.model.eval()
+    models: dict[str, Any] = {"float32": base}
+    for mode in QUANT_MODES:
+        models[mode] = quantize_model(copy.deepcopy(base), mode)
+    for name in list(models):
+        models[f"{name} compiled"] = torch.compile(models[name], dynamic=False)
+    times: dict[str, list[float]] = {k: [] for k in models}
+    with torch.inference_mode():
+        ref = base(x, t, cond)
+        errors = {k: float((m(x, t, cond) - ref).abs().max() / ref.abs().max()) for k, m in models.items()}
+        for _ in range(args.repeats * 3):
+            for k, m in models.items():
+                times[k].append(timed(lambda m=m: m(x, t, cond), device))
+    rows = [
+        {
+            "config": k,
+            "batch": batch,
+            "s_per_call": statistics.median(v),
+            "speed_vs_float32": statistics.median(times["float32"]) / statistics.median(v),
+            "rel_error": errors[k],
+        }
+        for k, v in times.items()
+    ]
+    return {"model": "seed-12M", "rows": rows}
+
+
 def card(device: torch.device) -> dict[str, Any]:
     import diffusers
 
@@ -220,7 +271,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--parts", nargs="+", default=["card", "dit", "variants", "seed-l"])
+    parser.add_argument("--parts", nargs="+", default=["card", "dit", "variants", "seed-l", "int8"])
     parser.add_argument("--text-encoder", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the script on a CPU")
     args = parser.parse_args()
@@ -232,6 +283,7 @@ def main() -> None:
         "dit": ("dit_xl2.json", lambda: dit_vs_diffusers(device, dtype, args)),
         "variants": ("variants.json", lambda: bundled_variants(device, args)),
         "seed-l": ("seed_l_4096.json", lambda: seed_l_4096(device, dtype, args)),
+        "int8": ("int8.json", lambda: int8_forward(device, args)),
     }
     for part in args.parts:
         name, fn = parts[part]

@@ -222,15 +222,26 @@ class GenerationPipeline:
 
         Exact up to float round-off; the first call of each shape compiles (tens of seconds on a
         CPU, about 100 s for DiT-XL/2), so a worker warms up with one generation before it takes
-        jobs. On the CPU the weights are frozen into the graph (inductor's ``freezing``: constant
-        folding and weights prepacked for oneDNN), which is what makes it pay there; the VAE
-        decoder is left eager on the CPU, where compiling it measured no faster (its time is
-        oneDNN convolutions either way; docs/results.md). Not combined with ``step_cache`` (the
+        jobs. On a CUDA device the model's calls also run as CUDA graphs. On the CPU the weights are
+        frozen into the graph (inductor's ``freezing``: constant folding, weights prepacked for
+        oneDNN), and the VAE decoder is left eager, where compiling it measured no faster (its time
+        is oneDNN convolutions either way; docs/results.md). Not combined with ``step_cache`` (the
         cache swaps block forwards, which a compiled graph has inlined).
         """
         cpu = self.device.type == "cpu"
-        options: dict[str, Any] | None = {"freezing": True} if cpu else None
-        self.model.forward = torch.compile(self.model.forward, dynamic=False, options=options)  # type: ignore[method-assign]
+        if self.device.type == "cuda":
+            # CUDA graphs ("reduce-overhead"): a small model's step is kernel-launch bound. A graph's
+            # output buffer is overwritten by its next replay, and guidance holds several passes'
+            # outputs at once, hence the copy of each.
+            graphed = torch.compile(self.model.forward, dynamic=False, mode="reduce-overhead")
+
+            def forward(*args: Any, **kwargs: Any) -> Tensor:
+                return graphed(*args, **kwargs).clone()
+
+            self.model.forward = forward  # type: ignore[method-assign]
+        else:
+            options: dict[str, Any] | None = {"freezing": True} if cpu else None
+            self.model.forward = torch.compile(self.model.forward, dynamic=False, options=options)  # type: ignore[method-assign]
         if isinstance(self.decoder, LatentDecoder) and not cpu:
             vae = self.decoder.vae
             vae.decoder.forward = torch.compile(vae.decoder.forward, dynamic=False)
