@@ -8,6 +8,7 @@ dropped afterwards, so tests never see each other's rows and can run in any orde
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+from sqlalchemy import Engine, event
 
 POSTGRES_URL = os.environ.get("SCENECRAFT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgresql")
@@ -54,3 +56,39 @@ def _drop_schema(schema: str, attempts: int = 5) -> None:
             if attempt == attempts - 1:
                 raise
             time.sleep(0.2 * (attempt + 1))
+
+
+class PoolWatch:
+    """Counts the connections `engine` has checked out, and notes how many were out each time the engine
+    was disposed. Engine.dispose() closes only the connections in the pool: one checked out then is
+    returned later into the disposed pool, is never closed, and is garbage-collected open (psycopg's
+    "connection deleted while still open"). Pool events set on the engine carry over to the pools that
+    dispose() makes, so a watch lasts the engine's life."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.checked_out = 0
+        self.out_at_dispose: list[int] = []
+        self._lock = threading.Lock()
+        event.listen(engine, "checkout", self._on_checkout)
+        event.listen(engine, "checkin", self._on_checkin)
+        event.listen(engine, "engine_disposed", self._on_disposed)
+
+    def _on_checkout(self, *_: object) -> None:
+        with self._lock:
+            self.checked_out += 1
+
+    def _on_checkin(self, *_: object) -> None:
+        with self._lock:
+            self.checked_out -= 1
+
+    def _on_disposed(self, _engine: Engine) -> None:
+        with self._lock:
+            self.out_at_dispose.append(self.checked_out)
+
+    def assert_released(self) -> None:
+        """Fails if the engine was disposed while a connection was checked out, or one is out now."""
+        assert not any(self.out_at_dispose), (
+            f"the pool was disposed with connections still checked out ({self.out_at_dispose} at each "
+            "dispose): they go back into the disposed pool and are never closed"
+        )
+        assert self.checked_out == 0, f"{self.checked_out} connection(s) still checked out after close"

@@ -14,7 +14,7 @@ from scenecraft.api.app import create_app
 from scenecraft.api.platform import Platform
 from scenecraft.config import Settings
 from scenecraft.db import Database
-from tests.utils.databases import BACKENDS, temporary_database
+from tests.utils.databases import BACKENDS, PoolWatch, temporary_database
 
 TEST_SECRET = "test-secret-key-0123456789abcdef"
 TEST_MASTER = base64.b64encode(bytes(range(32))).decode()
@@ -57,10 +57,14 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 @pytest.fixture
 def platform(settings: Settings) -> Iterator[Platform]:
+    """A migrated platform; closed afterwards, and no connection may still be out when its pool closes
+    (the app's shutdown closes it first, with any request or housekeeping call still running)."""
     platform = Platform.from_settings(settings)
+    watch = PoolWatch(platform.db.engine)
     platform.db.migrate()
     yield platform
     platform.close()
+    watch.assert_released()
 
 
 @pytest.fixture
@@ -77,14 +81,16 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def platform_factory(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Platform]]:
     """Builds migrated platforms with settings overrides; disposes their connections afterwards."""
-    made: list[Platform] = []
+    made: list[tuple[Platform, PoolWatch]] = []
 
     def build(**overrides: object) -> Platform:
         platform = Platform.from_settings(make_settings(tmp_path, database_url, **overrides))
+        made.append((platform, PoolWatch(platform.db.engine)))
         platform.db.migrate()
-        made.append(platform)
         return platform
 
     yield build
-    for platform in made:
+    for platform, _ in made:
         platform.close()
+    for _, watch in made:
+        watch.assert_released()

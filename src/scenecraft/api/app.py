@@ -48,20 +48,28 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         if not report.ok:
             log.error("audit chain broken", problem=report.problem, records=report.records)
 
-    async def housekeeping() -> None:
-        """Expired sessions and spent nonces go, and the audit chain is verified, every few minutes."""
-        while True:
+    async def housekeeping(stop: asyncio.Event) -> None:
+        """Expired sessions and spent nonces go, and the audit chain is verified, every few minutes,
+        until `stop` is set. It is stopped by the event, not by cancelling the task: a cancel ends the
+        `await` on the worker thread at once but not the thread, whose query runs on with its pooled
+        connection; the pool was then disposed under it, the connection went back into the disposed
+        pool and was never closed (garbage-collected open). Stopped this way, the call in flight ends first."""
+        while not stop.is_set():
             for task in (purge, check_audit_chain):
+                if stop.is_set():
+                    return
                 try:
                     await run_in_threadpool(task)
                 except Exception:
                     log.exception("housekeeping failed", task=task.__name__)
-            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), HOUSEKEEPING_SECONDS)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         platform.bus.start()
-        janitor = asyncio.create_task(housekeeping())
+        stop_housekeeping = asyncio.Event()
+        janitor = asyncio.create_task(housekeeping(stop_housekeeping))
         if platform.settings.embedded_workers > 0 and platform.workers is None:
             from scenecraft.jobs.worker import WorkerPool  # the engine itself loads lazily, in the workers
 
@@ -70,11 +78,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         try:
             yield
         finally:
-            janitor.cancel()
-            # Wait for it: a housekeeping query in flight runs on in its thread (a cancel cannot stop
-            # it), and closing the pool under it left its connection open and its locks held.
-            with contextlib.suppress(asyncio.CancelledError):
-                await janitor
+            # Not janitor.cancel(): see housekeeping(). Its call in flight finishes (one short query),
+            # then it returns, and only then is the pool closed.
+            stop_housekeeping.set()
+            await janitor
             if platform.workers is not None:
                 platform.workers.stop()
             platform.close()
