@@ -143,3 +143,18 @@ def test_bfloat16_model_keeps_a_float32_sampler_state() -> None:
     out = pipe.sample([SampleSpec(1, 2)], size=32, steps=3, guidance=3.0, callback=lambda s: seen.append(s.x.dtype))
     assert out.dtype == torch.float32 and seen == [torch.float32] * 3
     assert torch.isfinite(out).all()
+
+
+@pytest.mark.slow
+def test_compiled_pipeline_makes_the_eager_image_and_refuses_to_quantize_after() -> None:
+    pipe = GenerationPipeline.from_settings("DiT-S/8", checkpoint=None)
+    spec = [SampleSpec(seed=3, class_label=1)]
+    eager = pipe.sample(spec, size=32, steps=3, sampler="ddim", guidance=2.0)
+    pipe.compile()  # on the CPU: inductor with frozen weights
+    compiled = pipe.sample(spec, size=32, steps=3, sampler="ddim", guidance=2.0)
+    torch.testing.assert_close(compiled, eager, atol=1e-4, rtol=1e-4)
+    with pytest.raises(GenerationError, match="quantize before compile"):
+        pipe.quantize("int8-weight")
+    with pytest.raises(GenerationError, match="do not combine"):
+        pipe.step_cache = 2
+        pipe.sample(spec, size=32, steps=3, sampler="ddim", guidance=2.0)
