@@ -218,16 +218,19 @@ class Evaluators:
             prob = (whole + self.zoomed_kinds(image, found, self.kind_zoom)) / 2
             prob[:, 0] = 0.0  # a detection is a subject: never background
             found = [f._replace(kind=int(p.argmax()), score=float(p.max())) for f, p in zip(found, prob, strict=True)]
+        boxes = [(f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy) for f in found]
+        materials: Sequence[np.ndarray | None] = [None] * len(found)
+        if self.colour is not None and self.colour.materials:
+            materials = list(self.classify_materials(image, boxes)[1])
         out = []
-        for f in found:
+        for f, b, material in zip(found, boxes, materials, strict=True):
             mask = _grid_mask(f.pixels, grid, h, w)
             name = COLOUR_NAMES[f.colour]
             if self.colour is not None:
-                name = self.colour.name(image, mask, person=SEG_KINDS[f.kind] == "person") or name
-            b = f.box
+                name = self.colour.name(image, mask, SEG_KINDS[f.kind] == "person", material) or name
             out.append(
                 Detection(
-                    box=(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy),
+                    box=b,
                     kind=SEG_KINDS[f.kind],
                     colour=name,
                     score=f.score,
