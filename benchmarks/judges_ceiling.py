@@ -6,9 +6,11 @@ Renders scenes 0..N-1 of the held-out seed (the requests of ``benchmarks/quality
 model generates, and scores each render against its own request with
 :func:`scenecraft.evaluate.metrics.score_images` — the same call that scores generated images —
 for each judge configuration: the weights folder as frozen, and switched back step by step (no
-colour reader: the segmenter's colour head; no mirror averaging of the segmenter) to show what each
-change gave. The bars are the issue's: what the judges must reach before they judge the model.
-Writes benchmarks/results/judges_ceiling.json.
+zoomed kind read; no colour reader: the segmenter's colour head; no mirror averaging of the
+segmenter) to show what each change gave; ``--quick`` scores only the first two. The bars are the
+issue's: what the judges must reach before they judge the model. Writes
+benchmarks/results/judges_ceiling.json, keeping the rows of earlier versions already in it (under
+``earlier``) so each version's numbers stay beside the next one's.
 """
 
 from __future__ import annotations
@@ -36,9 +38,21 @@ def configurations() -> list[tuple[str, dict[str, Any]]]:
     """(label, Evaluators.load options): as frozen, then each change undone in turn."""
     return [
         ("as frozen", {}),
-        ("colour head instead of the reader", {"colour": None}),
-        ("... and no segmenter mirror", {"colour": None, "mirror_segment": False}),
+        ("no zoomed kind read", {"kind_zoom": None}),
+        ("... and the colour head instead of the reader", {"kind_zoom": None, "colour": None}),
+        ("... and no segmenter mirror", {"kind_zoom": None, "colour": None, "mirror_segment": False}),
     ]
+
+
+def earlier_rows(path: Path, versions: set[str], run: tuple[int, int, int]) -> list[dict[str, Any]]:
+    """The rows of other judge versions in an earlier result at ``path`` (same seed, n and size)."""
+    if not path.is_file():
+        return []
+    old = json.loads(path.read_text())
+    if (old["seed"], old["n"], old["size"]) != run:
+        return []
+    rows = [*old["rows"], *old.get("earlier", [])]
+    return [r for r in rows if r["version"] not in versions]
 
 
 def main() -> None:
@@ -48,6 +62,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=10_007)
     parser.add_argument("--weights", type=Path, default=None, help="weights folder (default: the shipped judges)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "judges_ceiling.json")
+    parser.add_argument("--quick", action="store_true", help="only the frozen judges and the first change undone")
     args = parser.parse_args()
     if args.n < 1:
         raise SystemExit(f"--n must be >= 1, got {args.n}")
@@ -64,7 +79,7 @@ def main() -> None:
     renders = [sampler.render(i, args.size) for i in range(args.n)]
     specs, images = [r.spec for r in renders], [r.image for r in renders]
     rows = []
-    for label, options in configurations():
+    for label, options in configurations()[: 2 if args.quick else None]:
         judges = Evaluators.load(weights, **options)
         t0 = time.perf_counter()
         scores = score_images(specs, images, judges)
@@ -84,6 +99,7 @@ def main() -> None:
         "size": args.size,
         "bars": BARS,
         "rows": rows,
+        "earlier": earlier_rows(args.out, {r["version"] for r in rows}, (args.seed, args.n, args.size)),
     }
     write_text(args.out, json.dumps(result, indent=2) + "\n")
     print(f"{args.n} real renders of held-out seed {args.seed} at {args.size} px, scored as generated images")

@@ -8,10 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from scenecraft.evaluate.colour import FEATURES, ColourReader, colour_features, fit_reader, subject_pixels
+from scenecraft.evaluate.colour import (
+    FEATURES,
+    ColourReader,
+    colour_features,
+    fit_reader,
+    reader_input,
+    subject_pixels,
+)
 from scenecraft.evaluate.judges import WEIGHTS_DIR, Evaluators
 from scenecraft.world.render import render
-from scenecraft.world.spec import COLOUR_NAMES, COLOURS, Camera, ObjectSubject, SceneSpec
+from scenecraft.world.spec import COLOUR_NAMES, COLOURS, OBJECT_MATERIALS, Camera, ObjectSubject, SceneSpec
 
 
 def test_features_of_a_flat_patch_are_its_chromaticity() -> None:
@@ -48,6 +55,47 @@ def test_the_reader_fits_separable_features_and_survives_a_round_trip(tmp_path: 
         torch.testing.assert_close(back(torch.from_numpy(x[:5])), reader(torch.from_numpy(x[:5])))
     with pytest.raises(ValueError, match="at least 12"):
         fit_reader(x[:5], y[:5])
+
+
+def test_a_material_reader_uses_the_material_to_name_the_colour(tmp_path: Path) -> None:
+    """Pixels that look alike name different colours on different materials (as a tinted chrome and a
+    plain plastic can): only a reader told the material can fit them, and it needs to be told."""
+    rng = np.random.default_rng(1)
+    n = 600
+    feats = rng.normal(size=(n, FEATURES)).astype(np.float32) * 0.1  # no colour in the pixels
+    material = rng.integers(0, 2, n)  # wood or marble
+    prob = np.full((n, len(OBJECT_MATERIALS)), 0.01, np.float32)
+    prob[np.arange(n), material] = 0.9
+    y = np.where(material == 0, COLOUR_NAMES.index("red"), COLOUR_NAMES.index("blue"))
+    x = reader_input(feats, prob)
+    assert x.shape == (n, FEATURES + len(OBJECT_MATERIALS))
+    np.testing.assert_allclose(x[:, FEATURES:], np.log(prob + 1e-4), rtol=1e-6)
+    fit, held = slice(0, 400), slice(400, n)  # scored on scenes it was not fitted on
+    reader = fit_reader(x[fit], y[fit], epochs=150, materials=True)
+    blind = fit_reader(feats[fit], y[fit], epochs=150)
+    with torch.no_grad():
+        assert (reader(torch.from_numpy(x[held])).argmax(1).numpy() == y[held]).mean() == 1.0
+        assert (blind(torch.from_numpy(feats[held])).argmax(1).numpy() == y[held]).mean() < 0.7  # chance 0.5
+    reader.save(tmp_path / "colour.safetensors")
+    back = ColourReader.load(tmp_path / "colour.safetensors")
+    assert back.materials
+    image = np.full((8, 8, 3), 128, np.uint8)
+    mask = np.ones((8, 8), bool)
+    with pytest.raises(ValueError, match="pass the material probabilities"):
+        back.name(image, mask, person=False)
+    with pytest.raises(ValueError, match="reads 42 inputs, got 31"):
+        fit_reader(feats, y, materials=True)
+
+
+def test_a_reader_file_without_materials_in_its_config_loads_as_pixels_only(tmp_path: Path) -> None:
+    """judges-4's colour.safetensors names only ``hidden`` in its config."""
+    from safetensors.torch import save_file
+
+    reader = ColourReader()
+    path = tmp_path / "colour.safetensors"
+    save_file(dict(reader.state_dict()), str(path), metadata={"judge": "colour", "config": '{"hidden": 64}'})
+    back = ColourReader.load(path)
+    assert not back.materials and back.mean.shape == (FEATURES,)
 
 
 @pytest.mark.slow

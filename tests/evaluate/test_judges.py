@@ -183,3 +183,20 @@ def test_segment_averages_the_image_and_its_mirror() -> None:
     np.testing.assert_allclose(box[0], want_left.numpy(), rtol=1e-4, atol=1e-3)
     ev.mirror_segment = False
     np.testing.assert_allclose(ev.segment(image)[0], a.kind[0].softmax(0).numpy(), atol=1e-5)
+
+
+def test_zoomed_kinds_of_a_whole_image_box_are_the_kind_map_mean() -> None:
+    """A box over the whole grid at grow 1 crops the image itself (at the grid's size: no resize), so
+    the zoomed read is the mean of :meth:`Evaluators.segment`'s kind map over the subject's pixels."""
+    from scenecraft.evaluate.detection import Found
+
+    ev = Evaluators.load()
+    s = ev.segmenter.size
+    image = (np.random.default_rng(5).random((s, s, 3)) * 255).astype(np.uint8)
+    kind = ev.segment(image)[0]
+    rows, cols = np.mgrid[10:30, 40:70]
+    pixels = np.stack([rows.ravel(), cols.ravel()], 1)
+    whole = Found((0.0, 0.0, float(s), float(s)), 1, 0, 0.5, len(pixels), pixels)
+    got = ev.zoomed_kinds(image, [whole], grow=1.0)
+    np.testing.assert_allclose(got[0], kind[:, 10:30, 40:70].mean((1, 2)), atol=1e-5)
+    assert got.shape == (1, len(SEG_KINDS)) and got[0].sum() == pytest.approx(1.0, abs=1e-5)

@@ -10,7 +10,10 @@ read from the subject's pixels in the judged image (its detection mask):
    chromaticity, a saturation-weighted hue histogram, brightness percentiles and mean colour.
 2. :class:`ColourReader` — a small classifier (features -> 12 names), fitted on training renders'
    detections (:func:`fit_reader`, ``scenecraft eval fit-colour``), shipped as ``colour.safetensors``
-   beside the nets; a weights folder without it names colours by the head.
+   beside the nets; a weights folder without it names colours by the head. A reader fitted with
+   ``materials`` also reads the material net's probabilities for the detection's box: how much of a
+   colour shows depends on the material (chrome and brushed metal mirror their surroundings, sand
+   and grass keep most of their own colour; :data:`~scenecraft.world.materials.RESPONSES` ``tint``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import torch
 from torch import nn
 
 from scenecraft.atomic_write import atomic_path
-from scenecraft.world.spec import COLOUR_NAMES
+from scenecraft.world.spec import COLOUR_NAMES, OBJECT_MATERIALS
 
 FEATURES = 31
 HUE_BINS = 12
@@ -72,15 +75,25 @@ def colour_features(pixels: np.ndarray) -> np.ndarray | None:
     ).astype(np.float32)
 
 
-class ColourReader(nn.Module):
-    """Colour features (standardised) -> 12 colour-name logits: one hidden layer of 64."""
+def reader_input(features: np.ndarray, material_prob: np.ndarray | None) -> np.ndarray:
+    """A reader's input: colour features (..., FEATURES), then, for a reader with ``materials``, the
+    log of the material probabilities (..., 11) -> (..., FEATURES [+ 11]) float32."""
+    if material_prob is None:
+        return features.astype(np.float32)
+    return np.concatenate([features, np.log(material_prob + 1e-4)], -1).astype(np.float32)
 
-    def __init__(self, hidden: int = 64) -> None:
+
+class ColourReader(nn.Module):
+    """Colour features (standardised), and with ``materials`` the log material probabilities of the
+    subject's box, -> 12 colour-name logits: one hidden layer of 64."""
+
+    def __init__(self, hidden: int = 64, materials: bool = False) -> None:
         super().__init__()
-        self.register_buffer("mean", torch.zeros(FEATURES))
-        self.register_buffer("std", torch.ones(FEATURES))
-        self.net = nn.Sequential(nn.Linear(FEATURES, hidden), nn.GELU(), nn.Linear(hidden, len(COLOUR_NAMES)))
-        self.hidden = hidden
+        inputs = FEATURES + len(OBJECT_MATERIALS) * materials
+        self.register_buffer("mean", torch.zeros(inputs))
+        self.register_buffer("std", torch.ones(inputs))
+        self.net = nn.Sequential(nn.Linear(inputs, hidden), nn.GELU(), nn.Linear(hidden, len(COLOUR_NAMES)))
+        self.hidden, self.materials = hidden, materials
 
     mean: torch.Tensor
     std: torch.Tensor
@@ -89,19 +102,30 @@ class ColourReader(nn.Module):
         return self.net((feats - self.mean) / self.std)
 
     @torch.no_grad()
-    def name(self, image: np.ndarray, mask: np.ndarray, person: bool) -> str | None:
-        """The colour name of the subject in ``mask``, or None when it has too few pixels."""
+    def name(
+        self, image: np.ndarray, mask: np.ndarray, person: bool, material_prob: np.ndarray | None = None
+    ) -> str | None:
+        """The colour name of the subject in ``mask``, or None when it has too few pixels.
+        ``material_prob`` (11,): the material net's probabilities for its box (a ``materials`` reader)."""
+        if self.materials and material_prob is None:
+            raise ValueError("this colour reader reads materials too: pass the material probabilities of the box")
         f = colour_features(subject_pixels(image, mask, person))
         if f is None:
             return None
-        return COLOUR_NAMES[int(self(torch.from_numpy(f)[None]).argmax())]
+        x = reader_input(f, material_prob if self.materials else None)
+        return COLOUR_NAMES[int(self(torch.from_numpy(x)[None]).argmax())]
 
     def save(self, path: str | Path) -> None:
         from safetensors.torch import save_file
 
         state = {k: v.detach().float().contiguous() for k, v in self.state_dict().items()}
         with atomic_path(path) as tmp:
-            save_file(state, str(tmp), metadata={"judge": "colour", "config": json.dumps({"hidden": self.hidden})})
+            save_file(state, str(tmp), metadata={"judge": "colour", "config": json.dumps(self.config)})
+
+    @property
+    def config(self) -> dict[str, int | bool]:
+        """Constructor arguments, as saved in the weights file's metadata."""
+        return {"hidden": self.hidden, "materials": self.materials}
 
     @classmethod
     def load(cls, path: str | Path) -> ColourReader:
@@ -115,13 +139,18 @@ class ColourReader(nn.Module):
         return reader.eval()
 
 
-def fit_reader(features: np.ndarray, labels: np.ndarray, epochs: int = 400, seed: int = 0) -> ColourReader:
-    """Fit a :class:`ColourReader` to (N, FEATURES) features and (N,) colour indices (full-batch Adam,
-    weight decay, cosine rate)."""
+def fit_reader(
+    features: np.ndarray, labels: np.ndarray, epochs: int = 400, seed: int = 0, materials: bool = False
+) -> ColourReader:
+    """Fit a :class:`ColourReader` to (N, F) inputs (:func:`reader_input`: F = FEATURES, or FEATURES + 11
+    with ``materials``) and (N,) colour indices (full-batch Adam, weight decay, cosine rate)."""
     if len(features) != len(labels) or len(features) < len(COLOUR_NAMES):
         raise ValueError(f"need matching features and labels, at least {len(COLOUR_NAMES)}; got {len(features)}")
+    width = FEATURES + len(OBJECT_MATERIALS) * materials
+    if features.shape[1] != width:
+        raise ValueError(f"a reader with materials={materials} reads {width} inputs, got {features.shape[1]}")
     torch.manual_seed(seed)
-    reader = ColourReader()
+    reader = ColourReader(materials=materials)
     x, y = torch.from_numpy(features).float(), torch.from_numpy(labels).long()
     reader.mean.copy_(x.mean(0))
     reader.std.copy_(x.std(0).clamp_min(1e-4))

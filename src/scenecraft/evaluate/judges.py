@@ -40,12 +40,24 @@ from scenecraft.evaluate.nets import (
     SegmenterNet,
     build,
 )
-from scenecraft.evaluate.views import KEYPOINT_CROP, MATERIAL_CROP, crops, grid_image, square_box, to_input
+from scenecraft.evaluate.views import (
+    KEYPOINT_CROP,
+    MATERIAL_CROP,
+    crops,
+    grid_image,
+    region_crop,
+    square_box,
+    to_input,
+)
 from scenecraft.world.spec import COLOUR_NAMES, OBJECT_MATERIALS
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MANIFEST = "judges.json"
 COLOUR_FILE = "colour.safetensors"
+# Each detection's kind is read again from a square crop this many times its longer side, resized to
+# the segmenter's grid, and averaged with the whole image's: kind accuracy of matched subjects
+# 0.910 -> 0.938 on 200 validation renders of seed 12 at 64 px (1.5x: 0.901, 4x: 0.932).
+KIND_ZOOM = 2.5
 
 
 class JudgesError(ValueError):
@@ -118,6 +130,7 @@ class Evaluators:
         mirror_segment: bool = True,
         version: str = "unversioned",
         colour: ColourReader | None = None,
+        kind_zoom: float | None = KIND_ZOOM,
     ) -> None:
         self.material, self.segmenter, self.keypoint = material.eval(), segmenter.eval(), keypoints.eval()
         # Average each crop's material logits, and the segmenter's maps, with those of the mirror image
@@ -128,6 +141,8 @@ class Evaluators:
         # Name a subject's colour from its own pixels (:mod:`.colour`) where a reader is given,
         # else by the segmenter's colour head; docs/world.md has the measurement that chose it.
         self.colour = colour
+        # Read kinds again from a zoomed crop of each detection (:meth:`zoomed_kinds`); None: not.
+        self.kind_zoom = kind_zoom
         self.version = version
 
     @classmethod
@@ -174,7 +189,7 @@ class Evaluators:
         # The image and its mirror in one batch; the mirror's maps flipped back (and its boxes' left
         # and right sides swapped) and averaged with the image's.
         out = self.segmenter(torch.cat([x, x.flip(-1)]))
-        kind = (out.kind[0].softmax(0) + out.kind[1].softmax(0).flip(-1)) / 2
+        kind = _mirror_mean(out.kind.softmax(1))[0]
         colour = (out.colour[0].softmax(0) + out.colour[1].softmax(0).flip(-1)) / 2
         border = (out.border[0, 0] + out.border[1, 0].flip(-1)) / 2 > 0
         box = None if out.box is None else ((out.box[0] + out.box[1].flip(-1)[[2, 1, 0, 3]]) / 2).numpy()
@@ -197,16 +212,25 @@ class Evaluators:
             found = box_groups(kind, colour, box, min_area=min_area, **BOX_GROUPING)
         else:
             found = components(kind, colour, border, min_area=min_area, gap=round(2 * grid / 64))
+        if self.kind_zoom is not None and found:
+            # The kind from the whole image and from each subject's zoomed crop, averaged.
+            whole = np.stack([kind[:, f.pixels[:, 0], f.pixels[:, 1]].mean(1) for f in found])
+            prob = (whole + self.zoomed_kinds(image, found, self.kind_zoom)) / 2
+            prob[:, 0] = 0.0  # a detection is a subject: never background
+            found = [f._replace(kind=int(p.argmax()), score=float(p.max())) for f, p in zip(found, prob, strict=True)]
+        boxes = [(f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy) for f in found]
+        materials: Sequence[np.ndarray | None] = [None] * len(found)
+        if self.colour is not None and self.colour.materials:
+            materials = list(self.classify_materials(image, boxes)[1])
         out = []
-        for f in found:
+        for f, b, material in zip(found, boxes, materials, strict=True):
             mask = _grid_mask(f.pixels, grid, h, w)
             name = COLOUR_NAMES[f.colour]
             if self.colour is not None:
-                name = self.colour.name(image, mask, person=SEG_KINDS[f.kind] == "person") or name
-            b = f.box
+                name = self.colour.name(image, mask, SEG_KINDS[f.kind] == "person", material) or name
             out.append(
                 Detection(
-                    box=(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy),
+                    box=b,
                     kind=SEG_KINDS[f.kind],
                     colour=name,
                     score=f.score,
@@ -215,6 +239,32 @@ class Evaluators:
                 )
             )
         return out
+
+    @torch.no_grad()
+    def zoomed_kinds(self, image: np.ndarray, found: Sequence[Found], grow: float) -> np.ndarray:
+        """Kind probabilities (N, 8) of each subject read from its own crop: the square ``grow`` times
+        its box's longer side, resized to the segmenter's grid and segmented (with its mirror, where
+        the segmenter is mirror-averaged); the crop's kind map averaged over the subject's pixels."""
+        h, w = image.shape[:2]
+        grid = self.segmenter.size
+        sx, sy = w / grid, h / grid
+        sides = []
+        for f in found:
+            b = f.box
+            sides.append(square_box((b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy), grow))  # image pixels
+        x = to_input(np.stack([region_crop(image, c, grid) for c in sides]))
+        if self.mirror_segment:
+            kind = _mirror_mean(self.segmenter(torch.cat([x, x.flip(-1)])).kind.softmax(1))
+        else:
+            kind = self.segmenter(x).kind.softmax(1)
+        out = []
+        for f, (x0, y0, x1, y1), k in zip(found, sides, kind.numpy(), strict=True):
+            # Centres of the subject's grid pixels, in image pixels, then on the crop's grid.
+            py, px = (f.pixels[:, 0] + 0.5) * sy, (f.pixels[:, 1] + 0.5) * sx
+            rows = np.clip(((py - y0) / (y1 - y0) * grid).astype(int), 0, grid - 1)
+            cols = np.clip(((px - x0) / (x1 - x0) * grid).astype(int), 0, grid - 1)
+            out.append(k[:, rows, cols].mean(1))
+        return np.stack(out)
 
     @torch.no_grad()
     def keypoints(self, image: np.ndarray, boxes: Sequence[tuple[float, float, float, float]]) -> np.ndarray:
@@ -227,6 +277,13 @@ class Evaluators:
             x0, y0, x1, y1 = square_box(b)
             out.append(np.stack([x0 + pts[:, 0] * (x1 - x0), y0 + pts[:, 1] * (y1 - y0)], 1))
         return np.asarray(out, np.float32)
+
+
+def _mirror_mean(maps: torch.Tensor) -> torch.Tensor:
+    """(2N, C, S, S) maps of N images followed by their mirrors -> (N, C, S, S): each image's map
+    averaged with its mirror's, flipped back."""
+    n = len(maps) // 2
+    return (maps[:n] + maps[n:].flip(-1)) / 2
 
 
 def _grid_mask(pixels: np.ndarray, grid: int, h: int, w: int) -> np.ndarray:
