@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 
 import pytest
 import torch
@@ -34,7 +35,9 @@ def test_only_the_token_wise_linears_are_chosen() -> None:
     assert len(chosen) == per_block * len(model.blocks) + 1 < linears
 
 
-torchao = pytest.importorskip("torchao", reason='int8 needs the "quantize" extra (torchao)')
+needs_torchao = pytest.mark.skipif(
+    importlib.util.find_spec("torchao") is None, reason='int8 needs the "quantize" extra (torchao)'
+)
 
 
 class _Blocks(nn.Module):
@@ -63,6 +66,7 @@ def _reference_int8(x: torch.Tensor, layer: nn.Linear, dynamic: bool) -> torch.T
     return x @ wq.T + layer.bias
 
 
+@needs_torchao
 @pytest.mark.parametrize("mode", QUANT_MODES)
 def test_ptq_and_qat_round_as_the_closed_form(mode: str) -> None:
     torch.manual_seed(0)
@@ -82,6 +86,7 @@ def test_ptq_and_qat_round_as_the_closed_form(mode: str) -> None:
         assert diff.mean() < 0.05 * err.mean() and diff.max() < 0.5 * err.max(), (diff.mean(), err.mean())
 
 
+@needs_torchao
 @pytest.mark.parametrize("mode", QUANT_MODES)
 def test_qat_trains_and_converts_to_its_own_int8_model(mode: str) -> None:
     torch.manual_seed(0)
