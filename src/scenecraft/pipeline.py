@@ -116,7 +116,6 @@ class GenerationPipeline:
         # interval model calls. None = exact, the default; see docs/results.md for its error.
         self.step_cache: int | None = None
         self.compiled = False
-        self.quantized: str | None = None  # an int8 mode of model.quantize, or None (float)
 
     # ----------------------------------------------------------------------------------------
     # Construction
@@ -259,7 +258,6 @@ class GenerationPipeline:
         if self.compiled:
             raise GenerationError("quantize before compile: the compiled graph holds the float weights")
         quantize_model(self.model, mode)
-        self.quantized = mode
 
     # ----------------------------------------------------------------------------------------
     # Sampling
