@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Header, HTTPException, Path, Query, Response, UploadFile
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import delete, select
 
 from scenecraft import audit
@@ -25,6 +24,7 @@ from scenecraft.api.deps import (
 )
 from scenecraft.api.schemas import AssetPage, AssetPublic, AssetVersionPublic, EffectsRequest, JobAccepted, text_problem
 from scenecraft.api.submit import submit
+from scenecraft.api.threads import finish_in_thread
 from scenecraft.db.models import Asset, AssetVersion
 from scenecraft.jobs.params import EffectsParams
 from scenecraft.storage.uploads import UploadRejected, check_image_upload
@@ -112,7 +112,7 @@ async def upload_asset(
         session.commit()
         return asset
 
-    return asset_public(await run_in_threadpool(store))
+    return asset_public(await finish_in_thread(store))
 
 
 @router.get("/v1/assets", response_model=AssetPage)

@@ -10,10 +10,10 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import and_, or_, select
 
@@ -32,6 +32,7 @@ from scenecraft.api.errors import ApiError
 from scenecraft.api.job_models import checked_params, resolve_model
 from scenecraft.api.schemas import JobAccepted, JobCreate, JobPage, JobPublic, Progress
 from scenecraft.api.submit import submit
+from scenecraft.api.threads import finish_in_thread
 from scenecraft.db.models import Asset, Job, JobEvent
 from scenecraft.jobs import queue
 from scenecraft.jobs.egress import TargetRefused
@@ -254,7 +255,7 @@ def job_events(
         last, quiet = start, 0.0
         yield "retry: 2000\n\n"
         while True:
-            for seq, kind, data in await run_in_threadpool(_events_after, platform, job_id, last):
+            for seq, kind, data in await finish_in_thread(partial(_events_after, platform, job_id, last)):
                 yield f"id: {seq}\nevent: {kind}\ndata: {data}\n\n"
                 last = seq
                 if kind in TERMINAL_EVENTS:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import io
 
 from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
 from PIL import Image
 
 from scenecraft import audit
 from scenecraft.api.deps import AssetsWrite, ClientIP, PlatformDep, SessionDep, charge_generation
 from scenecraft.api.routes.assets import asset_public, effects_cost
 from scenecraft.api.schemas import AssetPublic, WorldSceneCreate
+from scenecraft.api.threads import finish_in_thread
 from scenecraft.db.models import Asset
 from scenecraft.world.render import render
 from scenecraft.world.spec import Background, Light, SceneSpec, Surface
@@ -61,4 +61,4 @@ async def create_world_scene(
         session.commit()
         return asset
 
-    return asset_public(await run_in_threadpool(make))
+    return asset_public(await finish_in_thread(make))
