@@ -14,8 +14,8 @@ them in turns, round by round (A B C ... A B C ...), so the noise of a shared ma
 
 Quality: every metric of ``benchmarks/quality.py`` (its ``generate`` and ``score_mode``), for the
 held-out requests of the modes full, context and prompt, same seeds for every variant. The
-teacher's rows may be read from a ``quality.py`` results file of the same weights, steps and ``n``
-(``--teacher-quality``), which saves the slowest part of the run; the file used is recorded.
+teacher's rows may be read from a ``quality.py`` results file of the same weights, steps, ``n`` and
+judges (``--teacher-quality``), which saves the slowest part of the run; the file used is recorded.
 
 A variant is *within 2 %* of the teacher when its quality score, the mean of material fidelity,
 layout recall, binding, pose PCK and count accuracy over the modes scored, is at least 98 % of the
@@ -168,6 +168,12 @@ def teacher_rows_from(path: Path, n: int, modes: list[str]) -> list[dict[str, An
     rows = [r for r in data["rows"] if r["mode"] in modes]
     if {r["mode"] for r in rows} != set(modes):
         raise SystemExit(f"{path} lacks one of the modes {modes}")
+    from scenecraft.evaluate.judges import WEIGHTS_DIR, read_version
+
+    current = read_version(WEIGHTS_DIR)  # the students are scored by these judges: the teacher must be too
+    if any(r.get("judges_version") != current for r in rows):
+        found = sorted({str(r.get("judges_version")) for r in rows})
+        raise SystemExit(f"{path} was scored by judges {found}, not the current {current}: score the teacher again")
     return rows
 
 

@@ -1,0 +1,36 @@
+"""benchmarks/speed.py reuses a teacher's quality rows only when they are comparable with the students'."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from benchmarks import speed
+
+from scenecraft.evaluate.judges import WEIGHTS_DIR, read_version
+
+
+def results_file(tmp_path: Path, judges: str, n: int = 32, steps: int = 20) -> Path:
+    rows = [{"mode": "full", "material_fidelity": 0.5, "judges_version": judges}]
+    path = tmp_path / "quality.json"
+    path.write_text(json.dumps({"n": n, "steps": steps, "checkpoint": "bundled", "rows": rows}))
+    return path
+
+
+def test_teacher_rows_of_the_current_judges_are_reused(tmp_path: Path) -> None:
+    rows = speed.teacher_rows_from(results_file(tmp_path, read_version(WEIGHTS_DIR)), 32, ["full"])
+    assert [r["mode"] for r in rows] == ["full"]
+
+
+def test_teacher_rows_of_other_judges_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"scored by judges \['judges-1'\], not the current"):
+        speed.teacher_rows_from(results_file(tmp_path, "judges-1"), 32, ["full"])
+
+
+def test_teacher_rows_of_another_run_are_refused(tmp_path: Path) -> None:
+    current = read_version(WEIGHTS_DIR)
+    with pytest.raises(SystemExit, match="not a 20-step run"):
+        speed.teacher_rows_from(results_file(tmp_path, current, steps=30), 32, ["full"])
+    with pytest.raises(SystemExit, match="lacks one of the modes"):
+        speed.teacher_rows_from(results_file(tmp_path, current), 32, ["full", "context"])
