@@ -15,10 +15,14 @@ import secrets
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+# The int8 modes of model.quantize, here so that the settings and the CLIs need no torch to name them.
+QuantMode = Literal["int8-dynamic", "int8-weight"]
+QUANT_MODES: tuple[str, ...] = get_args(QuantMode)
 
 # Placeholder secrets: fine on a laptop in development, refused anywhere else.
 # bandit B105 waived: a placeholder that _enforce_safe_settings refuses outside development.
@@ -174,7 +178,7 @@ class Settings(BaseSettings):
     compile_model: bool = False
     # int8 the bundled model's linears at worker start (torchao, the "quantize" extra); off: on CPUs
     # without VNNI/AMX int8 measured slower than float32 (benchmarks/results/quantization.json).
-    quantize_model: Literal["int8-dynamic", "int8-weight"] | None = None
+    quantize_model: QuantMode | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -27,6 +27,8 @@ from scenecraft.cli import UsageError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    from scenecraft.config import QUANT_MODES
+
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("prompt", nargs="?", default=None, help="what to make (scene models)")
     parser.add_argument("--model", default="seed-12M", help="named config (default seed-12M); see --list-models")
@@ -91,7 +93,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--quantize",
-        choices=["int8-dynamic", "int8-weight"],
+        choices=QUANT_MODES,
         default=None,
         help="int8 the model (torchao; approximate; slower on CPUs without VNNI/AMX: see docs/results.md)",
     )

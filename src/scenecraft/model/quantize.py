@@ -29,7 +29,8 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-QUANT_MODES = ("int8-dynamic", "int8-weight")
+from scenecraft.config import QUANT_MODES
+
 M = TypeVar("M", bound=nn.Module)
 
 

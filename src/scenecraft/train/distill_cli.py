@@ -36,6 +36,8 @@ def _counts(text: str) -> tuple[int, ...]:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    from scenecraft.config import QUANT_MODES
+
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--teacher", type=Path, required=True, help="the teacher scene model (.safetensors)")
     parser.add_argument("--out", type=Path, required=True, help="run folder (resumed when it holds state.pt)")
@@ -58,7 +60,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--qat",
-        choices=["int8-dynamic", "int8-weight"],
+        choices=QUANT_MODES,
         default=None,
         help="quantization-aware: train the student fake-quantized for this int8 mode (needs torchao)",
     )
