@@ -36,6 +36,8 @@ ARMS: dict[str, dict[str, Any]] = {
     "ema-0.99": {"ema_decay": 0.99},
     "batch-0.5x": {"batch_scale": 0.5},
     "no-subject-dropout": {"drop": {"text": 0.1, "scene": 0.5, "subjects": 0.0, "pose": 0.4}},
+    # dense layout conditioning: each subject's phrase painted over its box (grown from the init at zero)
+    "dense-layout": {"dense_layout": True},
 }
 KEYS = ("material_fidelity", "layout_recall", "attribute_binding", "count_accuracy", "pose_pck", "light_agreement")
 

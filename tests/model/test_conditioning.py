@@ -1,5 +1,5 @@
 """The scene-aware DiT: shapes, zero-init equivalence with the base DiT, absent conditions,
-condition dropout, nested guidance."""
+condition dropout, nested guidance, dense layout conditioning."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from scenecraft.model import DiT
+from scenecraft.model.checkpoints import CheckpointError, load_weights
 from scenecraft.model.conditioning import (
     CONDITIONS,
+    GROWN_MODULES,
     INPAINT,
     POSE,
     SCENE,
@@ -19,6 +21,7 @@ from scenecraft.model.conditioning import (
     ConditioningConfig,
     Conditions,
     SceneDiT,
+    box_coverage,
     build_scene_dit,
     drop_conditions,
     empty_conditions,
@@ -70,12 +73,15 @@ def randomize(module: torch.nn.Module, seed: int = 1) -> None:
             p.copy_(torch.randn(p.shape, generator=g) * 0.1)
 
 
-def paired_models() -> tuple[DiT, SceneDiT]:
+DENSE = dataclasses.replace(COND, dense_layout=True)
+
+
+def paired_models(cond: ConditioningConfig = COND) -> tuple[DiT, SceneDiT]:
     """A base DiT with non-trivial weights, and a SceneDiT holding the same base weights."""
     torch.manual_seed(0)
     base = DiT(BASE)
     randomize(base)
-    scene = SceneDiT(BASE, COND)
+    scene = SceneDiT(BASE, cond)
     missing, unexpected = scene.load_state_dict(base.state_dict(), strict=False)
     assert not unexpected and all(not k.startswith(("blocks.", "x_embedder.", "final_layer.")) for k in missing)
     return base.eval(), scene.eval()
@@ -92,16 +98,18 @@ def test_shapes() -> None:
     torch.testing.assert_close(parse.light.norm(dim=-1), torch.ones(3))
 
 
-def test_zero_init_equals_base_model_with_every_condition_on() -> None:
-    base, model = paired_models()
+@pytest.mark.parametrize("cond", [COND, DENSE], ids=["gligen", "dense-layout"])
+def test_zero_init_equals_base_model_with_every_condition_on(cond: ConditioningConfig) -> None:
+    base, model = paired_models(cond)
     x, t = torch.randn(2, 3, 16, 16), torch.tensor([100.0, 700.0])
     expected = base(x, t, torch.zeros(2, dtype=torch.long))
     got = model(x, t, random_conditions(2))
     assert torch.equal(got, expected)
 
 
-def test_absent_conditions_contribute_nothing_even_when_trained() -> None:
-    base, model = paired_models()
+@pytest.mark.parametrize("cond", [COND, DENSE], ids=["gligen", "dense-layout"])
+def test_absent_conditions_contribute_nothing_even_when_trained(cond: ConditioningConfig) -> None:
+    base, model = paired_models(cond)
     new = [
         m
         for n, m in model.named_children()
@@ -171,5 +179,78 @@ def test_bundled_shape_fits_the_size_budget() -> None:
 
 def test_config_round_trip() -> None:
     assert ConditioningConfig.from_dict(COND.to_dict()) == COND
+    assert ConditioningConfig.from_dict(DENSE.to_dict()) == DENSE
+    older = {k: v for k, v in COND.to_dict().items() if k != "dense_layout"}  # saved before the field
+    assert ConditioningConfig.from_dict(older) == COND
     assert dataclasses.asdict(COND)["scene"]["width"] == 32
     assert POSE != INPAINT
+
+
+def test_box_coverage_is_the_share_of_each_patch_inside_the_box() -> None:
+    boxes = torch.tensor([[[0.125, 0.0, 0.5, 0.25], [0.3, 0.55, 0.95, 0.8]]])  # (1, 2, 4)
+    got = box_coverage(boxes, 4, 4)
+    assert got.shape == (1, 2, 16)
+    first = torch.zeros(4, 4)
+    first[0, 0], first[0, 1] = 0.5, 1.0  # x 0.125..0.5 over cells of 0.25; y row 0 exactly
+    torch.testing.assert_close(got[0, 0].view(4, 4), first)
+    # an independent reference: the mean of a fine pixel mask over each cell (rows = y)
+    n = 400
+    c = (torch.arange(n) + 0.5) / n
+    for m in range(2):
+        x0, y0, x1, y1 = boxes[0, m].tolist()
+        mask = ((c[:, None] >= y0) & (c[:, None] < y1) & (c[None] >= x0) & (c[None] < x1)).float()
+        ref = mask.view(4, n // 4, 4, n // 4).mean(dim=(1, 3))
+        torch.testing.assert_close(got[0, m].view(4, 4), ref, rtol=0, atol=0.01)
+    # a box over the whole frame covers every cell fully, on a non-square grid too
+    torch.testing.assert_close(box_coverage(torch.tensor([[[0.0, 0.0, 1.0, 1.0]]]), 2, 3), torch.ones(1, 1, 6))
+
+
+def test_dense_layout_paints_each_subjects_phrase_over_its_box() -> None:
+    """The tokens entering the first block gain sum_m coverage_m * W e_m, nothing else."""
+    _, plain = paired_models(COND)
+    dense = SceneDiT(BASE, DENSE).eval()
+    load_weights(dense, plain.state_dict(), grown=GROWN_MODULES)
+    assert dense.layout_proj is not None and not dense.layout_proj.weight.any()
+    with torch.no_grad():
+        dense.layout_proj.weight.copy_(torch.randn(dense.layout_proj.weight.shape) * 0.1)
+    seen: dict[str, torch.Tensor] = {}
+
+    def grab(name: str):  # the input tokens of block 0
+        return lambda _m, args: seen.__setitem__(name, args[0].detach().clone())
+
+    plain.blocks[0].register_forward_pre_hook(grab("plain"))
+    dense.blocks[0].register_forward_pre_hook(grab("dense"))
+    x, t = torch.randn(2, 3, 16, 16), torch.tensor([100.0, 700.0])
+    cond = random_conditions(2)
+    cond.boxes[0, 1] = torch.tensor([0.5, 0.5, 1.0, 1.0])  # subject 1 of sample 0: the bottom-right quarter
+    cond.subject_mask[1] = False
+    cond.subject_mask[1, 0] = True  # sample 1: one subject only
+    plain(x, t, cond)
+    dense(x, t, cond)
+    grid = 8  # 16 px / patch 2
+    expected = torch.zeros(2, grid * grid, BASE.hidden_size)
+    phrases = cond.subject_text @ dense.layout_proj.weight.T  # (2, M, D)
+    n = 1000  # a fine mask as the reference: box edges at multiples of 1/1000 fall between its samples
+    c = (torch.arange(n) + 0.5) / n
+    for b in range(2):
+        for m in range(COND.max_subjects):
+            if not cond.subject_mask[b, m]:
+                continue
+            x0, y0, x1, y1 = cond.boxes[b, m].tolist()
+            mask = ((c[:, None] >= y0) & (c[:, None] < y1) & (c[None] >= x0) & (c[None] < x1)).float()
+            share = mask.view(grid, n // grid, grid, n // grid).mean(dim=(1, 3)).flatten()
+            expected[b] += share[:, None] * phrases[b, m]
+    torch.testing.assert_close(seen["dense"] - seen["plain"], expected, rtol=0, atol=1e-5)
+    assert (seen["dense"][0, 0] - seen["plain"][0, 0]).abs().max() < 1e-6  # (0, 0) is outside both boxes
+
+
+def test_a_grown_module_may_be_missing_only_when_asked() -> None:
+    _, plain = paired_models(COND)
+    dense = SceneDiT(BASE, DENSE)
+    with pytest.raises(CheckpointError, match=r"1 missing keys: layout_proj\.weight"):
+        load_weights(dense, plain.state_dict())
+    load_weights(dense, plain.state_dict(), grown=GROWN_MODULES)
+    # grown is for modules the checkpoint lacks: anything else missing is still an error
+    partial = {k: v for k, v in plain.state_dict().items() if not k.startswith("final_layer.")}
+    with pytest.raises(CheckpointError, match="final_layer"):
+        load_weights(dense, partial, grown=GROWN_MODULES)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from scenecraft.model.checkpoints import load_scene_model
-from scenecraft.model.conditioning import INPAINT, POSE, SCENE, TEXT, ConditioningConfig, SceneDiT
+from scenecraft.model.conditioning import INPAINT, POSE, SCENE, TEXT, ConditioningConfig, SceneDiT, empty_conditions
 from scenecraft.model.encoders import SceneViTConfig, TextEncoder
 from scenecraft.train.data import SKY, render_chunk
 from scenecraft.train.trainer import ExampleBuffer, TrainConfig, Trainer, boxes_to_mask, make_batch
@@ -133,3 +133,33 @@ def test_ddp_two_processes_on_cpu(tmp_path: Path) -> None:
     results = [json.loads((tmp_path / "run" / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert all(r["step"] == 2 for r in results)  # each rank's own result file
     assert (tmp_path / "run" / "model.safetensors").is_file()
+
+
+def test_dense_layout_grows_from_an_init_without_it(tmp_path: Path) -> None:
+    """A run with --dense-layout from weights without it starts where those weights are."""
+    Trainer(config(tmp_path / "plain", max_steps=1)).train()
+    init = tmp_path / "plain" / "model.safetensors"
+    plain = load_scene_model(init).eval()
+    assert not plain.cond_config.dense_layout
+    # conditioning not given: the init's own is used, so a continued run keeps its shape
+    same = config(tmp_path / "same", init=init, conditioning=None, max_steps=1)
+    assert same.model_conditioning() == TINY_COND
+
+    grown = Trainer(config(tmp_path / "grown", init=init, conditioning=None, dense_layout=True, max_steps=2))
+    assert grown.model.layout_proj is not None and not grown.model.layout_proj.weight.any()
+    torch.manual_seed(0)
+    x, t = torch.randn(2, 3, 32, 32), torch.tensor([200.0, 800.0])
+    cond = empty_conditions(2, 32, TINY_COND)
+    cond.present[:] = True
+    cond.boxes[:, 0] = torch.tensor([0.2, 0.2, 0.7, 0.9])
+    cond.subject_mask[:, 0] = True
+    cond.subject_text = torch.randn(cond.subject_text.shape)
+    with torch.no_grad():
+        torch.testing.assert_close(grown.ema.eval()(x, t, cond), plain(x, t, cond), rtol=0, atol=1e-6)
+    grown.train()
+    saved = load_scene_model(tmp_path / "grown" / "model.safetensors")
+    assert saved.cond_config.dense_layout and saved.layout_proj is not None
+    assert saved.layout_proj.weight.abs().max() > 0  # it learnt from the subjects' boxes
+    # resuming that run without dense layout does not fit, and says so
+    with pytest.raises(ValueError, match="layout_proj"):
+        Trainer(config(tmp_path / "grown", init=init, conditioning=None, dense_layout=False, max_steps=3))

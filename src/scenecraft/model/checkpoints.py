@@ -106,15 +106,25 @@ def describe_config(config: DiTConfig) -> str:
 
 
 def load_weights(
-    model: nn.Module, state: dict[str, Tensor], *, source: str = "checkpoint", assign: bool = False
+    model: nn.Module,
+    state: dict[str, Tensor],
+    *,
+    source: str = "checkpoint",
+    assign: bool = False,
+    grown: tuple[str, ...] = (),
 ) -> None:
     """``model.load_state_dict(state, strict=True)``, failing with the keys and shapes that differ.
+
+    ``grown``: key prefixes of modules the model may have and the checkpoint lack (modules that
+    start at zero, ``conditioning.GROWN_MODULES``); those keep the model's own initial values.
 
     ``assign=True`` makes the checkpoint's tensors the model's own (cast to the model's dtypes)
     instead of copying them in: for a model built on the meta device, so a large checkpoint is
     held once in memory rather than twice (DiT-XL/2: 2.7 GB less at peak).
     """
     expected = model.state_dict()
+    if grown:
+        state = {**{k: v for k, v in expected.items() if k.startswith(grown) and k not in state}, **state}
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     shapes = [

@@ -7,19 +7,28 @@ Five conditions, each of which a request may give or leave out:
     scene     context-scene tokens (SceneViT) -> the same cross-attention, with a type embedding
     subjects  per-subject grounding tokens: Fourier features of the box + the subject's own text,
               read through gated self-attention over [image tokens; grounding tokens]
-              (GLIGEN, Li et al. 2023, https://arxiv.org/abs/2301.07093) in every other block
+              (GLIGEN, Li et al. 2023, https://arxiv.org/abs/2301.07093) in every other block;
+              with ``dense_layout``, also each subject's phrase painted over its box: every image
+              token gains sum_m coverage_m(token) * W e_m, where coverage_m is the share of the
+              token's patch inside subject m's box and e_m the subject's pooled text
     pose      the requested SMPL skeletons drawn as a 3-channel map     \\ extra input channels,
     inpaint   mask (1) and the masked scene (3): outside the mask, kept  / through their own patch embedding
 
 Every module is zero-initialised (cross-attention output projections, the pooled-text projection,
-the map patch embedding) or gated by ``tanh(gamma)`` with ``gamma = 0`` (grounding), so a base
-checkpoint loaded into :class:`SceneDiT` computes exactly what the base DiT computes. A condition
-that is absent (``present[:, k]`` False, for dropout in training or for guidance at inference)
-contributes nothing at all: an absent text gives no keys and a zero pooled vector, an absent map
-is zeros, a sample with no keys at all skips the cross-attention.
+the map patch embedding, the dense layout projection) or gated by ``tanh(gamma)`` with
+``gamma = 0`` (grounding), so a base checkpoint loaded into :class:`SceneDiT` computes exactly
+what the base DiT computes. A condition that is absent (``present[:, k]`` False, for dropout in
+training or for guidance at inference) contributes nothing at all: an absent text gives no keys
+and a zero pooled vector, an absent map is zeros, a sample with no keys at all skips the
+cross-attention.
 
 The base modules keep the official names (``x_embedder``, ``blocks.{i}``, ``final_layer``...), the
 new ones live beside them (``cross_blocks``, ``ground_blocks``, ``map_embedder``, ``scene_encoder``...).
+
+Painting the phrase embeddings as extra input channels and patch-embedding them would be the
+same map with a per-pixel weight; the token-level form keeps one weight per patch (a box edge
+inside a patch enters as a fractional coverage) and costs one (B, M, T) x (B, M, D) product
+instead of a 384-channel image.
 """
 
 from __future__ import annotations
@@ -38,6 +47,9 @@ from scenecraft.model.encoders import SceneViT, SceneViTConfig, fourier_features
 CONDITIONS: tuple[str, ...] = ("text", "scene", "subjects", "pose", "inpaint")
 TEXT, SCENE, SUBJECTS, POSE, INPAINT = range(len(CONDITIONS))
 POSE_CHANNELS, INPAINT_CHANNELS = 3, 4  # skeleton map; mask + masked scene
+# Modules an older checkpoint may lack: each starts at zero, so a model grown from such a
+# checkpoint computes what the checkpoint computed (``checkpoints.load_weights(grown=...)``).
+GROWN_MODULES: tuple[str, ...] = ("layout_proj.",)
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,7 @@ class ConditioningConfig:
     max_subjects: int = 8  # grounding tokens per image
     box_freqs: int = 8  # Fourier frequencies per box coordinate
     ground_every: int = 2  # gated grounding attention after every n-th block
+    dense_layout: bool = False  # also paint each subject's phrase over its box (image tokens)
     scene: SceneViTConfig = dataclasses.field(default_factory=SceneViTConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,7 +67,7 @@ class ConditioningConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConditioningConfig:
-        fields = dict(data)
+        fields = dict(data)  # checkpoints from before a field was added take its default
         fields["scene"] = SceneViTConfig(**fields.get("scene", {}))
         return cls(**fields)
 
@@ -134,6 +147,20 @@ class GatedSelfAttention(nn.Module):
         return torch.tanh(self.gamma) * self.proj(out.transpose(1, 2).reshape(B, T, D))
 
 
+def box_coverage(boxes: Tensor, h: int, w: int) -> Tensor:
+    """boxes (B, M, 4) x0, y0, x1, y1 in 0..1 -> (B, M, h * w): the share of each patch cell of an
+    h x w grid (row-major, as the tokens) that lies inside each box."""
+
+    def overlap(lo: Tensor, hi: Tensor, n: int) -> Tensor:  # (B, M) -> (B, M, n)
+        edges = torch.arange(n + 1, device=boxes.device, dtype=boxes.dtype) / n
+        inside = torch.minimum(hi[..., None], edges[1:]) - torch.maximum(lo[..., None], edges[:-1])
+        return inside.clamp(min=0) * n
+
+    ys = overlap(boxes[..., 1], boxes[..., 3], h)
+    xs = overlap(boxes[..., 0], boxes[..., 2], w)
+    return (ys[..., :, None] * xs[..., None, :]).flatten(2)
+
+
 class GroundingEmbedder(nn.Module):
     """(box, subject text) -> one token: Fourier features of the box and the text, through an MLP."""
 
@@ -168,6 +195,7 @@ class SceneDiT(DiT):
         self.ground_blocks = nn.ModuleList(
             [GatedSelfAttention(D, heads) for _ in range(config.depth // cond.ground_every)]
         )
+        self.layout_proj = nn.Linear(cond.text_dim, D, bias=False) if cond.dense_layout else None
         self.initialize_conditioning()
 
     def initialize_conditioning(self) -> None:
@@ -179,6 +207,8 @@ class SceneDiT(DiT):
         nn.init.normal_(self.context_type, std=0.02)
         # Zero-out every path into the base model, so the untrained modules change nothing:
         zero_paths: list[nn.Linear | nn.Conv2d] = [self.text_pool, self.map_embedder.proj]
+        if self.layout_proj is not None:
+            zero_paths.append(self.layout_proj)
         zero_paths += [b.proj for b in self.cross_blocks if isinstance(b, CrossAttention)]
         for layer in zero_paths:
             nn.init.zeros_(layer.weight)
@@ -230,6 +260,10 @@ class SceneDiT(DiT):
         ground = self.grounding(cond.boxes.to(dtype), cond.subject_text.to(dtype))
         ground_mask = cond.subject_mask & present[:, SUBJECTS : SUBJECTS + 1]
         grounded = ground_mask.any(dim=1).to(dtype)[:, None, None]  # no subjects: no grounding attention
+        if self.layout_proj is not None:
+            coverage = box_coverage(cond.boxes.to(dtype), h, w) * ground_mask[..., None].to(dtype)  # (N, M, T)
+            phrases = self.layout_proj(cond.subject_text.to(dtype))  # (N, M, D)
+            tokens = tokens + torch.einsum("nmt,nmd->ntd", coverage, phrases)
         keep = any_key.to(dtype)[:, None, None]
         every = self.cond_config.ground_every
         for i, block in enumerate(self.blocks):

@@ -59,6 +59,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-images", type=int, default=16, help="held-out requests per validation")
     parser.add_argument("--init", type=Path, default=None, help="start from these weights (model.safetensors)")
     parser.add_argument("--text-encoder", type=Path, default=None, help="local text encoder folder")
+    parser.add_argument(
+        "--dense-layout",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="paint each subject's phrase over its box as image-token input (default: as --init, else off)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         eval_images=args.eval_images,
         init=args.init,
         text_encoder=args.text_encoder,
+        dense_layout=args.dense_layout,
     )
     try:
         result = Trainer(cfg).train()

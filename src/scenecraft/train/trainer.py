@@ -12,6 +12,7 @@ process (CPU or one GPU), or as several under ``torchrun`` (DDP; each rank rende
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -26,9 +27,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from scenecraft.atomic_write import atomic_path
-from scenecraft.model.checkpoints import CheckpointError, load_weights, read_state_dict, save_scene_model
+from scenecraft.model.checkpoints import (
+    CheckpointError,
+    load_weights,
+    read_scene_metadata,
+    read_state_dict,
+    save_scene_model,
+)
 from scenecraft.model.conditioning import (
     CONDITIONS,
+    GROWN_MODULES,
     INPAINT,
     POSE,
     SUBJECTS,
@@ -77,7 +85,8 @@ class TrainConfig:
     init: Path | None = None  # start from these weights (a model.safetensors)
     text_encoder: Path | None = None  # local transformers folder; default all-MiniLM-L6-v2
     overrides: dict[str, Any] = field(default_factory=dict)  # DiTConfig fields (tests use tiny models)
-    conditioning: ConditioningConfig | None = None  # None: the default for the text encoder
+    conditioning: ConditioningConfig | None = None  # None: the init's, else the default for the text encoder
+    dense_layout: bool | None = None  # paint subject phrases over their boxes; None: as the init (else off)
 
     def validate(self) -> None:
         unknown = set(self.drop) - {"text", "scene", "subjects", "pose"}
@@ -92,6 +101,19 @@ class TrainConfig:
             raise ValueError("batch must be >= 1 and lr > 0")
         if self.max_steps is None and self.seconds is None and self.data_limit is None:
             raise ValueError("give max_steps or seconds: training needs an end")
+
+    def model_conditioning(self) -> ConditioningConfig | None:
+        """The conditioning the model is built with: ``conditioning``, else the init checkpoint's,
+        with ``dense_layout`` switched as asked (a model grown from an init without it starts
+        computing exactly what the init computes: its layout projection starts at zero)."""
+        cond = self.conditioning
+        if cond is None and self.init is not None:
+            meta = read_scene_metadata(self.init)
+            if meta is not None:
+                cond = ConditioningConfig.from_dict(meta["conditioning"])
+        if self.dense_layout is not None:
+            cond = dataclasses.replace(cond or ConditioningConfig(), dense_layout=self.dense_layout)
+        return cond
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,8 +281,9 @@ class Trainer:
         self.bf16 = cfg.bf16 if cfg.bf16 is not None else self.device.type == "cuda"
         torch.manual_seed(cfg.seed + self.rank)
         self.generator = torch.Generator(self.device).manual_seed(cfg.seed * 1000 + self.rank)
-        self.model = build_scene_dit(cfg.model, cfg.size, cfg.conditioning, **cfg.overrides).to(self.device)
-        self.ema = build_scene_dit(cfg.model, cfg.size, cfg.conditioning, **cfg.overrides)
+        cond = cfg.model_conditioning()
+        self.model = build_scene_dit(cfg.model, cfg.size, cond, **cfg.overrides).to(self.device)
+        self.ema = build_scene_dit(cfg.model, cfg.size, cond, **cfg.overrides)
         self.ema.to(self.device).requires_grad_(False)
         self.step = 0
         self.data_next = 0
@@ -274,7 +297,8 @@ class Trainer:
         else:
             if cfg.init is not None:
                 state = read_state_dict(cfg.init)
-                load_weights(self.model, {k: v.float() for k, v in state.items()}, source=f"init {cfg.init}")
+                state = {k: v.float() for k, v in state.items()}
+                load_weights(self.model, state, source=f"init {cfg.init}", grown=GROWN_MODULES)
             self.ema.load_state_dict(self.model.state_dict())
         self.text = TextEncoder(cfg.text_encoder, self.model.cond_config.max_text_tokens, device=self.device)
         self.step_module: nn.Module = TrainStep(self.model)
@@ -292,7 +316,7 @@ class Trainer:
                 f"{path} is a {saved['model']} run at {saved['size']} px; this run asks for "
                 f"{self.cfg.model} at {self.cfg.size} px (use another --out)"
             )
-        self.model.load_state_dict(state["model"])
+        load_weights(self.model, state["model"], source=f"run state {path}")  # e.g. dense layout switched
         self.ema.load_state_dict(state["ema"])
         self.opt.load_state_dict(state["opt"])
         self.step = int(state["step"])
