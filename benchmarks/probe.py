@@ -38,6 +38,8 @@ ARMS: dict[str, dict[str, Any]] = {
     "no-subject-dropout": {"drop": {"text": 0.1, "scene": 0.5, "subjects": 0.0, "pose": 0.4}},
     # dense layout conditioning: each subject's phrase painted over its box (grown from the init at zero)
     "dense-layout": {"dense_layout": True},
+    # REPA: the tokens after block 3 aligned with the judges' segmenter features of the clean image
+    "repa": {"repa_weight": 0.5},
 }
 KEYS = ("material_fidelity", "layout_recall", "attribute_binding", "count_accuracy", "pose_pck", "light_agreement")
 

@@ -106,7 +106,9 @@ def read_version(weights_dir: str | Path) -> str:
     return str(manifest["version"])
 
 
-def _load_net(path: Path, name: str) -> nn.Module:
+def load_net(path: Path, name: str) -> nn.Module:
+    """One judge network (``name`` of EVALUATOR_NAMES) from its weights file, built with the
+    architecture its metadata names, in float32."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -157,7 +159,7 @@ class Evaluators:
                 raise FileNotFoundError(
                     f"evaluator weights missing: {path} (train them with `scenecraft eval train --out DIR`)"
                 )
-            nets.append(_load_net(path, name))
+            nets.append(load_net(path, name))
         if "colour" not in options:
             options["colour"] = ColourReader.load(d / COLOUR_FILE) if (d / COLOUR_FILE).is_file() else None
         options["version"] = read_version(d)

@@ -65,6 +65,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="paint each subject's phrase over its box as image-token input (default: as --init, else off)",
     )
+    parser.add_argument(
+        "--repa", type=float, default=0.0, help="weight of the REPA alignment loss (train.repa; default 0: off)"
+    )
+    parser.add_argument("--repa-block", type=int, default=3, help="REPA aligns the tokens after this block (1-based)")
+    parser.add_argument(
+        "--repa-encoder", type=Path, default=None, help="segmenter weights REPA aligns with (default: the judges')"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
         init=args.init,
         text_encoder=args.text_encoder,
         dense_layout=args.dense_layout,
+        repa_weight=args.repa,
+        repa_block=args.repa_block,
+        repa_encoder=args.repa_encoder,
     )
     try:
         result = Trainer(cfg).train()

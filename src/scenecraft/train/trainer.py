@@ -2,6 +2,7 @@
 
     x_t = (1 - t) x_0 + t e,   e ~ N(0, I),   t ~ logit-normal   (Esser et al. 2024)
     loss = || v(x_t, t, c) - (e - x_0) ||^2  +  w * scene-parsing loss of the context encoder
+                                             [+  w_repa * REPA alignment, ``train.repa``]
 
 AdamW with warm-up, bf16 autocast on GPUs, EMA of the weights, gradient clipping, each condition
 dropped independently (classifier-free guidance per condition), inpainting masks drawn at random.
@@ -20,7 +21,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +49,9 @@ from scenecraft.model.conditioning import (
 )
 from scenecraft.model.encoders import TextEncoder
 from scenecraft.train.data import CONTEXT_SIZE, SKY, Chunk, WorldStream
+
+if TYPE_CHECKING:
+    from scenecraft.train.repa import Repa
 
 # Probability that a training sample loses each condition (and, for inpainting, has one at all).
 DEFAULT_DROP = {"text": 0.1, "scene": 0.5, "subjects": 0.4, "pose": 0.4}
@@ -87,6 +91,9 @@ class TrainConfig:
     overrides: dict[str, Any] = field(default_factory=dict)  # DiTConfig fields (tests use tiny models)
     conditioning: ConditioningConfig | None = None  # None: the init's, else the default for the text encoder
     dense_layout: bool | None = None  # paint subject phrases over their boxes; None: as the init (else off)
+    repa_weight: float = 0.0  # REPA alignment of early tokens with a frozen encoder (train.repa); 0: off
+    repa_block: int = 3  # align the tokens after this block (1-based)
+    repa_encoder: Path | None = None  # the segmenter weights REPA aligns with; None: the bundled judges'
 
     def validate(self) -> None:
         unknown = set(self.drop) - {"text", "scene", "subjects", "pose"}
@@ -99,6 +106,8 @@ class TrainConfig:
             raise ValueError(f"size must be a multiple of 8 and >= 16, got {self.size}")
         if self.batch < 1 or self.lr <= 0:
             raise ValueError("batch must be >= 1 and lr > 0")
+        if self.repa_weight < 0:
+            raise ValueError(f"repa_weight must be >= 0, got {self.repa_weight}")
         if self.max_steps is None and self.seconds is None and self.data_limit is None:
             raise ValueError("give max_steps or seconds: training needs an end")
 
@@ -234,16 +243,32 @@ def make_batch(
 
 
 class TrainStep(nn.Module):
-    """The model's forward and the context encoder's parsing heads as one module (one DDP unit)."""
+    """The model's forward, the context encoder's parsing heads and, with REPA, the alignment of
+    the tokens after block ``repa.block`` with the clean image's features, as one module (one DDP
+    unit). Returns the velocity, the parsing outputs and the alignment loss (zero without REPA)."""
 
-    def __init__(self, model: SceneDiT):
+    def __init__(self, model: SceneDiT, repa: Repa | None = None):
         super().__init__()
         self.model = model
+        self.repa = repa
 
-    def forward(self, x: Tensor, t: Tensor, cond: Conditions, context: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        v = self.model(x, t * 1000, cond)
+    def forward(
+        self, x: Tensor, t: Tensor, cond: Conditions, context: Tensor, x0: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        if self.repa is None:
+            v, align = self.model(x, t * 1000, cond), x.new_zeros(())
+        else:
+            captured: list[Tensor] = []
+            hook = self.model.blocks[self.repa.block - 1].register_forward_hook(
+                lambda _m, _a, out: captured.append(out)
+            )
+            try:
+                v = self.model(x, t * 1000, cond)
+            finally:
+                hook.remove()
+            align = self.repa.loss(captured[0], x0)
         parse = self.model.parse_scene(context)
-        return v, parse.material_logits, parse.light
+        return v, parse.material_logits, parse.light, align
 
 
 def parsing_loss(logits: Tensor, light: Tensor, material: Tensor, light_true: Tensor, patch: int) -> Tensor:
@@ -287,9 +312,15 @@ class Trainer:
         self.ema.to(self.device).requires_grad_(False)
         self.step = 0
         self.data_next = 0
-        self.opt = torch.optim.AdamW(
-            [p for p in self.model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
-        )
+        self.repa: Repa | None = None
+        if cfg.repa_weight > 0:
+            from scenecraft.train.repa import build_repa
+
+            config = self.model.config
+            grid, depth = config.input_size // config.patch_size, config.depth
+            self.repa = build_repa(cfg.repa_encoder, config.hidden_size, grid, cfg.repa_block, depth).to(self.device)
+        trained = [*self.model.parameters(), *(self.repa.head.parameters() if self.repa is not None else ())]
+        self.opt = torch.optim.AdamW([p for p in trained if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
         cfg.out.mkdir(parents=True, exist_ok=True)
         state_path = cfg.out / "state.pt"
         if state_path.is_file():
@@ -301,7 +332,7 @@ class Trainer:
                 load_weights(self.model, state, source=f"init {cfg.init}", grown=GROWN_MODULES)
             self.ema.load_state_dict(self.model.state_dict())
         self.text = TextEncoder(cfg.text_encoder, self.model.cond_config.max_text_tokens, device=self.device)
-        self.step_module: nn.Module = TrainStep(self.model)
+        self.step_module: nn.Module = TrainStep(self.model, self.repa)
         if self.distributed:
             from torch.nn.parallel import DistributedDataParallel
 
@@ -318,6 +349,11 @@ class Trainer:
             )
         load_weights(self.model, state["model"], source=f"run state {path}")  # e.g. dense layout switched
         self.ema.load_state_dict(state["ema"])
+        if ("repa_head" in state) != (self.repa is not None):
+            was = "with" if "repa_head" in state else "without"
+            raise CheckpointError(f"{path} was trained {was} REPA; resume it as it was (or use another --out)")
+        if self.repa is not None:
+            self.repa.head.load_state_dict(state["repa_head"])
         self.opt.load_state_dict(state["opt"])
         self.step = int(state["step"])
         self.data_next = int(state["data_next"])
@@ -351,6 +387,8 @@ class Trainer:
             "data_next": self.data_next,
             "config": config,
         }
+        if self.repa is not None:  # the projection head trains on; the saved model has no trace of it
+            state["repa_head"] = self.repa.head.state_dict()
         with atomic_path(out / "state.pt") as tmp:
             torch.save(state, tmp)
         self.log(f"saved step {self.step} to {out}")
@@ -416,7 +454,7 @@ class Trainer:
         bar = tqdm(total=cfg.max_steps, initial=self.step, disable=self.rank != 0 or not tty, unit="step")
         last_save = last_log = time.perf_counter()
         t0, seen0 = time.perf_counter(), 0
-        sums = torch.zeros(3, device=self.device)  # flow loss, parse loss, steps since the last log
+        sums = torch.zeros(4, device=self.device)  # flow, parse and REPA losses, steps since the last log
         self.model.train()
         while True:
             for chunk in stream.ready():
@@ -434,10 +472,10 @@ class Trainer:
             for group in self.opt.param_groups:
                 group["lr"] = self.lr_at(self.step)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                v, logits, light_pred = self.step_module(xt, t, cond, context)
+                v, logits, light_pred, align = self.step_module(xt, t, cond, context, x0)
                 flow = F.mse_loss(v.float(), noise - x0)
                 parse = parsing_loss(logits, light_pred, material, light, patch)
-                loss = flow + cfg.parse_weight * parse
+                loss = flow + cfg.parse_weight * parse + cfg.repa_weight * align
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
@@ -445,20 +483,22 @@ class Trainer:
             self.update_ema()
             self.step += 1
             seen0 += cfg.batch * self.world
-            sums += torch.stack([flow.detach().float(), parse.detach().float(), torch.ones((), device=self.device)])
+            one = torch.ones((), device=self.device)
+            sums += torch.stack([flow.detach().float(), parse.detach().float(), align.detach().float(), one])
             now = time.perf_counter()
             rate = seen0 / max(now - t0, 1e-9)
             if tty:
                 bar.update(1)
                 bar.set_postfix(loss=f"{flow.item():.4f}", parse=f"{parse.item():.3f}", img_s=f"{rate:.0f}")
             elif now - last_log >= cfg.log_every:
-                flow_sum, parse_sum, n = sums.tolist()  # one sync per log line, not per step
-                if not math.isfinite(flow_sum + parse_sum):
+                flow_sum, parse_sum, align_sum, n = sums.tolist()  # one sync per log line, not per step
+                if not math.isfinite(flow_sum + parse_sum + align_sum):
                     raise FloatingPointError(f"the loss is not finite by step {self.step}; lower the learning rate")
-                mean = [flow_sum / max(n, 1), parse_sum / max(n, 1)]
+                mean = [flow_sum / max(n, 1), parse_sum / max(n, 1), align_sum / max(n, 1)]
                 sums.zero_()
+                repa = f" repa {mean[2]:.3f}" if self.repa is not None else ""
                 self.log(
-                    f"step {self.step} loss {mean[0]:.4f} parse {mean[1]:.3f} {rate:.0f} img/s "
+                    f"step {self.step} loss {mean[0]:.4f} parse {mean[1]:.3f}{repa} {rate:.0f} img/s "
                     f"buffer {len(buf)} seen {buf.seen} lr {self.lr_at(self.step):.2e} {now - start:.0f}s"
                 )
                 last_log = now
