@@ -94,6 +94,21 @@ def test_an_ema_only_pack_trains_on_from_the_ema(tmp_path: Path) -> None:
         pack_state(path, tmp_path / "x", weights="half")
 
 
+def test_a_repa_head_travels_with_the_state(tmp_path: Path) -> None:
+    path, _, _ = _trained_state(tmp_path)
+    state = torch.load(path, weights_only=True)
+    head = nn.Linear(16, 8).state_dict()
+    torch.save({**state, "repa_head": head}, tmp_path / "repa.pt")
+    pack_state(tmp_path / "repa.pt", tmp_path / "packed", weights="ema")
+    unpack_state(tmp_path / "packed", tmp_path / "restored.pt")
+    restored = torch.load(tmp_path / "restored.pt", weights_only=True)
+    assert set(restored["repa_head"]) == set(head)
+    for k, v in head.items():
+        torch.testing.assert_close(restored["repa_head"][k], v, rtol=2**-7, atol=1e-6)
+    unpack_state(pack_state(path, tmp_path / "plain")[-1].parent, tmp_path / "plain.pt")  # none: none back
+    assert "repa_head" not in torch.load(tmp_path / "plain.pt", weights_only=True)
+
+
 def test_missing_packed_state_is_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="holds no packed training state"):
         unpack_state(tmp_path, tmp_path / "state.pt")

@@ -11,6 +11,7 @@ run that is to continue where the last one stopped travels packed:
   block-wise quantization"): each block of 256 values keeps its absolute maximum in float32 and the
   values as int8 of ``x / absmax * 127`` — for ``exp_avg_sq``, which is non-negative and spans many
   orders of magnitude, of its square root, so small second moments keep their relative precision;
+- REPA's projection head (a training-only module, ``train.repa``), where the run has one, in bfloat16;
 - step, data position and the run's config as JSON;
 
 split into safetensors files of at most ``max_bytes`` each (largest tensors first, each into the
@@ -77,9 +78,16 @@ def _pack_tensors(state: dict[str, Any], parts: tuple[str, ...]) -> tuple[dict[s
         "param_groups": opt["param_groups"],
         "opt_state": shapes,
         "parts": list(parts),
-        "dtypes": {part: {k: str(v.dtype) for k, v in state[part].items()} for part in ("model", "ema")},
+        "dtypes": {
+            part: {k: str(v.dtype) for k, v in state[part].items()} for part in ("model", "ema", *_extra(state))
+        },
     }
     return tensors, meta
+
+
+def _extra(state: dict[str, Any]) -> tuple[str, ...]:
+    """Training-only modules a state may hold beside the model: REPA's projection head."""
+    return ("repa_head",) if "repa_head" in state else ()
 
 
 def pack_state(
@@ -92,7 +100,7 @@ def pack_state(
     if weights not in ("both", "ema"):
         raise ValueError(f"weights must be 'both' or 'ema', got {weights!r}")
     state = torch.load(state_path, map_location="cpu", weights_only=True)
-    tensors, meta = _pack_tensors(state, ("model", "ema") if weights == "both" else ("ema",))
+    tensors, meta = _pack_tensors(state, (("model", "ema") if weights == "both" else ("ema",)) + _extra(state))
     # Each tensor's bytes plus its share of the safetensors header (name, dtype, shape, offsets).
     sizes = {k: v.numel() * v.element_size() + 64 + len(k) for k, v in tensors.items()}
     room = max_bytes - 1024
@@ -141,6 +149,9 @@ def unpack_state(packed_dir: str | Path, state_path: str | Path) -> dict[str, An
         stored = part if part in parts else "ema"  # an EMA-only pack trains on from the EMA
         dtypes = {k: getattr(torch, dt.removeprefix("torch.")) for k, dt in meta["dtypes"][part].items()}
         state[part] = {k: tensors[f"{stored}/{k}"].to(dt) for k, dt in dtypes.items()}
+    for part in set(meta["dtypes"]) - {"model", "ema"}:  # training-only modules (REPA's head)
+        dtypes = {k: getattr(torch, dt.removeprefix("torch.")) for k, dt in meta["dtypes"][part].items()}
+        state[part] = {k: tensors[f"{part}/{k}"].to(dt) for k, dt in dtypes.items()}
     opt_state: dict[int, dict[str, Tensor]] = {}
     for key, shape in meta["opt_state"].items():
         pid, name = key.split("/")
