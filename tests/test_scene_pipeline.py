@@ -183,3 +183,28 @@ def test_scene_checkpoint_round_trip(pipe: GenerationPipeline, tmp_path: Path) -
     (tmp_path / "broken.safetensors").write_bytes(b"\x00" * 4)
     with pytest.raises(CheckpointError, match="cannot read"):
         load_scene_model(tmp_path / "broken.safetensors")
+
+
+def test_passes_in_chunks_of_rows_compute_the_same_samples(pipe: GenerationPipeline) -> None:
+    """Guidance levels x samples run in chunks of max_rows: the same samples as one pass."""
+    assert pipe.max_rows == 16  # the CPU's default
+    pose = SMPLPose(tuple(float(v) for v in preset_pose("wave")))
+    specs = [
+        SampleSpec(3, request=SceneRequest("a red cube", (SubjectRequest("a red cube", (0.1, 0.1, 0.5, 0.5)),))),
+        SampleSpec(4, request=SceneRequest("a person", (SubjectRequest("a person", (0.2, 0.1, 0.7, 0.9), pose),))),
+        SampleSpec(5, request=SceneRequest("a blue sphere")),
+    ]  # 3 samples x 4 levels (none, pose, subjects, text) = 12 rows a step
+    calls: list[int] = []
+    hook = pipe.model.register_forward_pre_hook(lambda _m, args: calls.append(args[0].shape[0]))
+    try:
+        pipe.max_rows = None
+        one = pipe.sample(specs, size=32, steps=2, sampler="euler", guidance=3.0)
+        assert calls == [12, 12]
+        calls.clear()
+        pipe.max_rows = 5
+        chunked = pipe.sample(specs, size=32, steps=2, sampler="euler", guidance=3.0)
+        assert calls == [5, 5, 2, 5, 5, 2]
+    finally:
+        hook.remove()
+        pipe.max_rows = 16
+    torch.testing.assert_close(chunked, one, rtol=1e-5, atol=1e-5)
