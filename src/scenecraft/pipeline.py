@@ -455,9 +455,10 @@ class GenerationPipeline:
 
     def _rows(self, x: Tensor, t: Tensor, cond: Conditions) -> Tensor:
         """The scene model on a batch, in chunks of at most ``max_rows`` rows (samples do not
-        depend on their batch, so this is the same computation, pass by pass)."""
+        depend on their batch, so this is the same computation, pass by pass). Not with step
+        caching, which counts the model's calls as steps."""
         m = self.max_rows
-        if m is None or x.shape[0] <= m:
+        if m is None or x.shape[0] <= m or self.step_cache is not None:
             return self.model(x, t, cond)
         chunks = [
             self.model(x[i : i + m], t[i : i + m], cond.map(lambda v, i=i: v[i : i + m]))
