@@ -48,8 +48,7 @@ class SegmenterFeatures(nn.Module):
         self.level = usable[-1] + 1  # 1-based, as enc1..encN
         self.grid = grid
         self.segmenter = segmenter.requires_grad_(False).eval()
-        first = getattr(segmenter, f"enc{self.level}")
-        self.channels = next(m for m in reversed(list(first.modules())) if isinstance(m, nn.Conv2d)).out_channels
+        self.channels = int(segmenter.config["widths"][self.level - 1])
 
     def train(self, mode: bool = True) -> SegmenterFeatures:  # frozen: BatchNorm keeps its statistics
         super().train(False)
