@@ -13,7 +13,7 @@ from scenecraft.model.checkpoints import CheckpointError, load_scene_model, save
 from scenecraft.model.conditioning import INPAINT, POSE, SCENE, SUBJECTS, TEXT, ConditioningConfig, SceneDiT
 from scenecraft.model.dit import DiTConfig
 from scenecraft.model.encoders import SceneViTConfig, TextEncoder, default_text_encoder_path
-from scenecraft.pipeline import GenerationError, GenerationPipeline, SampleSpec
+from scenecraft.pipeline import GenerationError, GenerationPipeline, SampleSpec, to_pil
 from scenecraft.scene_conditions import (
     ConditionEncoder,
     RequestError,
@@ -208,3 +208,39 @@ def test_passes_in_chunks_of_rows_compute_the_same_samples(pipe: GenerationPipel
         hook.remove()
         pipe.max_rows = 16
     torch.testing.assert_close(chunked, one, rtol=1e-5, atol=1e-5)
+
+
+def test_an_upsampler_makes_twice_the_side_from_samples_at_the_models_own(
+    pipe: GenerationPipeline, text_encoder: TextEncoder, tmp_path: Path
+) -> None:
+    from scenecraft.model.upsampler import Upsampler, UpsamplerConfig, save_upsampler
+
+    up = Upsampler(UpsamplerConfig(channels=8, blocks=1))
+    with torch.no_grad():
+        up.tail.bias.fill_(0.1)  # not the bilinear upsample: the output shows it was applied
+    with_up = GenerationPipeline(pipe.model, PixelDecoder(), conditioner=ConditionEncoder(text_encoder, COND))
+    with_up.upsampler = up
+    assert (with_up.native_size, with_up.default_size, pipe.default_size) == (32, 64, 32)
+    assert with_up.sampling_size(64) == (32, 32) and with_up.sampling_size(48) == (48, 48)
+    spec = SampleSpec(3, request=SceneRequest("a red cube"))
+    sizes: list[int] = []
+    hook = pipe.model.register_forward_pre_hook(lambda _m, args: sizes.append(args[0].shape[-1]))
+    try:
+        (big,) = with_up.generate([spec], size=64, steps=2, sampler="euler")
+    finally:
+        hook.remove()
+    assert big.size == (64, 64) and set(sizes) == {32}  # sampled at 32 px
+    z = pipe.sample([spec], size=32, steps=2, sampler="euler")
+    expected = to_pil(up.upsample(PixelDecoder().decode(z)))[0]
+    assert np.abs(np.asarray(big, np.int16) - np.asarray(expected, np.int16)).max() <= 1
+    (small,) = with_up.generate([spec], size=32, steps=2, sampler="euler")  # the samples themselves
+    assert small.size == (32, 32)
+    # from_settings attaches an upsampler given by path, and refuses one for models it is not for
+    model_path, up_path = tmp_path / "m.safetensors", tmp_path / "x2.safetensors"
+    save_scene_model(pipe.model, model_path)
+    save_upsampler(up, up_path)
+    loaded = GenerationPipeline.from_settings(checkpoint=model_path, upsampler=up_path)
+    assert loaded.upsampler is not None and loaded.default_size == 64
+    assert GenerationPipeline.from_settings(checkpoint=model_path).upsampler is None  # "bundled": not this model's
+    with pytest.raises(CheckpointError, match="for pixel-space scene models"):
+        GenerationPipeline.from_settings("DiT-S/2", checkpoint=None, upsampler=up_path)

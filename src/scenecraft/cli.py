@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("scenecraft.evaluate.cli", "the frozen judges of scene images: train, fit, freeze, score"),
     "train": ("scenecraft.train.cli", "train a scene-aware DiT on the scene world (CPU, GPU, torchrun)"),
     "distill": ("scenecraft.train.distill_cli", "distil a one-pass, few-step student from a scene model"),
+    "upsampler": ("scenecraft.train.upsampler_cli", "train and score the learned x2 upsampler of the bundled model"),
 }
 
 

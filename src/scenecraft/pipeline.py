@@ -4,7 +4,9 @@
       -> initial noise, one generator per sample seed
       -> guided denoiser around the DiT
       -> sampler (DDPM / DDIM for epsilon models, Euler / Heun for flow models)
-      -> decoder (SD VAE, tiled when large; or pixels) -> PIL images
+      -> decoder (SD VAE, tiled when large; or pixels)
+      -> the learned x2 upsampler, for an image twice the model's own side (the bundled model)
+      -> PIL images
 
 Every sample draws its noise from a generator seeded with its own seed, so a sample's result does
 not depend on which other samples share its batch (up to floating-point reduction order).
@@ -35,6 +37,7 @@ from scenecraft.model.checkpoints import (
 from scenecraft.model.conditioning import CONDITIONS, INPAINT, Conditions, SceneDiT
 from scenecraft.model.step_cache import StepCache
 from scenecraft.model.student import STUDENT_FORMAT, is_student, load_student, pack
+from scenecraft.model.upsampler import Upsampler, load_upsampler
 from scenecraft.sampling import (
     OFFICIAL_DIT_CHANNELS,
     SAMPLERS,
@@ -74,6 +77,8 @@ class SampleSpec:
 BUNDLED_DIR = Path(__file__).parent / "weights"
 BUNDLED = "bundled"
 BUNDLED_MODELS = {"seed-12M": BUNDLED_DIR / "seed-12M.safetensors"}
+# The learned x2 upsampler shipped beside it (model/upsampler.py): 64-px samples become 128-px images.
+BUNDLED_UPSAMPLER = BUNDLED_DIR / "seed-12M-x2.safetensors"
 
 # Guidance of scene models, nested in this order (see ``nested_guidance``); the scale of each
 # condition is how far its own contribution is pushed, given the ones before it.
@@ -118,6 +123,9 @@ class GenerationPipeline:
         # FORA step caching (model.step_cache): reuse block outputs for interval - 1 of every
         # interval model calls. None = exact, the default; see docs/results.md for its error.
         self.step_cache: int | None = None
+        # A learned upsampler (model/upsampler.py): an image of scale x the model's own side is
+        # sampled at the model's side and upsampled. None: every size is sampled as asked.
+        self.upsampler: Upsampler | None = None
         self.compiled = False
         # Rows per forward pass of a scene model (guidance levels x samples); more are run in
         # chunks of this many. On the CPU a teacher step of 8 requests (40 rows) is 1.26x faster
@@ -138,6 +146,7 @@ class GenerationPipeline:
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
         text_encoder: str | Path | None = None,
+        upsampler: str | Path | None = BUNDLED,
     ) -> GenerationPipeline:
         """Builds the named model, loads its weights and the decoder.
 
@@ -148,6 +157,8 @@ class GenerationPipeline:
         ``checkpoint=None`` gives random weights (seed 0) — for tests of the plumbing only: their
         images are noise-like patterns, never results. ``model=None`` takes the whole shape from
         the checkpoint's tensors (``infer_dit_config``), for checkpoints of no named config.
+        ``upsampler``: the learned x2 upsampler of scene models (``"bundled"``: the shipped one,
+        for the bundled weights only, when installed; a path: that one; None: none).
         """
         if checkpoint == BUNDLED:
             if model is None or model not in BUNDLED_MODELS:
@@ -168,7 +179,15 @@ class GenerationPipeline:
             assert isinstance(scene_model, SceneDiT)
             encoder = TextEncoder(text_encoder, max_tokens=scene_model.cond_config.max_text_tokens, device=device)
             conditioner = ConditionEncoder(encoder, scene_model.cond_config)
-            return cls(scene_model, PixelDecoder(), device=device, dtype=dtype, conditioner=conditioner)
+            pipe = cls(scene_model, PixelDecoder(), device=device, dtype=dtype, conditioner=conditioner)
+            if upsampler == BUNDLED:
+                bundled = Path(checkpoint).resolve().parent == BUNDLED_DIR.resolve()
+                upsampler = BUNDLED_UPSAMPLER if bundled and BUNDLED_UPSAMPLER.is_file() else None
+            if upsampler is not None:
+                pipe.upsampler = load_upsampler(upsampler).to(pipe.device)
+            return pipe
+        if upsampler not in (None, BUNDLED):
+            raise CheckpointError("the learned upsampler is for pixel-space scene models; this checkpoint is not one")
         in_channels = 4 if vae is not None else 3
         if checkpoint is not None:
             state = read_state_dict(checkpoint)
@@ -211,6 +230,7 @@ class GenerationPipeline:
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
         text_encoder: str | Path | None = None,
+        upsampler: str | Path | None = BUNDLED,
     ) -> GenerationPipeline:
         """A variant of the bundled model (``scenecraft.variants``; None: the default variant).
 
@@ -220,7 +240,9 @@ class GenerationPipeline:
         path = BUNDLED_DIR / chosen.weights
         if not path.is_file():
             raise CheckpointError(f"the weights of variant {chosen.id} ({path}) are missing from this install")
-        pipe = cls.from_settings("seed-12M", checkpoint=path, device=device, dtype=dtype, text_encoder=text_encoder)
+        pipe = cls.from_settings(
+            "seed-12M", checkpoint=path, device=device, dtype=dtype, text_encoder=text_encoder, upsampler=upsampler
+        )
         pipe.variant = chosen
         return pipe
 
@@ -266,6 +288,38 @@ class GenerationPipeline:
         if self.compiled:
             raise GenerationError("quantize before compile: the compiled graph holds the float weights")
         quantize_model(self.model, mode)
+
+    # ----------------------------------------------------------------------------------------
+    # Sizes: the model's own side, and what the upsampler adds
+    # ----------------------------------------------------------------------------------------
+
+    @property
+    def native_size(self) -> int:
+        """The image side the model was trained at (its token grid x patch x the decoder's factor)."""
+        return self.model.config.input_size * self.decoder.downsample
+
+    @property
+    def default_size(self) -> int:
+        """The image side a request without one gets: the upsampler's output where there is one."""
+        return self.native_size * (self.upsampler.scale if self.upsampler is not None else 1)
+
+    def sampling_size(self, size: int | tuple[int, int]) -> tuple[int, int]:
+        """(height, width) the model samples at for an image of ``size``: the model's own side for
+        an image of exactly the upsampler's output side, else ``size`` itself."""
+        height, width = (size, size) if isinstance(size, int) else size
+        if self.upsampler is not None and height == width == self.default_size:
+            return self.native_size, self.native_size
+        return height, width
+
+    def decode(self, z: Tensor, size: int | tuple[int, int]) -> Tensor:
+        """Samples -> images in [-1, 1] of ``size`` (decoded, then upsampled where it was sampled small)."""
+        height, width = (size, size) if isinstance(size, int) else size
+        images = self.decoder.decode(z)
+        if tuple(images.shape[-2:]) != (height, width):
+            if self.upsampler is None or self.sampling_size(size) != tuple(images.shape[-2:]):
+                raise GenerationError(f"samples of side {images.shape[-1]} do not make {height}x{width} images")
+            images = self.upsampler.upsample(images)
+        return images
 
     # ----------------------------------------------------------------------------------------
     # Sampling
@@ -498,7 +552,10 @@ class GenerationPipeline:
         should_stop: Callable[[], bool] | None = None,
         preview_size: int = 128,
     ) -> list[Image.Image]:
-        """Samples and decodes; one PIL image per spec, deterministic by seed.
+        """Samples and decodes; one PIL image per spec of ``size``, deterministic by seed.
+
+        With an upsampler, an image of its output side (128 px for the bundled model) is sampled at
+        the model's own side and upsampled (:meth:`sampling_size`); previews are of the samples.
 
         ``callback(step, total, previews)`` gets small previews of the current clean estimate
         after every step (``step`` counts from 1). ``should_stop`` is checked before every step;
@@ -513,16 +570,17 @@ class GenerationPipeline:
 
         if should_stop is not None and should_stop():
             raise Cancelled("cancelled before the first step")
+        self.check_request(size, steps, sampler, guidance)
         z = self.sample(
             specs,
-            size=size,
+            size=self.sampling_size(size),
             steps=steps,
             sampler=sampler,
             guidance=guidance,
             condition_scales=condition_scales,
             callback=on_step,
         )
-        return to_pil(self.decoder.decode(z))
+        return to_pil(self.decode(z, size))
 
     # ----------------------------------------------------------------------------------------
     # Previews

@@ -87,7 +87,15 @@ def checked_params(body: JobCreate, entry: ModelEntry, *, has_variants: bool = T
     `has_variants`: the bundled model runs its variants (False when the platform serves a
     checkpoint of its own in their place)."""
     spec = entry.family
-    problem = spec.size_problem(body.width, body.height)
+    # No size: the model's default (the bundled model's upsampler only with the bundled weights);
+    # one side alone: a square of it.
+    width, height = body.width, body.height
+    if width is None and height is None:
+        width, height = entry.default_size if has_variants else entry.native_size
+    width = width if width is not None else height
+    height = height if height is not None else width
+    assert width is not None and height is not None
+    problem = spec.size_problem(width, height)
     if problem is not None:
         field = "height" if problem.startswith("height") else "width"
         raise _refuse(field, f"model {entry.id}: {problem}")
@@ -110,6 +118,8 @@ def checked_params(body: JobCreate, entry: ModelEntry, *, has_variants: bool = T
     values = body.model_dump(mode="json", exclude={"priority", "webhook_url"})
     values.update(
         model=entry.id,
+        width=width,
+        height=height,
         variant=variant.id if variant is not None else None,  # stored resolved, so reruns match
         steps=steps,
         sampler=sampler,

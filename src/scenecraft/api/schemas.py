@@ -274,10 +274,15 @@ class JobCreate(Strict):
     negative_prompt: Annotated[str, Field(max_length=2000)] = Field(
         default="", description="what to steer away from; models without support (see GET /v1/models) refuse it"
     )
-    width: Annotated[int, Field(ge=32, le=4096, multiple_of=8)] = Field(
-        default=64, description="pixels; each model's own range and multiple are in GET /v1/models (`size`)"
+    width: Annotated[int, Field(ge=32, le=4096, multiple_of=8)] | None = Field(
+        default=None,
+        description="pixels; omit both for the model's default (GET /v1/models `default_size`: 128 for the "
+        "bundled model, sampled at 64 px and upsampled by its learned x2), one alone for a square; each "
+        "model's range and multiple are its `size`",
     )
-    height: Annotated[int, Field(ge=32, le=4096, multiple_of=8)] = 64
+    height: Annotated[int, Field(ge=32, le=4096, multiple_of=8)] | None = Field(
+        default=None, description="pixels; omit both for the model's default, one alone for a square"
+    )
     steps: Annotated[int, Field(ge=1, le=200)] | None = Field(
         default=None, description="omit for the model's default (GET /v1/models `steps`)"
     )
@@ -453,6 +458,10 @@ class ModelPublic(BaseModel):
     params: int = Field(description="parameters of the DiT itself")
     dtype: str
     native_size: list[int] = Field(description="[width, height] the model was trained at")
+    default_size: list[int] = Field(
+        description="[width, height] of a job that gives none (the bundled model: twice native_size, "
+        "sampled at native_size and upsampled by its learned x2 upsampler)"
+    )
     size: SizeRange
     square_only: bool = Field(default=False, description="width must equal height (the studio offers 1:1 only)")
     steps: StepRange

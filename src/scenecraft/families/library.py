@@ -33,6 +33,8 @@ from scenecraft.variants import get_variant, list_variants
 
 BUNDLED_ID = "seed-12M"
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "seed-12M.safetensors"
+# its learned x2 upsampler (model/upsampler.py): with it, the bundled model's images are 128 px by default
+BUNDLED_UPSAMPLER = BUNDLED_WEIGHTS.with_name("seed-12M-x2.safetensors")
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 DTYPE_NAMES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I8": "int8", "U8": "uint8"}
 CONTROLNETS = {"SD3ControlNetModel": "sd3", "FluxControlNetModel": "flux"}
@@ -87,6 +89,14 @@ class ModelEntry:
         return {c: c in have for c in CAPABILITIES}
 
     @property
+    def default_size(self) -> tuple[int, int]:
+        """(width, height) of a job that gives none: the bundled model's is its samples' side times
+        its upsampler's 2 when the upsampler is installed (it samples at 64 px, upsamples to 128)."""
+        if self.layout == "bundled" and BUNDLED_UPSAMPLER.is_file():
+            return self.native_size[0] * 2, self.native_size[1] * 2
+        return self.native_size
+
+    @property
     def default_steps(self) -> int:
         """Steps a job runs when it names none: the default variant's for the bundled model."""
         return get_variant(None).steps if self.layout == "bundled" else self.family.steps_default
@@ -101,6 +111,7 @@ class ModelEntry:
             "params": self.params,
             "dtype": self.dtype,
             "native_size": list(self.native_size),
+            "default_size": list(self.default_size),
             "size": {"min": spec.size_min, "max": spec.size_max, "multiple_of": spec.multiple_of},
             "square_only": spec.square_only,
             "steps": {"min": 1, "max": spec.steps_max, "default": self.default_steps},

@@ -3,7 +3,7 @@
 // shows its bounds and its own error, and a time estimate from measured step times.
 
 import type { ModelCatalogue, ModelInfo } from '../state/models';
-import { ASPECTS, dimensions, sizeChoices, sizeWarning } from '../state/models';
+import { ASPECTS, dimensions, preferredSize, sizeChoices, sizeWarning } from '../state/models';
 import { formatSeconds, stepSeconds, type StepTimes } from '../state/jobs';
 import { MAX_BATCH, type StudioSettings } from '../state/studio';
 import { Field } from './Field';
@@ -40,7 +40,10 @@ export function SettingsPanel({ settings: s, catalogue, model, errors, times, on
       <div className="settings-grid">
         <div className="field">
           <label htmlFor="model">Model</label>
-          <select id="model" value={s.model || model?.id || ''} onChange={(e) => onChange({ model: e.target.value, sampler: '' })}>
+          <select id="model" value={s.model || model?.id || ''} onChange={(e) => {
+            const next = catalogue?.models.find((m) => m.id === e.target.value);
+            onChange({ model: e.target.value, sampler: '', ...(next ? { size: preferredSize(next) } : {}) });
+          }}>
             {catalogue?.models.map((m) => <option key={m.id} value={m.id}>{m.id}{m.default ? ' (default)' : ''}</option>)}
           </select>
           {errors.model && <small className="field-error" role="alert">{errors.model}</small>}
@@ -49,7 +52,7 @@ export function SettingsPanel({ settings: s, catalogue, model, errors, times, on
           <label htmlFor="size">Size</label>
           <select id="size" value={s.size} onChange={(e) => onChange({ size: Number(e.target.value) })} aria-describedby="size-hint">
             {!sizes.includes(s.size) && <option value={s.size}>{s.size} px (not offered by this model)</option>}
-            {sizes.map((v) => <option key={v} value={v}>{v} px{model && v === model.native_size[0] ? ' (native)' : ''}</option>)}
+            {sizes.map((v) => <option key={v} value={v}>{v} px{model && v === preferredSize(model) ? ' (default)' : model && v === model.native_size[0] ? ' (native)' : ''}</option>)}
           </select>
           <small id="size-hint" className="hint">{w}×{h}{model ? `; ${model.size.min}–${model.size.max} px` : ''}</small>
           {warn && <small className="warn">{warn}</small>}

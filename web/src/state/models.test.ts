@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dimensions, loadModels, modelsFromOpenApi, sizeChoices, sizeWarning, type ModelInfo } from './models';
+import { dimensions, loadModels, modelsFromOpenApi, preferredSize, sizeChoices, sizeWarning, type ModelInfo } from './models';
 
 // The shape agreed for GET /v1/models (issue 14), one model as a server would list it.
 const LISTED: ModelInfo = {
@@ -48,6 +48,15 @@ describe('the model catalogue', () => {
     expect(sizeChoices(m)).toEqual([32, 64, 128]);
     expect(sizeWarning(m, 128)).toMatch(/trained at 64×64/);
     expect(sizeWarning(m, 64)).toBeNull();
+  });
+  it('starts the bundled model at its upsampled default size and says what 64 px gives', () => {
+    const m: ModelInfo = { ...LISTED, id: 'seed-12M', native_size: [64, 64], default_size: [128, 128], size: { min: 32, max: 128, multiple_of: 8 } };
+    expect(preferredSize(m)).toBe(128);
+    expect(preferredSize(LISTED)).toBe(512); // no default_size: the native one
+    expect(sizeChoices(m)).toEqual([32, 64, 128]);
+    expect(sizeWarning(m, 128)).toBeNull();
+    expect(sizeWarning(m, 64)).toMatch(/upsamples its 64×64 images to 128×128/);
+    expect(sizeWarning(m, 32)).toMatch(/smaller images lose detail/);
   });
   it('says what went wrong otherwise', async () => {
     await expect(loadModels(respond({ '/v1/models': [500, {}] }))).rejects.toThrow(/500/);

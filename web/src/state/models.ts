@@ -9,6 +9,7 @@ export interface ModelInfo {
   params: number;
   dtype: string;
   native_size: [number, number];
+  default_size?: [number, number]; // a job's size when it names none (the bundled model: 2x native, upsampled)
   size: { min: number; max: number; multiple_of: number };
   square_only?: boolean; // added beside the agreed shape: width must equal height
   steps: { min: number; max: number; default: number };
@@ -63,11 +64,17 @@ export function modelsFromOpenApi(spec: { components?: { schemas?: Record<string
   return { models: ids.map(info), source: 'openapi', squareOnly: true };
 }
 
-/** Sizes to offer: powers of two and the native size inside the model's bounds, native first marked. */
+/** The long side the studio starts a model at: its default size (the server's), else its native one. */
+export function preferredSize(m: ModelInfo): number {
+  return (m.default_size ?? m.native_size)[0];
+}
+
+/** Sizes to offer: powers of two, the native and the default size inside the model's bounds. */
 export function sizeChoices(m: ModelInfo): number[] {
   const out = new Set<number>();
   for (let s = 16; s <= m.size.max; s *= 2) if (s >= m.size.min && s % m.size.multiple_of === 0) out.add(s);
   out.add(m.native_size[0]);
+  out.add(preferredSize(m));
   return [...out].sort((a, b) => a - b);
 }
 
@@ -82,10 +89,12 @@ export function dimensions(long: number, aspect: string, m: ModelInfo): [number,
   return a.w >= a.h ? [long, round((long * a.h) / a.w)] : [round((long * a.w) / a.h), long];
 }
 
-/** A warning when a size is far from what the model was trained at, else null. */
+/** A warning when a size is far from what the model was trained at (or upsamples to), else null. */
 export function sizeWarning(m: ModelInfo, size: number): string | null {
   const native = m.native_size[0];
-  if (size > native * 1.5) return `${m.id} was trained at ${native}×${native}: bigger images take much longer and look worse.`;
+  const best = preferredSize(m);
+  if (best !== native && size === native) return `${m.id} upsamples its ${native}×${native} images to ${best}×${best} by default: ${native} px shows them as sampled.`;
+  if (size > best * 1.5) return `${m.id} was trained at ${native}×${native}: bigger images take much longer and look worse.`;
   if (size < native / 1.5) return `${m.id} was trained at ${native}×${native}: smaller images lose detail.`;
   return null;
 }

@@ -51,7 +51,7 @@ export interface StudioState {
 }
 
 export const initialSettings: StudioSettings = {
-  model: '', sampler: '', size: 64, aspect: '1:1', steps: '20', guidance: '3', seeds: '', batch: '1', negative: '',
+  model: '', sampler: '', size: 128, aspect: '1:1', steps: '20', guidance: '3', seeds: '', batch: '1', negative: '',
 };
 
 export const initialStudio: StudioState = {
