@@ -233,6 +233,8 @@ def run(args: argparse.Namespace) -> int:
     bundled = args.checkpoint is None and args.vae is None and args.model == "seed-12M"
     if args.variant is not None and not bundled:
         raise UsageError("--variant picks a variant of the bundled model: give no --checkpoint, --vae or --model")
+    # The bundled model is a scene model: its request is checked before the weights load.
+    early_specs, early_scales = (_scene_specs(args), _scales(args.scale)) if bundled else (None, None)
     try:
         if bundled:
             pipe = GenerationPipeline.from_variant(
@@ -284,7 +286,7 @@ def run(args: argparse.Namespace) -> int:
     guidance = args.guidance if args.guidance is not None else (3.0 if scene_model else 4.0)
 
     if scene_model:
-        specs = _scene_specs(args)
+        specs = early_specs if early_specs is not None else _scene_specs(args)
     else:
         if args.prompt or args.subject or args.scene or args.inpaint:
             raise UsageError(
@@ -292,6 +294,7 @@ def run(args: argparse.Namespace) -> int:
             )
         labels = args.class_labels or [None]
         specs = [SampleSpec(seed=args.seed + i, class_label=label) for i, label in enumerate(labels)]
+    scales = (early_scales if early_scales is not None else _scales(args.scale)) if scene_model else None
     start = time.perf_counter()
     bar = tqdm(total=steps, desc="sampling", unit="step", file=sys.stderr)
     try:
@@ -301,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
             steps=steps,
             sampler=sampler,
             guidance=guidance,
-            condition_scales=_scales(args.scale) if scene_model else None,
+            condition_scales=scales,
             callback=lambda info: bar.update(1),
         )
         images = to_pil(pipe.decode(z, size))

@@ -203,7 +203,7 @@ def test_train_command_on_stored_chunks(tmp_path: Path, capsys: pytest.CaptureFi
     """The same loop with the other source: chunks rendered ahead of time, no render workers."""
     assert main(["eval", "chunks", "--out", str(tmp_path / "c"), "--seed", "1000", "--n", "6", "--size", "64"]) == 0
     out = tmp_path / "w"
-    args = ["eval", "train", "--seconds", "40", "--chunks", str(tmp_path / "c"), "--size", "64", "--out", str(out)]
+    args = ["eval", "train", "--seconds", "15", "--chunks", str(tmp_path / "c"), "--size", "64", "--out", str(out)]
     assert main([*args, "--batch-scale", "0.04", "--only", "material", "segmenter"]) == 0
     log = capsys.readouterr().out
     assert "1 stored chunks" in log and "training starts on 6 scenes" in log
