@@ -31,7 +31,7 @@ def test_the_bundled_model_defaults_to_its_upsampled_side(with_upsampler: Path) 
     # a platform serving its own checkpoint has no upsampler: the native side
     own = checked_params(JobCreate(prompt="a red cube"), entry, has_variants=False)
     assert (own["width"], own["height"]) == (64, 64)
-    with pytest.raises(RequestValidationError, match="width 256 is outside 32..128"):
+    with pytest.raises(RequestValidationError, match=r"width 256 is outside 32\.\.128"):
         checked_params(JobCreate(prompt="a red cube", width=256), entry)
 
 

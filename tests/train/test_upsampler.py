@@ -95,6 +95,16 @@ def test_config_needs_an_end_and_sane_values(tmp_path: Path) -> None:
         UpsamplerTrainConfig(out=tmp_path, steps=1, crop=128).validate()
     with pytest.raises(ValueError, match="blur_p must be a probability"):
         UpsamplerTrainConfig(out=tmp_path, steps=1, blur_p=2.0).validate()
+    with pytest.raises(ValueError, match=r"cooldown must be in 0\.\.seconds"):
+        UpsamplerTrainConfig(out=tmp_path, steps=10, cooldown=5.0).validate()
+
+
+def test_the_rate_warms_up_then_cools_down_at_the_end_of_the_budget(tmp_path: Path) -> None:
+    trainer = UpsamplerTrainer(_cfg(tmp_path, seconds=100.0, cooldown=40.0, lr=1e-3, warmup=10))
+    assert trainer.lr_at(0) == pytest.approx(1e-4) and trainer.lr_at(9, 10.0) == pytest.approx(1e-3)
+    assert trainer.lr_at(500, 60.0) == pytest.approx(1e-3)  # the cool-down starts 40 s before the end
+    assert trainer.lr_at(500, 80.0) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))
+    assert trainer.lr_at(500, 100.0) == pytest.approx(1e-4) and trainer.lr_at(500, 130.0) == pytest.approx(1e-4)
 
 
 def test_score_of_an_untrained_net_is_bilinear() -> None:

@@ -50,6 +50,7 @@ class UpsamplerTrainConfig:
     warmup: int = 100
     steps: int | None = None
     seconds: float | None = None
+    cooldown: float = 0.0  # the last this-many seconds of ``seconds``: the rate falls linearly to a tenth
     blur_p: float = 0.7
     blur_max: float = 1.2  # px at the small size
     noise_p: float = 0.3
@@ -64,6 +65,8 @@ class UpsamplerTrainConfig:
     def validate(self) -> None:
         if self.steps is None and self.seconds is None:
             raise ValueError("give steps or seconds: training needs an end")
+        if self.cooldown and (self.seconds is None or not 0 < self.cooldown <= self.seconds):
+            raise ValueError(f"cooldown must be in 0..seconds (it is the end of the time budget), got {self.cooldown}")
         if self.scenes < 1 or self.batch < 1 or self.workers < 1:
             raise ValueError("scenes, batch and workers must be >= 1")
         if not 8 <= self.crop <= self.side:
@@ -197,8 +200,15 @@ class UpsamplerTrainer:
     def log(self, message: str) -> None:
         print(f"[upsampler] {message}", flush=True)
 
-    def lr_at(self, step: int) -> float:
-        return self.cfg.lr * min(1.0, (step + 1) / self.cfg.warmup)
+    def lr_at(self, step: int, elapsed: float = 0.0) -> float:
+        """Linear warm-up over ``warmup`` steps, then constant; in the ``cooldown`` seconds that end
+        the budget, falling linearly to a tenth (warmup-stable-decay: a resumed run can cool down)."""
+        cfg = self.cfg
+        rate = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
+        if cfg.cooldown and cfg.seconds is not None:
+            left = max(0.0, cfg.seconds - elapsed)
+            rate *= 0.1 + 0.9 * min(1.0, left / cfg.cooldown)
+        return rate
 
     def save(self) -> None:
         out = self.cfg.out
@@ -229,7 +239,7 @@ class UpsamplerTrainer:
                 break
             x, y = crops(small, large, cfg, self.model.scale, self.generator)
             for group in self.opt.param_groups:
-                group["lr"] = self.lr_at(self.step)
+                group["lr"] = self.lr_at(self.step, elapsed)
             loss = F.l1_loss(self.model(x.to(self.device)), y.to(self.device))
             self.opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -26,6 +26,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--out", type=Path, required=True, help="run folder (resumed when it holds state.pt)")
     train.add_argument("--seconds", type=float, default=None, help="stop after this many seconds of this run")
     train.add_argument("--steps", type=int, default=None, help="stop at this step (resumed steps count)")
+    train.add_argument(
+        "--cooldown", type=float, default=0.0, help="the last seconds of --seconds in which the rate falls to a tenth"
+    )
     train.add_argument("--scenes", type=int, default=4000, help="distinct training scenes (default 4000)")
     train.add_argument("--batch", type=int, default=16)
     train.add_argument("--crop", type=int, default=32, help="crop side at 64 px (default 32)")
@@ -57,6 +60,7 @@ def _train(args: argparse.Namespace) -> int:
             out=args.out,
             seconds=args.seconds,
             steps=args.steps,
+            cooldown=args.cooldown,
             scenes=args.scenes,
             batch=args.batch,
             crop=args.crop,
