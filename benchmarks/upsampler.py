@@ -1,6 +1,6 @@
 """The learned x2 upsampler against bicubic: PSNR on held-out renders, the judges on 128-px output, speed.
 
-    python benchmarks/upsampler.py [--weights W] [--n 100] [--generated DIR --requests 32]
+    python benchmarks/upsampler.py [--weights W] [--n 100] [--generated DIR --requests 32] [--compare NAME=W ...]
 
 1. *PSNR* (dB, images in [-1, 1]): scenes 0..n-1 of the held-out world seed 10007 rendered at 64 px,
    upsampled to 128 (nearest, bilinear, bicubic, learned) and compared with the same scenes rendered
@@ -13,6 +13,9 @@
    ``DIR/full/<checkpoint>-steps20``), as they are, bicubic x2 and learned x2 — the same samples,
    so each difference is the upsampler's alone.
 4. *Speed*: milliseconds per image of the learned x2 on this CPU at batch 1 and 8 (median of 20).
+5. *Ablation* (``--compare NAME=WEIGHTS``, repeatable): other upsamplers scored the same way in the
+   same run (PSNR, and the judges on the learned x2 of the renders and of the generated images),
+   one row each beside the shipped one.
 
 Writes benchmarks/results/upsampler.json and docs/images/upsampler_grid.png (rows: generated at
 64 px shown at 128 by nearest, bicubic, learned; then the 64-px render, learned, the 128-px render).
@@ -76,6 +79,22 @@ def speed(net: Any, batch: int, repeats: int = 20) -> float:
     return 1000 * statistics.median(times) / batch
 
 
+def ablation_row(
+    name: str, net: Any, n: int, specs: list[Any], small: np.ndarray, generated: dict[str, Any], requests: int
+) -> dict[str, Any]:
+    """One upsampler's PSNR and the judges' scores of its x2 of the renders and the generated images."""
+    from scenecraft.train.upsampler import score
+    from scenecraft.train.validation import held_out_requests
+
+    row: dict[str, Any] = {"name": name, "steps": net.extra.get("steps"), "train": net.extra.get("train", {})}
+    row["psnr"] = score(net, n=n)["psnr_db"]
+    row["renders"] = judged(specs, to_arrays(net.upsample(to_tensor(list(small)))))
+    if generated:
+        x = to_tensor(generated["64 px as generated"])
+        row["generated"] = judged(held_out_requests(requests).specs, to_arrays(net.upsample(x)))
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, default=WEIGHTS)
@@ -83,6 +102,9 @@ def main() -> None:
     parser.add_argument("--generated", type=Path, default=None, help="benchmarks/quality.py's --images folder")
     parser.add_argument("--checkpoint-tag", default="bundled-steps20", help="the subfolder of DIR/full to read")
     parser.add_argument("--requests", type=int, default=32, help="generated images to judge")
+    parser.add_argument(
+        "--compare", nargs="+", default=[], metavar="NAME=WEIGHTS", help="other upsamplers to score alike"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--grid", type=Path, default=GRID)
     args = parser.parse_args()
@@ -135,6 +157,13 @@ def main() -> None:
         }
         print(f"generated judged in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     result["ms_per_image"] = {"batch 1": round(speed(net, 1), 2), "batch 8": round(speed(net, 8), 2)}
+    result["ablation"] = [ablation_row("shipped", net, args.n, held.specs, small, generated, args.requests)]
+    for item in args.compare:
+        name, _, path = item.partition("=")
+        if not path:
+            raise SystemExit(f"--compare takes NAME=WEIGHTS, got {item!r}")
+        other = load_upsampler(Path(path))
+        result["ablation"].append(ablation_row(name, other, args.n, held.specs, small, generated, args.requests))
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
@@ -169,6 +198,22 @@ def print_tables(result: dict[str, Any]) -> None:
         for name, row in rows.items():
             cells = " | ".join("—" if row[k] is None else f"{row[k]:.3f}" for k in KEYS)
             print(f"| {name} | {row['size']} | {cells} |")
+    rows = result.get("ablation", [])
+    if len(rows) > 1:
+        print("\nAblation: each upsampler's PSNR (dB: clean | blurred)")
+        print("| upsampler | steps | PSNR clean | PSNR blur |")
+        print("|---|---:|---:|---:|")
+        for r in rows:
+            clean, blur = (v["learned"] for v in r["psnr"].values())
+            print(f"| {r['name']} | {r['steps']} | {clean:.2f} | {blur:.2f} |")
+        for section in [name for name in ("renders", "generated") if any(name in r for r in rows)]:
+            print(f"\nAblation: the judges on each upsampler's x2 of the {section}")
+            print("| upsampler | " + " | ".join(KEYS) + " |")
+            print("|---|" + "---:|" * len(KEYS))
+            for r in rows:
+                if section in r:
+                    cells = " | ".join("—" if r[section][k] is None else f"{r[section][k]:.3f}" for k in KEYS)
+                    print(f"| {r['name']} | {cells} |")
     print(
         f"\nlearned x2 on this CPU: {result['ms_per_image']['batch 1']} ms per image at batch 1, "
         f"{result['ms_per_image']['batch 8']} at batch 8; {result['params']:,} parameters, {result['bytes']:,} bytes"

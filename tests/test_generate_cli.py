@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -144,7 +145,7 @@ def test_prompt_with_the_bundled_model(tmp_path: Path) -> None:
     )
     assert code == 0
     with Image.open(out) as im:
-        assert im.size == (64, 64)  # the bundled model's own size
+        assert im.size == (128, 128)  # sampled at 64 px, then the shipped learned x2 upsampler
     again = tmp_path / "b.png"
     assert (
         main(
@@ -162,6 +163,18 @@ def test_prompt_with_the_bundled_model(tmp_path: Path) -> None:
         == 0
     )
     assert out.read_bytes() == again.read_bytes()
+    small = tmp_path / "c.png"  # --size 64: the samples themselves, which the 128-px image upsamples
+    args = ["generate", "a person waving next to a red metal sphere on grass", "--seed", "5", "--steps", "2"]
+    assert main([*args, "--size", "64", "--out", str(small)]) == 0
+    from scenecraft.model.upsampler import load_upsampler
+    from scenecraft.pipeline import BUNDLED_UPSAMPLER, to_pil
+
+    with Image.open(small) as im, Image.open(out) as big:
+        assert im.size == (64, 64)
+        x = torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1)[None].float() / 127.5 - 1
+        upsampled = np.asarray(to_pil(load_upsampler(BUNDLED_UPSAMPLER).upsample(x))[0], np.int16)
+        diff = np.abs(upsampled - np.asarray(big.convert("RGB"), np.int16))
+    assert diff.mean() < 0.5 and diff.max() <= 4  # the 64-px PNG is rounded to 8 bits; the pipeline's is not
 
 
 @pytest.mark.parametrize(

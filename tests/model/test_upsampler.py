@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from scenecraft.model.checkpoints import CheckpointError, save_weights
@@ -78,3 +79,18 @@ def test_config_bounds() -> None:
         UpsamplerConfig(scale=5)
     with pytest.raises(ValueError, match="channels must be >= 1"):
         UpsamplerConfig(channels=0)
+
+
+def test_the_shipped_upsampler_beats_bilinear_on_held_out_renders() -> None:
+    from scenecraft.pipeline import BUNDLED_DIR, BUNDLED_UPSAMPLER
+    from scenecraft.train.upsampler import HELD_OUT_SEED, psnr, render_pairs, to_unit
+
+    total = sum(p.stat().st_size for p in BUNDLED_DIR.glob("*.safetensors"))
+    assert total <= 30e6, f"the shipped weights hold {total / 1e6:.1f} MB; the budget is 30 MB in all"
+    net = load_upsampler(BUNDLED_UPSAMPLER)
+    small, large = render_pairs(HELD_OUT_SEED, range(8), 64, 2)
+    x, y = to_unit(small), to_unit(large)
+    bilinear = psnr(F.interpolate(x, scale_factor=2, mode="bilinear"), y).mean()
+    bicubic = psnr(F.interpolate(x, scale_factor=2, mode="bicubic").clamp(-1, 1), y).mean()
+    learned = psnr(net.upsample(x), y).mean()
+    assert learned > max(bilinear, bicubic) + 0.5, (float(learned), float(bilinear), float(bicubic))

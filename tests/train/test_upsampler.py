@@ -21,6 +21,7 @@ from scenecraft.train.upsampler import (
     render_pairs,
     score,
     to_unit,
+    upsampler_loss,
 )
 
 
@@ -112,3 +113,13 @@ def test_score_of_an_untrained_net_is_bilinear() -> None:
     assert result["n"] == 3 and set(result["psnr_db"]) == {"clean", "blur 0.8px"}
     for row in result["psnr_db"].values():
         assert row["learned"] == pytest.approx(row["bilinear"], abs=1e-3)
+
+
+def test_the_amplitude_term_asks_for_texture_energy_not_its_place() -> None:
+    g = torch.Generator().manual_seed(0)
+    texture = torch.rand(2, 3, 16, 16, generator=g) * 2 - 1
+    shifted = texture.roll((3, 5), (-2, -1))  # the same texture, moved (circularly): same amplitudes
+    assert upsampler_loss(shifted, texture, fft_weight=1.0) == pytest.approx(F.l1_loss(shifted, texture).item())
+    flat = texture.mean((-2, -1), keepdim=True).expand_as(texture)  # the texture smoothed away
+    assert upsampler_loss(flat, texture, fft_weight=1.0) > upsampler_loss(flat, texture) + 0.1
+    assert upsampler_loss(texture, texture, fft_weight=1.0) == 0

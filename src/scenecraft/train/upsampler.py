@@ -9,7 +9,9 @@ noise seed and light. The pairs are rendered once by a process pool and cached i
   ``blur_p`` a Gaussian blur of sigma in U(0, ``blur_max``) px (generated images are soft), with
   probability ``noise_p`` Gaussian noise of sigma in U(0, ``noise_max``) — then mirrored left-right
   at random (never up-down: the world has a floor);
-- target: the large render's matching crop; loss: L1 in [-1, 1].
+- target: the large render's matching crop; loss: L1 in [-1, 1], plus ``fft_weight`` x the L1 distance
+  of the two crops' Fourier amplitude spectra (phase-free, so it asks for the target's texture
+  energy without asking where each grain is: an L1 regression alone smooths textures away).
 
 A run stops after ``seconds`` (or ``steps``); every ``save_every`` seconds and at the end it writes
 ``state.pt`` (weights, AdamW state, step, data position; a restart resumes it) and
@@ -47,6 +49,7 @@ class UpsamplerTrainConfig:
     crop: int = 32  # crop side at the small size
     batch: int = 16
     lr: float = 1e-3
+    fft_weight: float = 0.0  # weight of the Fourier-amplitude L1 term (see the module doc)
     warmup: int = 100
     steps: int | None = None
     seconds: float | None = None
@@ -170,6 +173,19 @@ def crops(
 # --------------------------------------------------------------------------------------------
 
 
+def amplitude(x: Tensor) -> Tensor:
+    """|2-D Fourier transform| of each channel (orthonormal, so on the pixels' own scale)."""
+    return torch.fft.rfft2(x, norm="ortho").abs()
+
+
+def upsampler_loss(pred: Tensor, target: Tensor, fft_weight: float = 0.0) -> Tensor:
+    """L1 of the pixels, plus ``fft_weight`` x L1 of the amplitude spectra (see the module doc)."""
+    loss = F.l1_loss(pred, target)
+    if fft_weight:
+        loss = loss + fft_weight * F.l1_loss(amplitude(pred), amplitude(target))
+    return loss
+
+
 class UpsamplerTrainer:
     def __init__(self, cfg: UpsamplerTrainConfig):
         cfg.validate()
@@ -240,7 +256,7 @@ class UpsamplerTrainer:
             x, y = crops(small, large, cfg, self.model.scale, self.generator)
             for group in self.opt.param_groups:
                 group["lr"] = self.lr_at(self.step, elapsed)
-            loss = F.l1_loss(self.model(x.to(self.device)), y.to(self.device))
+            loss = upsampler_loss(self.model(x.to(self.device)), y.to(self.device), cfg.fft_weight)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()

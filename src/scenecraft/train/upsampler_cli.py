@@ -33,6 +33,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--batch", type=int, default=16)
     train.add_argument("--crop", type=int, default=32, help="crop side at 64 px (default 32)")
     train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--fft-weight", type=float, default=0.0, help="weight of the Fourier-amplitude L1 term")
     train.add_argument("--channels", type=int, default=48)
     train.add_argument("--blocks", type=int, default=8)
     train.add_argument("--workers", type=int, default=2, help="rendering processes (default 2)")
@@ -65,6 +66,7 @@ def _train(args: argparse.Namespace) -> int:
             batch=args.batch,
             crop=args.crop,
             lr=args.lr,
+            fft_weight=args.fft_weight,
             channels=args.channels,
             blocks=args.blocks,
             workers=args.workers,
