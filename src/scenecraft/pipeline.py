@@ -295,7 +295,7 @@ class GenerationPipeline:
 
     @property
     def native_size(self) -> int:
-        """The image side the model was trained at (its token grid x patch x the decoder's factor)."""
+        """The image side the model was trained at (its input side x the decoder's factor)."""
         return self.model.config.input_size * self.decoder.downsample
 
     @property
