@@ -76,8 +76,9 @@ def test_public_entries_have_the_agreed_shape(models_dir: Path) -> None:
         "capabilities",
         "variants",
         "classes",  # added after the agreed shape, for class-conditional DiTs (docs/api.md); 0 here
+        "default_size",  # added after it too: a job's size when it gives none (the native one here)
     }
-    assert sd3["classes"] == 0
+    assert sd3["classes"] == 0 and sd3["default_size"] == sd3["native_size"]
     assert sd3["size"] == {"min": 32, "max": 2048, "multiple_of": 4} and sd3["native_size"] == [32, 32]
     assert sd3["steps"] == {"min": 1, "max": 100, "default": 28} and sd3["samplers"] == ["flow-euler"]
     assert public[BUNDLED_ID]["params"] == 14_279_200 and public[BUNDLED_ID]["variants"] == list_variants()

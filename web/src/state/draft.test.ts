@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { presetPose } from '../geometry/skeleton';
 import { draftKey, handOver, loadDraft, saveDraft, takeHandOver } from './draft';
 import { MemoryStorage } from './memoryStorage.test-helper';
-import { initialStudio, studioReducer, type StudioAction, type StudioState } from './studio';
+import { initialSettings, initialStudio, studioReducer, type StudioAction, type StudioState } from './studio';
 
 const run = (...actions: StudioAction[]): StudioState => actions.reduce(studioReducer, initialStudio);
 const full = run(
@@ -35,7 +35,7 @@ describe('the draft store', () => {
     expect(back.prompt).toBe('a hall with a lamp');
     expect(back.subjects).toHaveLength(1);
     expect(back.subjects[0]).toMatchObject({ prompt: 'a person', person: false, pose: null });
-    expect(back.settings.size).toBe(64);
+    expect(back.settings.size).toBe(initialSettings.size); // the bad value dropped: the default (128)
     expect(back.settings.seeds).toBe('1, 2');
     expect(back.sceneAssetId).toBeNull();
     expect(back.inpaint).toBe(false);
