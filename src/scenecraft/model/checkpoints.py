@@ -197,6 +197,18 @@ def save_scene_model(
         save_file(tensors, str(tmp), metadata=meta)
 
 
+def read_safetensors_metadata(path: Path, what: str = "checkpoint") -> dict[str, str]:
+    """The string metadata of a .safetensors file ({} if it has none); a CheckpointError naming
+    ``what`` the file was meant to be when it cannot be read."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception as exc:
+        raise CheckpointError(f"cannot read {what} {path}: {exc}") from exc
+
+
 def read_scene_metadata(path: str | Path) -> dict[str, Any] | None:
     """The configs stored by :func:`save_scene_model`, or None for any other weights file."""
     import json
@@ -204,13 +216,7 @@ def read_scene_metadata(path: str | Path) -> dict[str, Any] | None:
     p = Path(path)
     if p.suffix != ".safetensors" or not p.is_file():
         return None
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(p), framework="pt") as f:
-            meta = f.metadata() or {}
-    except Exception as exc:
-        raise CheckpointError(f"cannot read checkpoint {p}: {exc}") from exc
+    meta = read_safetensors_metadata(p)
     if meta.get("format") != SCENE_MODEL_FORMAT:
         return None
     return {k: json.loads(meta[k]) for k in ("dit", "conditioning", "extra")}

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from scenecraft.atomic_write import atomic_path
-from scenecraft.model.checkpoints import CheckpointError, load_weights, read_state_dict
+from scenecraft.model.checkpoints import CheckpointError, load_weights, read_safetensors_metadata, read_state_dict
 
 UPSAMPLER_FORMAT = "scenecraft.upsampler.v1"
 
@@ -113,16 +113,10 @@ def save_upsampler(
 
 def read_upsampler_metadata(path: str | Path) -> dict[str, Any]:
     """The config and ``extra`` stored by :func:`save_upsampler`; a CheckpointError for other files."""
-    from safetensors import safe_open
-
     p = Path(path)
     if p.suffix != ".safetensors" or not p.is_file():
         raise CheckpointError(f"upsampler weights not found (a .safetensors file): {p}")
-    try:
-        with safe_open(str(p), framework="pt") as f:
-            meta = f.metadata() or {}
-    except Exception as exc:
-        raise CheckpointError(f"cannot read upsampler weights {p}: {exc}") from exc
+    meta = read_safetensors_metadata(p, "upsampler weights")
     if meta.get("format") != UPSAMPLER_FORMAT:
         raise CheckpointError(f"{p} is not an upsampler (no {UPSAMPLER_FORMAT} metadata)")
     return {"config": json.loads(meta["config"]), "extra": json.loads(meta["extra"])}
