@@ -6,8 +6,8 @@ Renders scenes 0..N-1 of the held-out seed (the requests of ``benchmarks/quality
 model generates, and scores each render against its own request with
 :func:`scenecraft.evaluate.metrics.score_images` — the same call that scores generated images —
 for each judge configuration: the weights folder as frozen, and switched back step by step (no
-zoomed kind read; no colour reader: the segmenter's colour head; no mirror averaging of the
-segmenter) to show what each change gave; ``--quick`` scores only the first two. The bars are the
+subject net; no zoomed kind read; no colour reader: the segmenter's colour head; no mirror averaging
+of the segmenter) to show what each change gave; ``--quick`` scores only the first two. The bars are the
 issue's: what the judges must reach before they judge the model. Writes
 benchmarks/results/judges_ceiling.json, keeping the rows of earlier versions already in it (under
 ``earlier``) so each version's numbers stay beside the next one's.
@@ -38,9 +38,13 @@ def configurations() -> list[tuple[str, dict[str, Any]]]:
     """(label, Evaluators.load options): as frozen, then each change undone in turn."""
     return [
         ("as frozen", {}),
-        ("no zoomed kind read", {"kind_zoom": None}),
-        ("... and the colour head instead of the reader", {"kind_zoom": None, "colour": None}),
-        ("... and no segmenter mirror", {"kind_zoom": None, "colour": None, "mirror_segment": False}),
+        ("no subject net", {"subject": None}),
+        ("... and no zoomed kind read", {"subject": None, "kind_zoom": None}),
+        ("... and the colour head instead of the reader", {"subject": None, "kind_zoom": None, "colour": None}),
+        (
+            "... and no segmenter mirror",
+            {"subject": None, "kind_zoom": None, "colour": None, "mirror_segment": False},
+        ),
     ]
 
 

@@ -21,7 +21,7 @@ from scenecraft.cli import UsageError
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    from scenecraft.evaluate.nets import ARCHITECTURES, EVALUATOR_NAMES
+    from scenecraft.evaluate.nets import ARCHITECTURES, EVALUATOR_NAMES, TRAINABLE_NAMES
 
     sub = parser.add_subparsers(dest="eval_command", metavar="ACTION", required=True)
     t = sub.add_parser("train", help="train the judges' nets on world renders (live or stored chunks)")
@@ -36,7 +36,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     t.add_argument(
         "--batch-scale", type=float, default=None, help="multiplies the batch sizes (default 1 on CUDA, 0.05 on CPU)"
     )
-    t.add_argument("--only", nargs="+", choices=EVALUATOR_NAMES, default=list(EVALUATOR_NAMES))
+    t.add_argument("--only", nargs="+", choices=TRAINABLE_NAMES, default=list(EVALUATOR_NAMES))
     t.add_argument("--arch", choices=sorted(ARCHITECTURES), default="v3", help="architecture of the nets")
     t.add_argument("--init", type=Path, default=None, help="weights folder to start from (matching tensors)")
     t.add_argument("--lr-scale", type=float, default=1.0, help="peak-rate factor of the tensors loaded by --init")

@@ -6,7 +6,9 @@ examples of each net:
 
 - material: square crops of object boxes (jittered) and of floor and wall patches, with materials;
 - segmenter: the image on the segmenter's grid with per-pixel kind, colour, border and box targets;
-- keypoints: square person crops with joints in crop units.
+- keypoints: square person crops with joints in crop units;
+- subject: each subject's zoomed crop and box mask (box jittered, as a detector's would be) with
+  its kind, colour and material, and a box on no subject per scene (background).
 
 :func:`render_examples` renders the scenes of a task and cuts them (the live data source of
 :mod:`.sources`); pre-rendered chunks are cut by the same :func:`cut_examples`.
@@ -19,14 +21,18 @@ from typing import Any
 
 import numpy as np
 
+from scenecraft.evaluate.light import requested_light_side
 from scenecraft.evaluate.nets import EVALUATOR_NAMES, SEG_KINDS
 from scenecraft.evaluate.views import (
     KEYPOINT_CROP,
     MATERIAL_CROP,
+    SUBJECT_CROP,
     grid_image,
+    iou,
     jitter_box,
     region_crop,
     square_box,
+    subject_view,
     surface_boxes,
     surface_patch_sides,
 )
@@ -57,7 +63,12 @@ def scene_labels(r: Render) -> dict[str, Any]:
                 visible=r.joints_visible[k].tolist(),
             )
         subjects.append(entry)
-    return {"ground": r.spec.ground.material, "wall": r.spec.background.material, "subjects": subjects}
+    return {
+        "ground": r.spec.ground.material,
+        "wall": r.spec.background.material,
+        "subjects": subjects,
+        "light": requested_light_side(r.spec),
+    }
 
 
 def material_examples(
@@ -158,6 +169,53 @@ def keypoint_examples(
     return xs, js, sides
 
 
+SUBJECT_JITTER = 0.12  # a subject box's sides move by up to this share of its width or height
+
+
+def subject_examples(
+    image: np.ndarray, lab: dict[str, Any], rng: np.random.Generator, copies: int = 2, negatives: int = 1
+) -> dict[str, np.ndarray]:
+    """One scene's subject-net examples: ``copies`` jittered views of each visible subject and
+    ``negatives`` boxes of a subject's size that overlap no subject (IoU < 0.2; kind 0, background).
+
+    Arrays: image (N, 32, 32, 3) uint8, mask (N, 32, 32) bool, kind, colour, material, light (N,)
+    int64 (light: the side the scene's light comes from as the caption names it, + 1: 0 left, 1
+    neither, 2 right; -1 where there is none to learn: colour, material and light of background,
+    a person's material, the light of labels made before it was recorded).
+    """
+    light = lab["light"] + 1 if "light" in lab else -1
+    views, labels = [], []
+    boxes = [s["box"] for s in lab["subjects"] if s["box"]]
+    for s in lab["subjects"]:
+        if not s["box"]:
+            continue
+        material = OBJECT_MATERIALS.index(s["material"]) if s["kind"] == "object" else -1
+        for _ in range(copies):
+            views.append(subject_view(image, jitter_box(s["box"], rng, SUBJECT_JITTER)))
+            labels.append((SEG_KINDS.index(s["shape"]), COLOUR_NAMES.index(s["colour"]), material, light))
+    size = image.shape[0]
+    for _ in range(negatives if boxes else 0):
+        b = boxes[int(rng.integers(len(boxes)))]
+        w, h = b[2] - b[0], b[3] - b[1]
+        for _ in range(8):
+            x0, y0 = rng.uniform(0, max(size - w, 1)), rng.uniform(0, max(size - h, 1))
+            cand = (x0, y0, x0 + w, y0 + h)
+            if all(iou(cand, o) < 0.2 for o in boxes):
+                views.append(subject_view(image, cand))
+                labels.append((0, -1, -1, -1))
+                break
+    n = len(views)
+    lab_arr = np.asarray(labels, np.int64).reshape(n, 4)
+    return {
+        "image": np.stack([v[0] for v in views]) if n else np.zeros((0, SUBJECT_CROP, SUBJECT_CROP, 3), np.uint8),
+        "mask": np.stack([v[1] for v in views]) if n else np.zeros((0, SUBJECT_CROP, SUBJECT_CROP), bool),
+        "kind": lab_arr[:, 0].copy(),
+        "colour": lab_arr[:, 1].copy(),
+        "material": lab_arr[:, 2].copy(),
+        "light": lab_arr[:, 3].copy(),
+    }
+
+
 def cut_examples(
     image: np.ndarray,
     material: np.ndarray,
@@ -190,6 +248,8 @@ def cut_examples(
             "image": np.stack(xk) if xk else np.zeros((0, KEYPOINT_CROP, KEYPOINT_CROP, 3), np.uint8),
             "joints": np.asarray(jk, np.float32).reshape(-1, 24, 2),
         }
+    if "subject" in names:
+        out["subject"] = subject_examples(image, lab, rng)
     return out
 
 

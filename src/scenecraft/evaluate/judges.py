@@ -10,7 +10,9 @@ Use::
 
 A weights folder holds ``material``, ``segmenter`` and ``keypoints`` ``.safetensors`` (each names
 its architecture in its metadata), optionally ``colour.safetensors`` (:mod:`.colour`; without it
-colours are named by the segmenter's colour head) and ``judges.json``: the version and the SHA-256 of every file.
+colours are named by the segmenter's colour head) and ``subject.safetensors`` (:class:`SubjectNet`:
+each detection's kind, colour and material read again from its zoomed crop), and ``judges.json``:
+the version and the SHA-256 of every file.
 :meth:`Evaluators.load` refuses files that do not match their manifest, so a score that names a
 version was made by exactly those weights. A folder without a manifest (a fresh training run)
 loads as ``unversioned-<hash>``; :func:`freeze` writes the manifest.
@@ -22,13 +24,14 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
 from scenecraft.atomic_write import write_text
+from scenecraft.evaluate import light
 from scenecraft.evaluate.colour import ColourReader
 from scenecraft.evaluate.detection import BOX_GROUPING, Detection, Found, box_groups, components
 from scenecraft.evaluate.nets import (
@@ -38,6 +41,7 @@ from scenecraft.evaluate.nets import (
     KeypointNet,
     MaterialNet,
     SegmenterNet,
+    SubjectNet,
     build,
 )
 from scenecraft.evaluate.views import (
@@ -47,6 +51,7 @@ from scenecraft.evaluate.views import (
     grid_image,
     region_crop,
     square_box,
+    subject_crops,
     to_input,
 )
 from scenecraft.world.spec import COLOUR_NAMES, OBJECT_MATERIALS
@@ -54,10 +59,31 @@ from scenecraft.world.spec import COLOUR_NAMES, OBJECT_MATERIALS
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MANIFEST = "judges.json"
 COLOUR_FILE = "colour.safetensors"
+SUBJECT_FILE = "subject.safetensors"
+OPTIONAL_FILES = (COLOUR_FILE, SUBJECT_FILE)  # what a weights folder may hold beside the three nets
 # Each detection's kind is read again from a square crop this many times its longer side, resized to
 # the segmenter's grid, and averaged with the whole image's: kind accuracy of matched subjects
 # 0.910 -> 0.938 on 200 validation renders of seed 12 at 64 px (1.5x: 0.901, 4x: 0.932).
 KIND_ZOOM = 2.5
+
+
+# How the judges use the subject net, chosen on 200 validation renders of seed 12 at 64 px
+# (benchmarks/subject_settings.py, docs/world.md): its kind's weight against the segmenter's
+# (0.5: layout recall 0.905 -> 0.956; 0.3: 0.947, 0.7: 0.949, 1: 0.947), its material's against the
+# material net's on subjects' boxes (material fidelity 0.955 -> 0.962; 1: 0.920), and the
+# background probability above which a detection is dropped (count accuracy 0.895 -> 0.915; 0.3:
+# 0.920, one scene, within noise; 0.8: 0.885). Its colour names are not used: 0.740 binding
+# against the colour reader's 0.761.
+SUBJECT_KIND, SUBJECT_MATERIAL, REJECT = 0.5, 0.5, 0.5
+
+
+class SubjectRead(NamedTuple):
+    """The subject net's probabilities per box (:meth:`Evaluators.read_subjects`)."""
+
+    kind: np.ndarray  # (N, 8), background first
+    colour: np.ndarray  # (N, 12)
+    material: np.ndarray  # (N, 11)
+    light: np.ndarray  # (N, 3): lit from the left, neither, the right
 
 
 class JudgesError(ValueError):
@@ -77,8 +103,9 @@ def freeze(weights_dir: str | Path, version: str, notes: str = "") -> dict[str, 
         if not path.is_file():
             raise JudgesError(f"cannot freeze {d}: {path.name} is missing")
         files[path.name] = _sha256(path)
-    if (d / COLOUR_FILE).is_file():
-        files[COLOUR_FILE] = _sha256(d / COLOUR_FILE)
+    for name in OPTIONAL_FILES:
+        if (d / name).is_file():
+            files[name] = _sha256(d / name)
     manifest = {"version": version, "files": files, "notes": notes}
     write_text(d / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -89,7 +116,7 @@ def read_version(weights_dir: str | Path) -> str:
     d = Path(weights_dir)
     manifest_path = d / MANIFEST
     if not manifest_path.is_file():
-        names = [f"{n}.safetensors" for n in EVALUATOR_NAMES] + [COLOUR_FILE] * (d / COLOUR_FILE).is_file()
+        names = [f"{n}.safetensors" for n in EVALUATOR_NAMES] + [f for f in OPTIONAL_FILES if (d / f).is_file()]
         digest = hashlib.sha256(b"".join(_sha256(d / n).encode() for n in names)).hexdigest()
         return f"unversioned-{digest[:12]}"
     manifest = json.loads(manifest_path.read_text())
@@ -133,6 +160,12 @@ class Evaluators:
         version: str = "unversioned",
         colour: ColourReader | None = None,
         kind_zoom: float | None = KIND_ZOOM,
+        subject: SubjectNet | None = None,
+        subject_kind: float = SUBJECT_KIND,
+        subject_colour: bool = False,
+        subject_material: float = SUBJECT_MATERIAL,
+        reject: float | None = REJECT,
+        subject_light: bool = True,
     ) -> None:
         self.material, self.segmenter, self.keypoint = material.eval(), segmenter.eval(), keypoints.eval()
         # Average each crop's material logits, and the segmenter's maps, with those of the mirror image
@@ -145,6 +178,13 @@ class Evaluators:
         self.colour = colour
         # Read kinds again from a zoomed crop of each detection (:meth:`zoomed_kinds`); None: not.
         self.kind_zoom = kind_zoom
+        # The subject net, where given (:meth:`read_subjects`): the weight of its kind against the
+        # segmenter's, whether it names colours (instead of the reader or head), the weight of its
+        # material against the material net's on subjects' boxes, the background probability
+        # above which a detection is dropped (None: never), and whether it judges the light's side.
+        self.subject = subject.eval() if subject is not None else None
+        self.subject_kind, self.subject_colour = subject_kind, subject_colour
+        self.subject_material, self.reject, self.subject_light = subject_material, reject, subject_light
         self.version = version
 
     @classmethod
@@ -162,14 +202,18 @@ class Evaluators:
             nets.append(load_net(path, name))
         if "colour" not in options:
             options["colour"] = ColourReader.load(d / COLOUR_FILE) if (d / COLOUR_FILE).is_file() else None
+        if "subject" not in options:
+            options["subject"] = load_net(d / SUBJECT_FILE, "subject") if (d / SUBJECT_FILE).is_file() else None
         options["version"] = read_version(d)
         return cls(*nets, **options)  # type: ignore[arg-type]
 
     @torch.no_grad()
     def classify_materials(
-        self, image: np.ndarray, boxes: Sequence[tuple[float, float, float, float]]
+        self, image: np.ndarray, boxes: Sequence[tuple[float, float, float, float]], subjects: int = 0
     ) -> tuple[list[str], np.ndarray]:
-        """Material name per box and the probabilities (N, 11)."""
+        """Material name per box and the probabilities (N, 11). The first ``subjects`` boxes are
+        subjects' (not floor or wall patches): with a subject net, their probabilities are the
+        material net's and the subject net's mixed by ``subject_material``."""
         if not boxes:
             return [], np.zeros((0, len(OBJECT_MATERIALS)), np.float32)
         x = crops(image, list(boxes), MATERIAL_CROP)
@@ -177,7 +221,39 @@ class Evaluators:
         if self.mirror_average:
             logits = (logits + self.material(x.flip(-1))) / 2
         prob = logits.softmax(-1).numpy()
+        if self.subject is not None and subjects and self.subject_material > 0:
+            w = self.subject_material
+            prob[:subjects] = (1 - w) * prob[:subjects] + w * self.read_subjects(image, boxes[:subjects]).material
         return [OBJECT_MATERIALS[i] for i in prob.argmax(1)], prob
+
+    @torch.no_grad()
+    def read_subjects(self, image: np.ndarray, boxes: Sequence[tuple[float, float, float, float]]) -> SubjectRead:
+        """The subject net's probabilities for the subject in each box (its crop and mask, with their
+        mirror, averaged): kind (N, 8; background first), colour (N, 12), material (N, 11) and light
+        side (N, 3: left, neither, right; the mirror's left and right swapped back)."""
+        if self.subject is None:
+            raise JudgesError("these judges have no subject net (subject.safetensors)")
+        x = subject_crops(image, list(boxes))
+        if not len(x):
+            widths = (len(SEG_KINDS), len(COLOUR_NAMES), len(OBJECT_MATERIALS), 3)
+            return SubjectRead(*(np.zeros((0, n), np.float32) for n in widths))
+        out = self.subject(torch.cat([x, x.flip(-1)]))
+        n = len(x)
+        mirrored = out._replace(light=out.light[:, [2, 1, 0]])
+        probs = [(t[:n].softmax(-1) + m[n:].softmax(-1)).numpy() / 2 for t, m in zip(out, mirrored, strict=True)]
+        return SubjectRead(*probs)
+
+    def light_side(self, image: np.ndarray, boxes: Sequence[Sequence[float]]) -> int:
+        """The side the subjects in ``boxes`` are lit from: +1 right, -1 left, 0 no subjects or a tie.
+
+        With a subject net (and ``subject_light``), each box votes with its probability of light
+        from the right minus from the left, weighted by the square root of its area; without one,
+        by its shading (:func:`scenecraft.evaluate.light.light_side`)."""
+        if self.subject is None or not self.subject_light or not boxes:
+            return light.light_side(image, boxes)
+        prob = self.read_subjects(image, [(b[0], b[1], b[2], b[3]) for b in boxes]).light
+        area = np.array([max(b[2] - b[0], 0.0) * max(b[3] - b[1], 0.0) for b in boxes])
+        return int(np.sign(float(((prob[:, 2] - prob[:, 0]) * np.sqrt(area)).sum())))
 
     @torch.no_grad()
     def segment(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
@@ -214,21 +290,33 @@ class Evaluators:
             found = box_groups(kind, colour, box, min_area=min_area, **BOX_GROUPING)
         else:
             found = components(kind, colour, border, min_area=min_area, gap=round(2 * grid / 64))
-        if self.kind_zoom is not None and found:
-            # The kind from the whole image and from each subject's zoomed crop, averaged.
-            whole = np.stack([kind[:, f.pixels[:, 0], f.pixels[:, 1]].mean(1) for f in found])
-            prob = (whole + self.zoomed_kinds(image, found, self.kind_zoom)) / 2
+        boxes = [(f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy) for f in found]
+        read = self.read_subjects(image, boxes) if self.subject is not None and found else None
+        if read is not None and self.reject is not None:
+            keep = read.kind[:, 0] <= self.reject  # the subject net sees no subject in the box
+            found = [f for f, k in zip(found, keep, strict=True) if k]
+            boxes = [b for b, k in zip(boxes, keep, strict=True) if k]
+            read = SubjectRead(*(p[keep] for p in read))
+        if (self.kind_zoom is not None or read is not None) and found:
+            # The kind from the whole image and from each subject's zoomed crop, averaged; then mixed
+            # with the subject net's.
+            prob = np.stack([kind[:, f.pixels[:, 0], f.pixels[:, 1]].mean(1) for f in found])
+            if self.kind_zoom is not None:
+                prob = (prob + self.zoomed_kinds(image, found, self.kind_zoom)) / 2
+            if read is not None:
+                prob = (1 - self.subject_kind) * prob + self.subject_kind * read.kind
             prob[:, 0] = 0.0  # a detection is a subject: never background
             found = [f._replace(kind=int(p.argmax()), score=float(p.max())) for f, p in zip(found, prob, strict=True)]
-        boxes = [(f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy) for f in found]
         materials: Sequence[np.ndarray | None] = [None] * len(found)
-        if self.colour is not None and self.colour.materials:
+        if self.colour is not None and self.colour.materials and not (read is not None and self.subject_colour):
             materials = list(self.classify_materials(image, boxes)[1])
         out = []
-        for f, b, material in zip(found, boxes, materials, strict=True):
+        for k, (f, b, material) in enumerate(zip(found, boxes, materials, strict=True)):
             mask = _grid_mask(f.pixels, grid, h, w)
             name = COLOUR_NAMES[f.colour]
-            if self.colour is not None:
+            if read is not None and self.subject_colour:
+                name = COLOUR_NAMES[int(read.colour[k].argmax())]
+            elif self.colour is not None:
                 name = self.colour.name(image, mask, SEG_KINDS[f.kind] == "person", material) or name
             out.append(
                 Detection(

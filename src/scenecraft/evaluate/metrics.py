@@ -27,23 +27,14 @@ import numpy as np
 
 from scenecraft.evaluate.detection import Detection
 from scenecraft.evaluate.judges import Evaluators
-from scenecraft.evaluate.light import light_side, requested_light_side
-from scenecraft.evaluate.views import surface_boxes, surface_patch_sides
+from scenecraft.evaluate.light import requested_light_side
+from scenecraft.evaluate.views import iou, surface_boxes, surface_patch_sides
 from scenecraft.world.dataset import SamplerConfig, WorldSampler
 from scenecraft.world.render import Render, render
 from scenecraft.world.spec import MATERIALS, OBJECT_MATERIALS, ObjectSubject, PersonSubject, SceneSpec
 
 Box = tuple[float, float, float, float]
 MIN_REGION_AREA = 36 / 128**2  # boxes smaller than this share of the image are too small to judge
-
-
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two boxes (x0, y0, x1, y1)."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def match_boxes(truth: list[Box], found: list[Box]) -> list[int | None]:
@@ -114,8 +105,9 @@ def score_images(
         match = match_boxes([b for _, b in truth], [d.box for d in dets])
         # Materials: each object's requested region, plus floor and wall patches.
         regions = _object_regions(ref)
+        objects = len(regions)
         regions += _surface_regions(ref, rng)
-        predicted, _ = evaluators.classify_materials(image, [b for b, _ in regions])
+        predicted, _ = evaluators.classify_materials(image, [b for b, _ in regions], subjects=objects)
         mat_hits += [p == m for p, (_, m) in zip(predicted, regions, strict=True)]
         obj_material = dict(zip([b for b, _ in regions], predicted, strict=True))
         # Layout and binding.
@@ -142,7 +134,7 @@ def score_images(
         # Light: the side the requested subjects are lit from, where the request names one.
         want_side = requested_light_side(spec)
         if want_side and truth:
-            light_hits.append(light_side(image, [b for _, b in truth]) == want_side)
+            light_hits.append(evaluators.light_side(image, [b for _, b in truth]) == want_side)
 
     def mean(x: list[Any]) -> float | None:
         return float(np.mean(x)) if x else None
@@ -187,8 +179,9 @@ def held_out_report(
         r = sampler.render(i, size)
         image = r.image
         regions = _object_regions(r)
+        objects = len(regions)
         regions += _surface_regions(r, rng)
-        predicted, _ = evaluators.classify_materials(image, [b for b, _ in regions])
+        predicted, _ = evaluators.classify_materials(image, [b for b, _ in regions], subjects=objects)
         for p, (_, m) in zip(predicted, regions, strict=True):
             mat_hits.append(p == m)
             confusion[OBJECT_MATERIALS.index(m), OBJECT_MATERIALS.index(p)] += 1

@@ -7,6 +7,9 @@
   border between two subjects; from v3 on every pixel also votes for its subject's box (FCOS).
 - :class:`KeypointNet` — 24 SMPL joints of a person crop, each the soft-argmax (integral
   regression, Sun et al. 2018) of its heatmap.
+- :class:`SubjectNet` (optional, from judges-6) — one detected subject read from a zoomed crop
+  around its box, with the box drawn in a fourth channel: its kind (or background: no subject),
+  colour name, material and the side it is lit from.
 
 The architectures are named in :data:`ARCHITECTURES` (constructor arguments per net); each weights
 file names its own in its safetensors metadata (``config``), and a file without one is ``v1``.
@@ -24,7 +27,9 @@ from scenecraft.world.spec import COLOUR_NAMES, KINDS, OBJECT_MATERIALS
 
 SEGMENT_SIZE = 64  # the v1 segmenter's grid; later architectures name theirs
 SEG_KINDS = ("background", *KINDS)  # class 0 is background
-EVALUATOR_NAMES = ("material", "segmenter", "keypoints")
+EVALUATOR_NAMES = ("material", "segmenter", "keypoints")  # every weights folder has these
+OPTIONAL_NAMES = ("subject",)  # nets a weights folder may add (judges-6 on)
+TRAINABLE_NAMES = EVALUATOR_NAMES + OPTIONAL_NAMES
 
 # Constructor arguments of each network, by architecture. v1: the first weights, trained on one
 # CPU thread (the default for weights files that carry no config). v2: for a GPU run — a wider
@@ -48,6 +53,13 @@ ARCHITECTURES: dict[str, dict[str, dict[str, Any]]] = {
         "material": {"width": 48},
         "segmenter": {"widths": [24, 48, 96, 128, 192], "size": 128, "boxes": True},
         "keypoints": {"widths": [48, 96, 192]},
+    },
+    # v4: v3 and a subject reader (:class:`SubjectNet`), trained on renders at the generator's size.
+    "v4": {
+        "material": {"width": 48},
+        "segmenter": {"widths": [24, 48, 96, 128, 192], "size": 128, "boxes": True},
+        "keypoints": {"widths": [48, 96, 192]},
+        "subject": {"width": 32},
     },
 }
 
@@ -180,6 +192,48 @@ class KeypointNet(nn.Module):
         return soft_argmax(logits), logits
 
 
+class SubjectOutput(NamedTuple):
+    """What :class:`SubjectNet` reads of each crop, as logits (B, classes)."""
+
+    kind: torch.Tensor  # 8: background (no subject in the box) and the 7 kinds, as SEG_KINDS
+    colour: torch.Tensor  # 12 colour names (a person's: the top garment's)
+    material: torch.Tensor  # 11 object materials (not trained on people or background)
+    light: torch.Tensor  # 3: the subject lit from the left, neither (front, back, above), the right
+
+
+class SubjectNet(nn.Module):
+    """(B, 4, 32, 32) subject crop (RGB in 0..1 and the box's mask, :func:`~.views.subject_crops`)
+    -> :class:`SubjectOutput`.
+
+    The mask says which subject of the crop is meant, so a neighbour in its context is not read
+    instead; four levels of two 3x3 convs (32 -> 4 px), then mean and max pooling and three heads.
+    """
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        self.config: dict[str, Any] = {"width": width}
+        w = width
+        self.features = nn.Sequential(
+            _block(4, w),
+            nn.MaxPool2d(2),  # 16
+            _block(w, 2 * w),
+            nn.MaxPool2d(2),  # 8
+            _block(2 * w, 4 * w),
+            nn.MaxPool2d(2),  # 4
+            _block(4 * w, 4 * w),
+        )
+        self.kind = nn.Linear(8 * w, len(SEG_KINDS))
+        self.colour = nn.Linear(8 * w, len(COLOUR_NAMES))
+        self.material = nn.Linear(8 * w, len(OBJECT_MATERIALS))
+        self.light = nn.Linear(8 * w, 3)
+
+    def forward(self, x: torch.Tensor) -> SubjectOutput:
+        h = torch.cat([normalise(x[:, :3]), x[:, 3:] * 2.0 - 1.0], 1)
+        h = self.features(h)
+        pooled = torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1)
+        return SubjectOutput(self.kind(pooled), self.colour(pooled), self.material(pooled), self.light(pooled))
+
+
 def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
     """Expected (x, y) of softmax heatmaps, in 0..1 of the map. (B, J, H, W) -> (B, J, 2)."""
     b, j, h, w = logits.shape
@@ -189,13 +243,18 @@ def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
     return torch.stack([(prob.sum(2) * xs).sum(-1), (prob.sum(3) * ys).sum(-1)], -1)
 
 
-NETS: dict[str, type[nn.Module]] = {"material": MaterialNet, "segmenter": SegmenterNet, "keypoints": KeypointNet}
+NETS: dict[str, type[nn.Module]] = {
+    "material": MaterialNet,
+    "segmenter": SegmenterNet,
+    "keypoints": KeypointNet,
+    "subject": SubjectNet,
+}
 
 
 def build(name: str, config: dict[str, Any]) -> nn.Module:
-    """The evaluator ``name`` (material, segmenter, keypoints) with constructor arguments ``config``."""
+    """The evaluator ``name`` (material, segmenter, keypoints, subject) with constructor arguments ``config``."""
     if name not in NETS:
-        raise ValueError(f"unknown evaluator {name!r}; choose one of {', '.join(EVALUATOR_NAMES)}")
+        raise ValueError(f"unknown evaluator {name!r}; choose one of {', '.join(TRAINABLE_NAMES)}")
     try:
         return NETS[name](**config)
     except TypeError as e:

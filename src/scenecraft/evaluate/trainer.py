@@ -36,13 +36,13 @@ from torch.nn import functional as F
 
 from scenecraft.atomic_write import atomic_path, write_text
 from scenecraft.evaluate.examples import Examples
-from scenecraft.evaluate.nets import ARCHITECTURES, EVALUATOR_NAMES, SEG_KINDS, build
+from scenecraft.evaluate.nets import ARCHITECTURES, EVALUATOR_NAMES, OPTIONAL_NAMES, SEG_KINDS, TRAINABLE_NAMES, build
 from scenecraft.evaluate.sources import LiveRenders, StoredChunks
-from scenecraft.evaluate.views import CROP_GROW, degrade
+from scenecraft.evaluate.views import CROP_GROW, degrade, subject_input
 from scenecraft.world.smpl import FLIP_PAIRS
 
-BATCH = {"material": 512, "segmenter": 128, "keypoints": 256}  # at batch_scale 1
-PEAK_LR = {"material": 3e-3, "segmenter": 3e-3, "keypoints": 2e-3}
+BATCH = {"material": 512, "segmenter": 128, "keypoints": 256, "subject": 512}  # at batch_scale 1
+PEAK_LR = {"material": 3e-3, "segmenter": 3e-3, "keypoints": 2e-3, "subject": 3e-3}
 _DTYPES = {
     np.dtype(t).str: torch.from_numpy(np.zeros(0, t)).dtype
     for t in (np.uint8, np.int8, np.int64, np.float16, np.float32, bool)
@@ -147,10 +147,28 @@ def keypoint_loss(net: nn.Module, batch: dict[str, torch.Tensor], flip: torch.Te
     return F.l1_loss(uv.float(), target)
 
 
+def subject_loss(net: nn.Module, batch: dict[str, torch.Tensor], flip: torch.Tensor) -> torch.Tensor:
+    """Kind (background included), colour, material and light side (each where labelled) of the
+    boxed subject; a mirror flips the crop and its mask together, and the light's side."""
+    mask = torch.where(flip[:, None, None], batch["mask"].flip(-1), batch["mask"])
+    x = subject_input(_images(batch, flip), mask).contiguous(memory_format=torch.channels_last)
+    out = net(x)
+    loss = F.cross_entropy(out.kind, batch["kind"], label_smoothing=0.05)
+    loss = loss + F.cross_entropy(out.colour, batch["colour"], ignore_index=-1)
+    for name in ("material", "light"):
+        target = batch[name]
+        if name == "light":  # 0 left, 1 neither, 2 right: a mirror swaps left and right
+            target = torch.where(flip & (target >= 0), 2 - target, target)
+        if bool((target >= 0).any()):
+            loss = loss + F.cross_entropy(getattr(out, name), target, ignore_index=-1)
+    return loss
+
+
 LOSSES: dict[str, Callable[[nn.Module, dict[str, torch.Tensor], torch.Tensor], torch.Tensor]] = {
     "material": material_loss,
     "segmenter": segmenter_loss,
     "keypoints": keypoint_loss,
+    "subject": subject_loss,
 }
 
 
@@ -243,8 +261,13 @@ class TrainSettings:
             (self.lr_scale > 0, f"--lr-scale must be > 0, got {self.lr_scale}"),
             (self.arch in ARCHITECTURES, f"--arch must be one of {', '.join(ARCHITECTURES)}, got {self.arch!r}"),
             (
-                bool(self.names) and set(self.names) <= set(EVALUATOR_NAMES),
-                f"--only must name some of {EVALUATOR_NAMES}",
+                bool(self.names) and set(self.names) <= set(TRAINABLE_NAMES),
+                f"--only must name some of {TRAINABLE_NAMES}",
+            ),
+            (
+                self.arch not in ARCHITECTURES or set(self.names) <= set(ARCHITECTURES[self.arch]),
+                f"architecture {self.arch} has no {sorted(set(self.names) - set(ARCHITECTURES.get(self.arch, {})))}"
+                " net; choose a later --arch",
             ),
         ]
         for ok, message in checks:
@@ -264,7 +287,11 @@ def _build_nets(s: TrainSettings, log: Callable[[str], None]) -> tuple[dict[str,
     loaded: dict[str, set[str]] = {name: set() for name in s.names}
     if s.init is not None:
         for name, net in nets.items():
-            message, loaded[name] = start_from(net, s.init / f"{name}.safetensors")
+            path = s.init / f"{name}.safetensors"
+            if name in OPTIONAL_NAMES and not path.is_file():
+                log(f"{name}: not in {s.init}, starts fresh")
+                continue
+            message, loaded[name] = start_from(net, path)
             log(f"{name}: {message}")
     for net in nets.values():
         net.to(dev).to(memory_format=torch.channels_last)  # type: ignore[call-overload]

@@ -5,6 +5,8 @@ in training (:mod:`.examples`) and when judging (:class:`~scenecraft.evaluate.ju
 
 - :func:`square_box` and :func:`region_crop` — a square crop around a box, ``CROP_GROW`` times its
   longer side, resized bilinearly (material and keypoint nets); :func:`crops` batches them;
+- :func:`subject_view` — a subject's zoomed crop (``SUBJECT_GROW`` times its box) and the mask of its
+  box in that crop (the subject net); :func:`subject_crops` batches them;
 - :func:`grid_image` — the whole image resized to the segmenter's square grid;
 - :func:`surface_boxes` — patches that lie on the floor or the wall only (material regions);
 - :func:`degrade` — in training only: blur, half resolution, colour jitter, noise and coarse
@@ -22,6 +24,10 @@ Box = tuple[float, float, float, float]
 
 MATERIAL_CROP, KEYPOINT_CROP = 32, 64  # crop sides of the material and keypoint nets
 CROP_GROW = 1.15  # square crops are this much larger than the box's longer side
+SUBJECT_CROP = 32  # the subject net's crop side
+# The subject net sees this many times a box's longer side: the subject and its surroundings (the
+# segmenter's zoomed kind read chose 2.5 on validation; 2 keeps more pixels of a small subject).
+SUBJECT_GROW = 2.0
 
 
 def square_box(box: Box | tuple[float, ...], grow: float = CROP_GROW) -> Box:
@@ -29,6 +35,15 @@ def square_box(box: Box | tuple[float, ...], grow: float = CROP_GROW) -> Box:
     x0, y0, x1, y1 = box
     cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0, 1.0) * grow / 2
     return cx - half, cy - half, cx + half, cy + half
+
+
+def iou(a: Box | tuple[float, ...], b: Box | tuple[float, ...]) -> float:
+    """Intersection over union of two boxes (x0, y0, x1, y1)."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def jitter_box(box: Box | tuple[float, ...], rng: np.random.Generator, amount: float) -> Box:
@@ -54,6 +69,42 @@ def crops(image: np.ndarray, boxes: list[Box], out: int) -> torch.Tensor:
         return torch.zeros(0, 3, out, out)
     arr = np.stack([region_crop(image, square_box(b), out) for b in boxes])
     return torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 255.0
+
+
+def box_mask(box: Box | tuple[float, ...], crop: Box | tuple[float, ...], out: int) -> np.ndarray:
+    """(out, out) bool: the pixels of an ``out``-px crop of the square ``crop`` whose centres lie in ``box``."""
+    x0, y0, x1, y1 = crop
+    centres = (np.arange(out) + 0.5) / out
+    xs, ys = x0 + centres * (x1 - x0), y0 + centres * (y1 - y0)
+    inside_x = (xs >= box[0]) & (xs <= box[2])
+    inside_y = (ys >= box[1]) & (ys <= box[3])
+    mask = inside_y[:, None] & inside_x[None, :]
+    if not mask.any():  # a box thinner than a crop pixel: its centre pixel
+        cx = int(np.clip(((box[0] + box[2]) / 2 - x0) / (x1 - x0) * out, 0, out - 1))
+        cy = int(np.clip(((box[1] + box[3]) / 2 - y0) / (y1 - y0) * out, 0, out - 1))
+        mask[cy, cx] = True
+    return mask
+
+
+def subject_view(image: np.ndarray, box: Box | tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """What the subject net sees of the subject in ``box``: the square ``SUBJECT_GROW`` times its
+    longer side as a (SUBJECT_CROP, SUBJECT_CROP, 3) uint8 crop, and its box's mask in it (bool)."""
+    sq = square_box(box, SUBJECT_GROW)
+    return region_crop(image, sq, SUBJECT_CROP), box_mask(box, sq, SUBJECT_CROP)
+
+
+def subject_input(images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Crops (B, 3, S, S) float 0..1 and masks (B, S, S) -> the subject net's input (B, 4, S, S)."""
+    return torch.cat([images, masks[:, None].to(images.dtype)], 1)
+
+
+def subject_crops(image: np.ndarray, boxes: list[Box]) -> torch.Tensor:
+    """The subject net's input for boxes of one image: (H, W, 3) uint8 -> (N, 4, 32, 32) float."""
+    if not boxes:
+        return torch.zeros(0, 4, SUBJECT_CROP, SUBJECT_CROP)
+    views = [subject_view(image, b) for b in boxes]
+    rgb = to_input(np.stack([v[0] for v in views]))
+    return subject_input(rgb, torch.from_numpy(np.stack([v[1] for v in views])))
 
 
 def grid_image(image: np.ndarray, size: int) -> np.ndarray:
