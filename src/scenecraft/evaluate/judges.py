@@ -11,8 +11,8 @@ Use::
 A weights folder holds ``material``, ``segmenter`` and ``keypoints`` ``.safetensors`` (each names
 its architecture in its metadata), optionally ``colour.safetensors`` (:mod:`.colour`; without it
 colours are named by the segmenter's colour head) and ``subject.safetensors`` (:class:`SubjectNet`:
-each detection's kind, colour and material read again from its zoomed crop), and ``judges.json``:
-the version and the SHA-256 of every file.
+each detection's kind, colour, material and light side read again from its zoomed crop), and
+``judges.json``: the version and the SHA-256 of every file.
 :meth:`Evaluators.load` refuses files that do not match their manifest, so a score that names a
 version was made by exactly those weights. A folder without a manifest (a fresh training run)
 loads as ``unversioned-<hash>``; :func:`freeze` writes the manifest.
