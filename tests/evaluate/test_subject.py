@@ -82,6 +82,13 @@ def test_subject_net_outputs_and_its_loss_learns_a_batch() -> None:
         opt.step()
         losses.append(float(loss.detach()))
     assert losses[-1] < 0.5 * losses[0]
+    # A batch with nothing to learn for material and light (people, background) still has a loss.
+    unlabelled = {
+        **batch,
+        "material": torch.full_like(batch["material"], -1),
+        "light": torch.full_like(batch["light"], -1),
+    }
+    assert torch.isfinite(subject_loss(net, unlabelled, torch.zeros(len(ex["kind"]), dtype=torch.bool)))
 
 
 def _biased(

@@ -159,8 +159,9 @@ def subject_loss(net: nn.Module, batch: dict[str, torch.Tensor], flip: torch.Ten
         target = batch[name]
         if name == "light":  # 0 left, 1 neither, 2 right: a mirror swaps left and right
             target = torch.where(flip & (target >= 0), 2 - target, target)
-        if bool((target >= 0).any()):
-            loss = loss + F.cross_entropy(getattr(out, name), target, ignore_index=-1)
+        # The mean over labelled rows, 0 when a batch has none (no host sync: no branch on the data).
+        total = F.cross_entropy(getattr(out, name).float(), target, ignore_index=-1, reduction="sum")
+        loss = loss + total / (target >= 0).sum().clamp_min(1)
     return loss
 
 
