@@ -74,6 +74,17 @@ def _block(cin: int, cout: int, layers: int = 2) -> nn.Sequential:
     return nn.Sequential(*_conv(cin, cout), *[m for _ in range(layers - 1) for m in _conv(cout, cout)])
 
 
+def _pyramid(cin: int, widths: tuple[int, ...]) -> list[nn.Module]:
+    """A :func:`_block` per width, each after a 2x max-pool but the first (module indices 0, 2, 4, ...
+    are the blocks, as the shipped material weights name them)."""
+    layers: list[nn.Module] = []
+    for i, w in enumerate(widths):
+        if i:
+            layers.append(nn.MaxPool2d(2))
+        layers.append(_block(widths[i - 1] if i else cin, w))
+    return layers
+
+
 def normalise(x: torch.Tensor) -> torch.Tensor:
     """Images in 0..1 (B, 3, H, W) to the networks' input range."""
     return (x - 0.5) / 0.25
@@ -86,14 +97,7 @@ class MaterialNet(nn.Module):
         super().__init__()
         self.config: dict[str, Any] = {"width": width}
         w = width
-        self.features = nn.Sequential(
-            _block(3, w),
-            nn.MaxPool2d(2),  # 16
-            _block(w, 2 * w),
-            nn.MaxPool2d(2),  # 8
-            _block(2 * w, 4 * w),
-            nn.AdaptiveAvgPool2d(1),
-        )
+        self.features = nn.Sequential(*_pyramid(3, (w, 2 * w, 4 * w)), nn.AdaptiveAvgPool2d(1))  # 32 -> 8 px
         self.head = nn.Linear(4 * w, len(OBJECT_MATERIALS))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -206,22 +210,14 @@ class SubjectNet(nn.Module):
     -> :class:`SubjectOutput`.
 
     The mask says which subject of the crop is meant, so a neighbour in its context is not read
-    instead; four levels of two 3x3 convs (32 -> 4 px), then mean and max pooling and three heads.
+    instead; four levels of two 3x3 convs (32 -> 4 px), then mean and max pooling and four heads.
     """
 
     def __init__(self, width: int = 32) -> None:
         super().__init__()
         self.config: dict[str, Any] = {"width": width}
         w = width
-        self.features = nn.Sequential(
-            _block(4, w),
-            nn.MaxPool2d(2),  # 16
-            _block(w, 2 * w),
-            nn.MaxPool2d(2),  # 8
-            _block(2 * w, 4 * w),
-            nn.MaxPool2d(2),  # 4
-            _block(4 * w, 4 * w),
-        )
+        self.features = nn.Sequential(*_pyramid(4, (w, 2 * w, 4 * w, 4 * w)))  # 32 -> 4 px
         self.kind = nn.Linear(8 * w, len(SEG_KINDS))
         self.colour = nn.Linear(8 * w, len(COLOUR_NAMES))
         self.material = nn.Linear(8 * w, len(OBJECT_MATERIALS))
