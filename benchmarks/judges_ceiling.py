@@ -5,10 +5,10 @@
 Renders scenes 0..N-1 of the held-out seed (the requests of ``benchmarks/quality.py``) at the size the
 model generates, and scores each render against its own request with
 :func:`scenecraft.evaluate.metrics.score_images` — the same call that scores generated images —
-for each judge configuration: the weights folder as frozen, and switched back step by step (no
-subject net; no zoomed kind read; no colour reader: the segmenter's colour head; no mirror averaging
-of the segmenter) to show what each change gave; ``--quick`` scores only the first two. The bars are the
-issue's: what the judges must reach before they judge the model. Writes
+for each judge configuration: the weights folder as frozen, and switched back step by step (the
+segmenter's colour head instead of the colour reader; no subject net; no zoomed kind read; no
+mirror averaging of the segmenter) to show what each change gave; ``--quick`` scores only the first
+two. The bars are the issue's: what the judges must reach before they judge the model. Writes
 benchmarks/results/judges_ceiling.json, keeping the rows of earlier versions already in it (under
 ``earlier``) so each version's numbers stay beside the next one's.
 """
@@ -35,15 +35,16 @@ BARS = {
 
 
 def configurations() -> list[tuple[str, dict[str, Any]]]:
-    """(label, Evaluators.load options): as frozen, then each change undone in turn."""
+    """(label, Evaluators.load options): as frozen, then each change undone in turn. The colour reader
+    goes first: since judges-7 it reads the subject net's colours, so it cannot stay without it."""
     return [
         ("as frozen", {}),
-        ("no subject net", {"subject": None}),
-        ("... and no zoomed kind read", {"subject": None, "kind_zoom": None}),
-        ("... and the colour head instead of the reader", {"subject": None, "kind_zoom": None, "colour": None}),
+        ("the colour head instead of the reader", {"colour": None}),
+        ("... and no subject net", {"colour": None, "subject": None}),
+        ("... and no zoomed kind read", {"colour": None, "subject": None, "kind_zoom": None}),
         (
             "... and no segmenter mirror",
-            {"subject": None, "kind_zoom": None, "colour": None, "mirror_segment": False},
+            {"colour": None, "subject": None, "kind_zoom": None, "mirror_segment": False},
         ),
     ]
 

@@ -7,7 +7,8 @@ with :func:`scenecraft.evaluate.metrics.score_images`, once per setting of the s
 it names colours, its material's weight against the material net's on subjects' boxes, and the
 background probability above which a detection is dropped, and whether it judges the light's side
 (else the shading does, :mod:`scenecraft.evaluate.light`). The first row is the same weights folder
-without the subject net (the judges before it). The shipped defaults are ``SUBJECT_KIND``,
+without the subject net (the judges before it; where the colour reader reads the net's colours, with
+the segmenter's colour head instead of the reader). The shipped defaults are ``SUBJECT_KIND``,
 ``SUBJECT_MATERIAL`` and ``REJECT`` in judges.py (the "shipped" row).
 
     python benchmarks/subject_settings.py --weights DIR [--n 200] [--seed 12] [--out FILE]
@@ -66,6 +67,7 @@ def main() -> None:
     import torch
 
     from scenecraft.atomic_write import write_text
+    from scenecraft.evaluate.colour import ColourReader
     from scenecraft.evaluate.judges import Evaluators
     from scenecraft.evaluate.metrics import score_images
     from scenecraft.world.dataset import WorldSampler
@@ -78,8 +80,12 @@ def main() -> None:
     print(f"{args.n} renders of validation seed {args.seed} at {args.size} px, scored as generated images")
     print("| setting | " + " | ".join(METRICS) + " |")
     print("|---|" + "---:|" * len(METRICS))
+    off: dict[str, Any] = {"subject": None}
+    reader = args.weights / "colour.safetensors"
+    if reader.is_file() and ColourReader.load(reader).subject:
+        off["colour"] = None  # a reader of the subject net's colours cannot run without it: the head
     for label, options in [SETTINGS[i] for i in args.rows] if args.rows else SETTINGS:
-        judges = Evaluators.load(args.weights, **({"subject": None} if options is None else options))
+        judges = Evaluators.load(args.weights, **(off if options is None else options))
         scores = score_images(specs, images, judges)
         rows.append({"setting": label, "options": options, **{k: scores[k] for k in METRICS}})
         print(f"| {label} | " + " | ".join(f"{scores[k]:.3f}" for k in METRICS) + " |", flush=True)

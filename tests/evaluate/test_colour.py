@@ -14,9 +14,10 @@ from scenecraft.evaluate.colour import (
     colour_features,
     fit_reader,
     reader_input,
+    reader_width,
     subject_pixels,
 )
-from scenecraft.evaluate.judges import WEIGHTS_DIR, Evaluators
+from scenecraft.evaluate.judges import WEIGHTS_DIR, Evaluators, JudgesError
 from scenecraft.world.render import render
 from scenecraft.world.spec import COLOUR_NAMES, COLOURS, OBJECT_MATERIALS, Camera, ObjectSubject, SceneSpec
 
@@ -87,6 +88,42 @@ def test_a_material_reader_uses_the_material_to_name_the_colour(tmp_path: Path) 
         fit_reader(feats, y, materials=True)
 
 
+def test_a_subject_reader_reads_the_subject_nets_colours_after_the_materials(tmp_path: Path) -> None:
+    """Pixels that tell nothing, a subject net that is right 80 % of the time: a reader told the net's
+    colours names them as well as the net does, and it needs to be told them."""
+    rng = np.random.default_rng(2)
+    n = 900
+    feats = np.zeros((n, FEATURES), np.float32)  # grey pixels
+    material = np.full((n, len(OBJECT_MATERIALS)), 1 / len(OBJECT_MATERIALS), np.float32)
+    y = rng.integers(0, len(COLOUR_NAMES), n)
+    said = np.where(rng.random(n) < 0.8, y, rng.integers(0, len(COLOUR_NAMES), n))
+    subject = np.full((n, len(COLOUR_NAMES)), 0.02, np.float32)
+    subject[np.arange(n), said] = 0.78
+    x = reader_input(feats, material, subject)
+    assert x.shape == (n, reader_width(True, True)) == (n, FEATURES + len(OBJECT_MATERIALS) + len(COLOUR_NAMES))
+    np.testing.assert_allclose(x[:, reader_width(True, False) :], np.log(subject + 1e-4), rtol=1e-6)
+    fit, held = slice(0, 600), slice(600, n)
+    reader = fit_reader(x[fit], y[fit], epochs=150, materials=True, subject=True)
+    with torch.no_grad():
+        right = (reader(torch.from_numpy(x[held])).argmax(1).numpy() == y[held]).mean()
+    assert right >= (said[held] == y[held]).mean() - 0.03 and right > 0.7  # chance: 1 / 12
+    reader.save(tmp_path / "colour.safetensors")
+    back = ColourReader.load(tmp_path / "colour.safetensors")
+    assert back.subject and back.materials
+    image, mask = np.full((8, 8, 3), 128, np.uint8), np.ones((8, 8), bool)
+    with pytest.raises(ValueError, match="subject net's colours too"):
+        back.name(image, mask, person=False, material_prob=material[0])
+    assert back.name(image, mask, False, material[0], subject[0]) in COLOUR_NAMES
+    with pytest.raises(ValueError, match="materials=True, subject=True reads 54 inputs, got 42"):
+        fit_reader(x[:, :42], y, materials=True, subject=True)
+
+
+def test_judges_refuse_a_subject_reader_without_a_subject_net() -> None:
+    reader = ColourReader(materials=True, subject=True)
+    with pytest.raises(JudgesError, match="give the subject net"):
+        Evaluators.load(subject=None, colour=reader)
+
+
 def test_a_reader_file_without_materials_in_its_config_loads_as_pixels_only(tmp_path: Path) -> None:
     """judges-4's colour.safetensors names only ``hidden`` in its config."""
     from safetensors.torch import save_file
@@ -95,7 +132,7 @@ def test_a_reader_file_without_materials_in_its_config_loads_as_pixels_only(tmp_
     path = tmp_path / "colour.safetensors"
     save_file(dict(reader.state_dict()), str(path), metadata={"judge": "colour", "config": '{"hidden": 64}'})
     back = ColourReader.load(path)
-    assert not back.materials and back.mean.shape == (FEATURES,)
+    assert not back.materials and not back.subject and back.mean.shape == (FEATURES,)
 
 
 @pytest.mark.slow

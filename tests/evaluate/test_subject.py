@@ -121,15 +121,17 @@ def render64() -> np.ndarray:
 
 
 def test_the_subject_net_names_kinds_and_colours_and_drops_empty_boxes(render64: np.ndarray) -> None:
-    plain = Evaluators.load(subject=None)
+    plain = Evaluators.load(subject=None, colour=None)  # the shipped reader reads the subject net too
     found = plain.detect(render64)
     assert found
     torus, purple = SEG_KINDS.index("torus"), COLOUR_NAMES.index("purple")
-    ev = Evaluators.load(subject=_biased(kind=torus, colour=purple), subject_kind=1.0, subject_colour=True, reject=0.5)
+    ev = Evaluators.load(
+        subject=_biased(kind=torus, colour=purple), subject_kind=1.0, subject_colour=True, reject=0.5, colour=None
+    )
     got = ev.detect(render64)
     assert [d.box for d in got] == [d.box for d in found]
     assert {d.kind for d in got} == {"torus"} and {d.colour for d in got} == {"purple"}
-    # With no colour from it, the colour reader names them as before.
+    # With no colour from it, the segmenter's colour head names them as before.
     ev.subject_colour = False
     assert [d.colour for d in ev.detect(render64)] == [d.colour for d in found]
     # Weight 0: the segmenter's kinds.
@@ -145,13 +147,13 @@ def test_the_subject_net_names_kinds_and_colours_and_drops_empty_boxes(render64:
 def test_subject_materials_mix_only_into_the_subjects_boxes(render64: np.ndarray) -> None:
     ev = Evaluators.load(subject=_biased(), subject_material=0.5)
     boxes = [(10.0, 10.0, 30.0, 30.0), (30.0, 30.0, 50.0, 60.0), (0.0, 50.0, 14.0, 64.0)]
-    _, plain = Evaluators.load(subject=None).classify_materials(render64, boxes)
+    _, plain = Evaluators.load(subject=None, colour=None).classify_materials(render64, boxes)
     _, mixed = ev.classify_materials(render64, boxes, subjects=2)
     uniform = np.full(len(OBJECT_MATERIALS), 1 / len(OBJECT_MATERIALS))  # the zeroed heads' answer
     np.testing.assert_allclose(mixed[:2], 0.5 * plain[:2] + 0.5 * uniform, atol=1e-6)
     np.testing.assert_allclose(mixed[2], plain[2], atol=1e-7)
     with pytest.raises(JudgesError, match="no subject net"):
-        Evaluators.load(subject=None).read_subjects(render64, boxes)
+        Evaluators.load(subject=None, colour=None).read_subjects(render64, boxes)
 
 
 class _ShadingNet(SubjectNet):

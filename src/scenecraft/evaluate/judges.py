@@ -176,6 +176,11 @@ class Evaluators:
         # Name a subject's colour from its own pixels (:mod:`.colour`) where a reader is given,
         # else by the segmenter's colour head; docs/world.md has the measurement that chose it.
         self.colour = colour
+        if colour is not None and colour.subject and subject is None:
+            raise JudgesError(
+                "this colour reader reads the subject net's colours too: give the subject net "
+                "(subject.safetensors) or leave the reader out (colour=None: the segmenter's colour head)"
+            )
         # Read kinds again from a zoomed crop of each detection (:meth:`zoomed_kinds`); None: not.
         self.kind_zoom = kind_zoom
         # The subject net, where given (:meth:`read_subjects`): the weight of its kind against the
@@ -317,7 +322,8 @@ class Evaluators:
             if read is not None and self.subject_colour:
                 name = COLOUR_NAMES[int(read.colour[k].argmax())]
             elif self.colour is not None:
-                name = self.colour.name(image, mask, SEG_KINDS[f.kind] == "person", material) or name
+                subject_colour = read.colour[k] if read is not None and self.colour.subject else None
+                name = self.colour.name(image, mask, SEG_KINDS[f.kind] == "person", material, subject_colour) or name
             out.append(
                 Detection(
                     box=b,
