@@ -7,8 +7,9 @@ model generates, and scores each render against its own request with
 :func:`scenecraft.evaluate.metrics.score_images` — the same call that scores generated images —
 for each judge configuration: the weights folder as frozen, and switched back step by step (the
 segmenter's colour head instead of the colour reader; no subject net; no zoomed kind read; no
-mirror averaging of the segmenter) to show what each change gave; ``--quick`` scores only the first
-two. The bars are the issue's: what the judges must reach before they judge the model. Writes
+mirror averaging of the segmenter, then of the keypoint net) to show what each change gave;
+``--quick`` scores only the first two. The bars are the issue's: what the judges must reach before
+they judge the model. Writes
 benchmarks/results/judges_ceiling.json, keeping the rows of earlier versions already in it (under
 ``earlier``) so each version's numbers stay beside the next one's.
 """
@@ -45,6 +46,10 @@ def configurations() -> list[tuple[str, dict[str, Any]]]:
         (
             "... and no segmenter mirror",
             {"colour": None, "subject": None, "kind_zoom": None, "mirror_segment": False},
+        ),
+        (
+            "... and no keypoint mirror",
+            {"colour": None, "subject": None, "kind_zoom": None, "mirror_segment": False, "mirror_keypoints": False},
         ),
     ]
 

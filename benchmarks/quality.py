@@ -55,23 +55,6 @@ MODES = ("full", "context", "prompt", "paraphrase", "ceiling")
 KEYS = ("material_fidelity", "layout_recall", "binding", "pose_pck", "count_accuracy", "light_agreement")
 
 
-def shading_side(image: np.ndarray, box: tuple[float, ...]) -> float:
-    """Mean luminance of the right half of ``box`` minus the left half (pixel box, end exclusive)."""
-    from scenecraft.evaluate.light import box_shading
-
-    return box_shading(image, box)
-
-
-def light_agreement(specs: list[Any], images: list[np.ndarray], size: int) -> tuple[float | None, int]:
-    """Share of side-lit requests whose subjects are lit from the requested side, judged on the
-    requests' subject boxes (:func:`scenecraft.evaluate.light.light_agreement`); and their number."""
-    from scenecraft.evaluate.light import light_agreement as judge
-    from scenecraft.world.render import render
-
-    boxes = [[b for b in render(s, size=size, noise=0.0).boxes if b is not None] for s in specs]
-    return judge(specs, images, boxes)
-
-
 def score_mode(name: str, held: Any, images: list[np.ndarray], size: int, seconds: float | None) -> dict[str, Any]:
     """One mode's row: the judges' scores of ``images`` against ``held.specs``."""
     from scenecraft.evaluate.judges import Evaluators
