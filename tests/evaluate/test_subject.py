@@ -221,8 +221,9 @@ def test_training_settings_know_which_architectures_have_a_subject_net(tmp_path:
     assert iou((0, 0, 2, 2), (1, 0, 3, 2)) == pytest.approx(1 / 3)
 
 
-def test_the_shipped_judges_are_judges_6_with_the_v4_subject_net() -> None:
+def test_the_shipped_judges_are_judges_7_with_the_v4_subject_net() -> None:
     ev = Evaluators.load()
-    assert ev.version == "judges-6" and ev.subject is not None
+    assert ev.version == "judges-7" and ev.subject is not None
+    assert ev.colour is not None and ev.colour.materials and ev.colour.subject and ev.mirror_keypoints
     assert ev.subject.config == ARCHITECTURES["v4"]["subject"]
     assert (ev.subject_kind, ev.subject_material, ev.reject, ev.subject_colour) == (0.5, 0.5, 0.5, False)
