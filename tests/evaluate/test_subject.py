@@ -144,6 +144,33 @@ def test_the_subject_net_names_kinds_and_colours_and_drops_empty_boxes(render64:
     assert len(empty.detect(render64)) == len(found)
 
 
+def test_a_subject_reader_is_given_each_detections_subject_colours(render64: np.ndarray) -> None:
+    """A colour reader that reads only its subject-colour inputs names what the subject net says,
+    box by box, when detect() hands it the net's reads."""
+    from scenecraft.evaluate.colour import ColourReader, reader_width
+
+    reader = ColourReader(materials=True, subject=True)
+    start = reader_width(True, False)
+    with torch.no_grad():
+        first, last = reader.net[0], reader.net[2]
+        assert isinstance(first, torch.nn.Linear) and isinstance(last, torch.nn.Linear)
+        first.weight.zero_()
+        first.bias.zero_()
+        last.weight.zero_()
+        last.bias.zero_()
+        for c in range(len(COLOUR_NAMES)):  # hidden c = GELU(log p_c + 10): larger for the net's colour
+            first.weight[c, start + c] = 1.0
+            first.bias[c] = 10.0
+            last.weight[c, c] = 1.0
+    purple = COLOUR_NAMES.index("purple")
+    ev = Evaluators.load(subject=_biased(colour=purple), colour=reader, reject=None)
+    got = ev.detect(render64)
+    assert got and {d.colour for d in got} == {"purple"}
+    green = COLOUR_NAMES.index("green")
+    ev.subject = _biased(colour=green)
+    assert {d.colour for d in ev.detect(render64)} == {"green"}
+
+
 def test_subject_materials_mix_only_into_the_subjects_boxes(render64: np.ndarray) -> None:
     ev = Evaluators.load(subject=_biased(), subject_material=0.5)
     boxes = [(10.0, 10.0, 30.0, 30.0), (30.0, 30.0, 50.0, 60.0), (0.0, 50.0, 14.0, 64.0)]

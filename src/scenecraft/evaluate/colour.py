@@ -17,7 +17,7 @@ read from the subject's pixels in the judged image (its detection mask):
    A reader fitted with ``subject`` also reads the subject net's colour probabilities for the
    detection (:meth:`~scenecraft.evaluate.judges.Evaluators.read_subjects`): the net sees the
    subject's shape and surroundings at a zoom, the features its exact pixels, and the two err on
-   different subjects (validation colour accuracy 0.823 -> 0.873, docs/world.md).
+   different subjects (validation colour accuracy 0.824 -> 0.894, judges-7; docs/world.md).
 """
 
 from __future__ import annotations

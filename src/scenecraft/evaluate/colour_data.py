@@ -36,7 +36,8 @@ from scenecraft.world.spec import ObjectSubject
 
 VALIDATION_SEED = 12
 # The first training scene the reader is fitted on: the nets' live training renders count up from 0
-# (a 45-minute CPU run reaches about 16,000), so these are scenes none of them has seen.
+# (a 45-minute CPU run reaches 16,000-32,000, a 270-s GPU run about 8,000), so these are scenes none
+# of them has seen.
 READER_FIRST = 500_000
 
 
