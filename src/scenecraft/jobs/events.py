@@ -161,7 +161,7 @@ class RedisBus(MemoryBus):
     def _listen(self) -> None:
         while not self._stop.is_set():
             try:
-                pubsub = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                pubsub = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call, unused-ignore]  # typed in newer redis releases only
                 pubsub.subscribe("scenecraft:jobs")
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=0.5)
