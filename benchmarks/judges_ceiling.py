@@ -9,9 +9,8 @@ for each judge configuration: the weights folder as frozen, and switched back st
 segmenter's colour head instead of the colour reader; no subject net; no zoomed kind read; no
 mirror averaging of the segmenter, then of the keypoint net) to show what each change gave;
 ``--quick`` scores only the first two. The bars are the issue's: what the judges must reach before
-they judge the model. Writes
-benchmarks/results/judges_ceiling.json, keeping the rows of earlier versions already in it (under
-``earlier``) so each version's numbers stay beside the next one's.
+they judge the model. Writes benchmarks/results/judges_ceiling.json, keeping the rows of earlier
+versions already in it (under ``earlier``) so each version's numbers stay beside the next one's.
 """
 
 from __future__ import annotations
