@@ -177,8 +177,8 @@ class Evaluators:
         # at 64 px (docs/world.md).
         self.mirror_average, self.mirror_segment = mirror_average, mirror_segment
         # Average each person crop's joint heatmaps with its mirror's (flipped back, left and right
-        # joints swapped back; the keypoint net was trained on mirrors so): pose PCK 0.905 -> 0.911 on
-        # 300 validation renders of seed 12 at 64 px (averaging the joints instead: 0.903).
+        # joints swapped back; the keypoint net was trained on mirrors so): pose PCK 0.903 -> 0.909 on
+        # 200 validation renders of seed 12 at 64 px (benchmarks/subject_settings.py; docs/world.md).
         self.mirror_keypoints = mirror_keypoints
         # Name a subject's colour from its own pixels (:mod:`.colour`) where a reader is given,
         # else by the segmenter's colour head; docs/world.md has the measurement that chose it.
