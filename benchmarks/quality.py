@@ -20,8 +20,10 @@ IoU, attribute binding, count accuracy, pose PCK@0.1 and light agreement (the si
 lit from, against the side the request's light names; :mod:`scenecraft.evaluate.light`). The result
 names the judges' version. ``--images DIR`` keeps every generated image under
 ``DIR/<mode>/<checkpoint>-steps<N>/`` as it is made and reuses it on the next run (a run cut short
-resumes where it stopped; rescoring with other judges needs no generation). Writes
-benchmarks/results/quality.json and docs/images/quality_grid.png.
+resumes where it stopped; rescoring with other judges needs no generation). ``--merge FILE`` adds
+the rows of the modes not run here from an earlier results file of the same weights, steps, requests
+and judges (a mode run here replaces its old row), so modes made in separate runs form one table.
+Writes benchmarks/results/quality.json and docs/images/quality_grid.png.
 """
 
 from __future__ import annotations
@@ -184,13 +186,40 @@ def summary(rows: list[dict[str, Any]], args: argparse.Namespace, held: Any, siz
         para, plain = by_mode["paraphrase"], by_mode["full"]
         result["paraphrase"] = {
             **{k: para[k] for k in KEYS},
-            "relative_to_full": {
-                k: (para[k] / plain[k] if para[k] is not None and plain[k] else None) for k in KEYS
-            },
+            "relative_to_full": {k: (para[k] / plain[k] if para[k] is not None and plain[k] else None) for k in KEYS},
         }
     else:
         result["paraphrase"] = None
     return result
+
+
+def merged_rows(path: Path, rows: list[dict[str, Any]], args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
+    """``rows`` plus the rows of ``path`` for modes not in ``rows``, in ``MODES`` order.
+
+    The earlier file must hold the same weights, steps, requests (``n``, held-out seed) and judges, or
+    the table would mix two experiments: anything else is refused with what differs."""
+    if not path.is_file():
+        raise SystemExit(f"--merge: {path} does not exist")
+    try:
+        old = json.loads(path.read_text())
+        old_rows = list(old["rows"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"--merge: {path} is not a quality.py results file ({exc})") from None
+    want = {"checkpoint": args.checkpoint, "n": args.n, "steps": args.steps, "held_out_seed": seed}
+    differ = [f"{k} {old.get(k)!r} there, {v!r} here" for k, v in want.items() if old.get(k) != v]
+    if differ:
+        raise SystemExit(f"--merge: {path} is another experiment: " + "; ".join(differ))
+    version = rows[0]["judges_version"] if rows else None
+    ran = {r["mode"] for r in rows}
+    kept = [r for r in old_rows if r.get("mode") not in ran]
+    stale = sorted(r["mode"] for r in kept if version is not None and r.get("judges_version") != version)
+    if stale:
+        raise SystemExit(
+            f"--merge: the {', '.join(stale)} row(s) of {path} were scored by other judges than {version}: "
+            f"run those modes again (their stored --images are rescored without generating)"
+        )
+    order = {m: i for i, m in enumerate(MODES)}
+    return sorted([*rows, *kept], key=lambda r: order.get(r["mode"], len(MODES)))
 
 
 def main() -> None:
@@ -204,6 +233,9 @@ def main() -> None:
     parser.add_argument("--images", type=Path, default=None, help="keep and reuse each mode's images here")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--grid", type=Path, default=GRID)
+    parser.add_argument(
+        "--merge", type=Path, default=None, help="keep the other modes' rows of this earlier results file"
+    )
     args = parser.parse_args()
     if args.n < 1 or args.steps < 1:
         raise SystemExit(f"--n and --steps must be >= 1, got {args.n} and {args.steps}")
@@ -234,6 +266,8 @@ def main() -> None:
         grids[mode] = images[:16]
         print(json.dumps(rows[-1]), file=sys.stderr)
 
+    if args.merge is not None:
+        rows = merged_rows(args.merge, rows, args, held.seed)
     result = summary(rows, args, held, size)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from benchmarks import quality
 from PIL import Image
 
@@ -62,3 +64,38 @@ def test_summary_has_the_full_modes_keys_and_the_named_extras() -> None:
     assert out["count_accuracy"] == 0.5 and out["context_light_agreement"] == 0.6
     assert out["ceiling"]["layout_recall"] == 0.9
     assert abs(out["paraphrase"]["relative_to_full"]["binding"] - 0.8) < 1e-9
+
+
+def _row(mode: str, judges: str = "judges-x") -> dict[str, Any]:
+    return {"mode": mode, **dict.fromkeys(quality.KEYS, 0.5), "judges_version": judges}
+
+
+def _results(path: Path, rows: list[dict[str, Any]], **settings: Any) -> Path:
+    path.write_text(
+        json.dumps({"checkpoint": "bundled", "n": 64, "steps": 20, "held_out_seed": 7, **settings, "rows": rows})
+    )
+    return path
+
+
+def test_merge_adds_the_other_modes_rows_and_replaces_the_modes_run_again(tmp_path: Path) -> None:
+    old = _results(tmp_path / "q.json", [{**_row("full"), "binding": 0.1}, _row("paraphrase"), _row("ceiling")])
+    args = argparse.Namespace(checkpoint="bundled", n=64, steps=20)
+    new = [_row("prompt"), {**_row("full"), "binding": 0.2}]
+    rows = quality.merged_rows(old, new, args, 7)
+    assert [r["mode"] for r in rows] == ["full", "prompt", "paraphrase", "ceiling"]
+    assert rows[0]["binding"] == 0.2  # the row run here, not the old one
+
+
+def test_merge_refuses_another_experiment_or_other_judges(tmp_path: Path) -> None:
+    args = argparse.Namespace(checkpoint="bundled", n=64, steps=20)
+    with pytest.raises(SystemExit, match="n 32 there, 64 here"):
+        quality.merged_rows(_results(tmp_path / "a.json", [_row("full")], n=32), [_row("prompt")], args, 7)
+    with pytest.raises(SystemExit, match="held_out_seed 7 there, 8 here"):
+        quality.merged_rows(_results(tmp_path / "b.json", [_row("full")]), [_row("prompt")], args, 8)
+    with pytest.raises(SystemExit, match=r"full row.*other judges than judges-y"):
+        quality.merged_rows(_results(tmp_path / "c.json", [_row("full")]), [_row("prompt", "judges-y")], args, 7)
+    with pytest.raises(SystemExit, match="does not exist"):
+        quality.merged_rows(tmp_path / "missing.json", [_row("prompt")], args, 7)
+    (tmp_path / "d.json").write_text("not json")
+    with pytest.raises(SystemExit, match=r"not a quality\.py results file"):
+        quality.merged_rows(tmp_path / "d.json", [_row("prompt")], args, 7)
