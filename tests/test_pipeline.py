@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 from diffusers import AutoencoderKL
+from torch._inductor import config as inductor_config
+from torch._inductor.utils import run_and_get_code
 
 from scenecraft.model import build_dit
 from scenecraft.model.autoencoder import LatentDecoder
@@ -151,8 +153,11 @@ def test_compiled_pipeline_makes_the_eager_image_and_refuses_to_quantize_after()
     spec = [SampleSpec(seed=3, class_label=1)]
     eager = pipe.sample(spec, size=32, steps=3, sampler="ddim", guidance=2.0)
     pipe.compile()  # on the CPU: inductor with frozen weights
-    compiled = pipe.sample(spec, size=32, steps=3, sampler="ddim", guidance=2.0)
+    compiled, code = run_and_get_code(lambda: pipe.sample(spec, size=32, steps=3, sampler="ddim", guidance=2.0))
     torch.testing.assert_close(compiled, eager, atol=1e-4, rtol=1e-4)
+    # The weights really are frozen into the graph (constants, not inputs), and nothing else is.
+    assert code and all("_frozen_param" in c for c in code)
+    assert not inductor_config.freezing
     with pytest.raises(GenerationError, match="quantize before compile"):
         pipe.quantize("int8-weight")
     with pytest.raises(GenerationError, match="do not combine"):

@@ -252,10 +252,10 @@ class GenerationPipeline:
         Exact up to float round-off; the first call of each shape compiles (tens of seconds on a
         CPU, about 100 s for DiT-XL/2), so a worker warms up with one generation before it takes
         jobs. On a CUDA device the model's calls also run as CUDA graphs. On the CPU the weights are
-        frozen into the graph (inductor's ``freezing``: constant folding, weights prepacked for
-        oneDNN), and the VAE decoder is left eager, where compiling it measured no faster (its time
-        is oneDNN convolutions either way; docs/results.md). Not combined with ``step_cache`` (the
-        cache swaps block forwards, which a compiled graph has inlined).
+        frozen into the graph (inductor's ``freezing``: constant folding, and float32 linears on
+        MKL's prepacked GEMM), and the VAE decoder is left eager, where compiling it measured no
+        faster (its time is oneDNN convolutions either way; docs/results.md). Not combined with
+        ``step_cache`` (the cache swaps block forwards, which a compiled graph has inlined).
         """
         cpu = self.device.type == "cpu"
         if self.device.type == "cuda":
@@ -268,9 +268,22 @@ class GenerationPipeline:
                 return graphed(*args, **kwargs).clone()
 
             self.model.forward = forward  # type: ignore[method-assign]
+        elif cpu:
+            # Inductor reads ``freezing`` from its global config when it compiles (at the first call
+            # of each shape); passed in torch.compile's ``options`` it is silently not applied (torch
+            # 2.13: the weights stayed graph inputs and the linears plain addmm). So every call runs
+            # with the config patched, and nothing outside this model is frozen.
+            from torch._inductor import config as inductor_config
+
+            compiled = torch.compile(self.model.forward, dynamic=False)
+
+            def frozen(*args: Any, **kwargs: Any) -> Tensor:
+                with inductor_config.patch(freezing=True):
+                    return compiled(*args, **kwargs)
+
+            self.model.forward = frozen  # type: ignore[method-assign]
         else:
-            options: dict[str, Any] | None = {"freezing": True} if cpu else None
-            self.model.forward = torch.compile(self.model.forward, dynamic=False, options=options)  # type: ignore[method-assign]
+            self.model.forward = torch.compile(self.model.forward, dynamic=False)  # type: ignore[method-assign]
         if isinstance(self.decoder, LatentDecoder) and not cpu:
             vae = self.decoder.vae
             vae.decoder.forward = torch.compile(vae.decoder.forward, dynamic=False)
