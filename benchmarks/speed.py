@@ -12,6 +12,12 @@ them in turns, round by round (A B C ... A B C ...), so the noise of a shared ma
 - peak memory: each variant in a fresh process of its own, one batch-1 image of one step (``VmHWM``,
   loading included; every step runs the same passes).
 
+``--compiled V ...`` adds a row ``V+compiled`` for each: the same variant after
+``GenerationPipeline.compile()`` (inductor, weights frozen on the CPU), warmed up on every shape it is
+then timed on (compiling is start-up, as in a worker), timed in the same turns. Compiled rows are not
+scored again: their images are the variant's up to float round-off, and the row records the largest
+pixel difference of the CLI's image from the eager one's (``max_diff_vs_eager``, 8-bit levels).
+
 Quality: every metric of ``benchmarks/quality.py`` (its ``generate`` and ``score_mode``), for the
 held-out requests of the modes full, context and prompt, same seeds for every variant. The
 teacher's rows may be read from a ``quality.py`` results file of the same weights, steps, ``n`` and
@@ -35,6 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,10 +55,15 @@ SIZE = 64
 
 
 STUDENT: Path | None = None  # --student: the students' weights when they are not installed
+COMPILED = "+compiled"  # a row id's suffix: the variant after pipe.compile()
 
 
 def load(variant: str) -> tuple[Any, int]:
-    """(pipeline, steps) of a variant id, or of ``today``."""
+    """(pipeline, steps) of a variant id, or of ``today``; ``ID+compiled``: compiled (not warmed up)."""
+    if variant.endswith(COMPILED):
+        pipe, steps = load(variant.removesuffix(COMPILED))
+        pipe.compile()
+        return pipe, steps
     from scenecraft.pipeline import GenerationPipeline
     from scenecraft.variants import STUDENT_WEIGHTS, VARIANTS
 
@@ -93,6 +105,8 @@ def timed_in_turns(
     one, eight = [cli_spec()], batch_specs()
     for v, (pipe, _) in pipes.items():  # warm-up, untimed: one step runs every kernel a step runs
         generate_seconds(pipe, 1, one)
+        if v.endswith(COMPILED) and batch8_repeats and v not in batch8_skip:
+            generate_seconds(pipe, 1, eight)  # a compiled model compiles each new shape on first use
         print(f"warm {v}", file=sys.stderr, flush=True)
     times: dict[str, dict[str, list[float]]] = {v: {"b1": [], "b8": []} for v in ids}
     for r in range(max(repeats, batch8_repeats)):
@@ -112,7 +126,19 @@ def timed_in_turns(
             "b1_runs": times[v]["b1"],
             "b8_runs": times[v]["b8"],
         }
+        base = v.removesuffix(COMPILED)
+        if v != base and base in pipes:
+            out[v]["max_diff_vs_eager"] = image_difference(pipe, pipes[base][0], steps, one)
     return out
+
+
+def image_difference(a: Any, b: Any, steps: int, specs: list[Any]) -> int:
+    """The largest difference, in 8-bit levels, between two pipelines' images of the same specs."""
+    first, second = (
+        np.asarray(p.generate(specs, size=SIZE, steps=steps, sampler="euler", guidance=3.0)[0]).astype(int)
+        for p in (a, b)
+    )
+    return int(np.abs(first - second).max())
 
 
 def _teacher_passes(pipe: Any) -> int:
@@ -197,16 +223,23 @@ def main() -> None:
     parser.add_argument("--batch8-skip", nargs="+", default=[], help="variants not timed at batch 8")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--student", type=Path, default=None, help="students' weights, if not installed")
+    parser.add_argument(
+        "--compiled", nargs="+", default=[], help="also time these variants compiled (rows ID+compiled)"
+    )
     args = parser.parse_args()
     global STUDENT
     STUDENT = args.student
+    unknown = [v for v in args.compiled if v not in args.variants]
+    if unknown:
+        raise SystemExit(f"--compiled {' '.join(unknown)}: give each also in --variants (its eager row)")
+    args.variants = [*args.variants, *(v + COMPILED for v in args.compiled)]
 
     timing = timed_in_turns(args.variants, args.repeats, args.batch8_repeats, args.batch8_skip)
     scored = args.quality_variants or args.variants
     rows = []
     for v in args.variants:
         row = {"variant": v, **timing[v], "peak_mib": round(peak_memory(v))}
-        if not args.no_quality and v != TODAY and v in scored:
+        if not args.no_quality and v != TODAY and v in scored and not v.endswith(COMPILED):
             if v == "teacher-20" and args.teacher_quality is not None:
                 row["quality"] = teacher_rows_from(args.teacher_quality, args.n, args.modes)
                 row["quality_source"] = str(args.teacher_quality.resolve().relative_to(ROOT))

@@ -34,3 +34,21 @@ def test_teacher_rows_of_another_run_are_refused(tmp_path: Path) -> None:
         speed.teacher_rows_from(results_file(tmp_path, current, steps=30), 32, ["full"])
     with pytest.raises(SystemExit, match="lacks one of the modes"):
         speed.teacher_rows_from(results_file(tmp_path, current), 32, ["full", "context"])
+
+
+class FlatPipe:
+    """Stands in for a pipeline: every image one grey level."""
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+
+    def generate(self, specs: list[object], **_: object) -> list[object]:
+        from PIL import Image
+
+        return [Image.new("RGB", (4, 4), (self.level,) * 3) for _ in specs]
+
+
+def test_image_difference_is_the_largest_level_difference() -> None:
+    assert speed.image_difference(FlatPipe(10), FlatPipe(13), 4, [object()]) == 3
+    assert speed.image_difference(FlatPipe(13), FlatPipe(10), 4, [object()]) == 3
+    assert speed.image_difference(FlatPipe(7), FlatPipe(7), 4, [object()]) == 0
