@@ -2,6 +2,7 @@
 
     python benchmarks/speed.py [--variants teacher-20 fast-4 ...] [--repeats 3] [--n 32]
         [--teacher-quality benchmarks/results/quality.json] [--batch8-repeats 1]
+        [--student RUN/student.safetensors] [--pruned RUN/student.safetensors]
 
 One process loads every variant side by side (plus ``today``: the teacher at 30 steps, what
 `scenecraft generate` made before variants), makes one untimed warm-up image with each, then times
@@ -17,6 +18,9 @@ them in turns, round by round (A B C ... A B C ...), so the noise of a shared ma
 then timed on (compiling is start-up, as in a worker), timed in the same turns. Compiled rows are not
 scored again: their images are the variant's up to float round-off, and the row records the largest
 pixel difference of the CLI's image from the eager one's (``max_diff_vs_eager``, 8-bit levels).
+
+``--student`` and ``--pruned`` give the students' weights from a run folder when they are not
+installed: the first serves guided-20 and fast-1/2/4, the second pruned-4.
 
 Quality: every metric of ``benchmarks/quality.py`` (its ``generate`` and ``score_mode``), for the
 held-out requests of the modes full, context and prompt, same seeds for every variant. The
@@ -55,6 +59,7 @@ SIZE = 64
 
 
 STUDENT: Path | None = None  # --student: the students' weights when they are not installed
+PRUNED: Path | None = None  # --pruned: the depth-pruned student's weights when they are not installed
 COMPILED = "+compiled"  # a row id's suffix: the variant after pipe.compile()
 
 
@@ -65,11 +70,12 @@ def load(variant: str) -> tuple[Any, int]:
         pipe.compile()
         return pipe, steps
     from scenecraft.pipeline import GenerationPipeline
-    from scenecraft.variants import STUDENT_WEIGHTS, VARIANTS
+    from scenecraft.variants import PRUNED_WEIGHTS, STUDENT_WEIGHTS, VARIANTS
 
     chosen = VARIANTS["teacher-20" if variant == TODAY else variant]
-    if STUDENT is not None and chosen.weights == STUDENT_WEIGHTS:
-        pipe = GenerationPipeline.from_settings("seed-12M", checkpoint=STUDENT)
+    override = {STUDENT_WEIGHTS: STUDENT, PRUNED_WEIGHTS: PRUNED}.get(chosen.weights)
+    if override is not None:
+        pipe = GenerationPipeline.from_settings("seed-12M", checkpoint=override)
         pipe.variant = chosen
     else:
         pipe = GenerationPipeline.from_variant(chosen.id)
@@ -150,16 +156,21 @@ def _teacher_passes(pipe: Any) -> int:
 def peak_memory(variant: str) -> float:
     """MiB high-water mark of a fresh process that loads ``variant`` and makes one image (of one
     step: every step runs the same passes, so the peak of one is the peak of all)."""
-    student = f"speed.STUDENT = speed.Path({str(STUDENT)!r}); " if STUDENT is not None else ""
+    paths = "".join(f"speed.{name} = speed.Path({str(path)!r}); " for name, path in weight_paths().items())
     code = (
         "import sys; sys.path.insert(0, 'benchmarks'); import speed; "
-        + student
+        + paths
         + f"pipe, steps = speed.load({variant!r}); "
         f" speed.generate_seconds(pipe, 1, [speed.cli_spec()]); "
         "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def weight_paths() -> dict[str, Path]:
+    """The weights given on the command line in place of installed ones (name of the global: path)."""
+    return {name: path for name, path in (("STUDENT", STUDENT), ("PRUNED", PRUNED)) if path is not None}
 
 
 def mode_requests(mode: str, n: int) -> Any:
@@ -223,12 +234,16 @@ def main() -> None:
     parser.add_argument("--batch8-skip", nargs="+", default=[], help="variants not timed at batch 8")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--student", type=Path, default=None, help="students' weights, if not installed")
+    parser.add_argument("--pruned", type=Path, default=None, help="the pruned student's weights, if not installed")
     parser.add_argument(
         "--compiled", nargs="+", default=[], help="also time these variants compiled (rows ID+compiled)"
     )
     args = parser.parse_args()
-    global STUDENT
-    STUDENT = args.student
+    global STUDENT, PRUNED
+    STUDENT, PRUNED = args.student, args.pruned
+    for given in (STUDENT, PRUNED):
+        if given is not None and not given.is_file():
+            raise SystemExit(f"weights not found: {given}")
     unknown = [v for v in args.compiled if v not in args.variants]
     if unknown:
         raise SystemExit(f"--compiled {' '.join(unknown)}: give each also in --variants (its eager row)")
@@ -269,6 +284,7 @@ def main() -> None:
         "torch": torch.__version__,
         "modes": args.modes,
         "student": str(args.student) if args.student else "installed",
+        "pruned": str(args.pruned) if args.pruned else "installed",
         "criterion": "within_2pct: quality_score >= 0.98 x teacher-20's (mean of the 5 metrics over the modes)",
         "rows": rows,
     }

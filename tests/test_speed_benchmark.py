@@ -52,3 +52,18 @@ def test_image_difference_is_the_largest_level_difference() -> None:
     assert speed.image_difference(FlatPipe(10), FlatPipe(13), 4, [object()]) == 3
     assert speed.image_difference(FlatPipe(13), FlatPipe(10), 4, [object()]) == 3
     assert speed.image_difference(FlatPipe(7), FlatPipe(7), 4, [object()]) == 0
+
+
+def test_pruned_weights_from_the_command_line_serve_pruned_4(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scenecraft.model.checkpoints import load_scene_model
+    from scenecraft.model.student import drop_blocks, save_student, student_from
+    from scenecraft.variants import TEACHER_WEIGHTS
+    from scenecraft.variants import WEIGHTS_DIR as BUNDLED
+
+    path = tmp_path / "pruned.safetensors"  # the bundled teacher's student, two of its eight blocks kept
+    save_student(drop_blocks(student_from(load_scene_model(BUNDLED / TEACHER_WEIGHTS)), [0, 7]), path)
+    monkeypatch.setattr(speed, "PRUNED", path)
+    monkeypatch.setattr(speed, "STUDENT", None)
+    pipe, steps = speed.load("pruned-4")
+    assert (pipe.variant.id, steps, len(pipe.model.blocks)) == ("pruned-4", 4, 2)
+    assert speed.weight_paths() == {"PRUNED": path}
