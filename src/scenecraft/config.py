@@ -174,7 +174,7 @@ class Settings(BaseSettings):
     img2img_strength: float = Field(default=0.6, gt=0.0, le=1.0)  # how far a context scene is re-noised
     resident_models: int = Field(default=1, ge=1, le=16)  # models a worker keeps loaded (LRU beyond)
     # torch.compile the model at worker start (a warm-up generation compiles it); off: on these
-    # CPUs it does not pay for the bundled model (benchmarks/results/speed.json, docs/results.md).
+    # CPUs it does not pay for the bundled model (benchmarks/results/speed_compiled.json, docs/results.md).
     compile_model: bool = False
     # int8 the bundled model's linears at worker start (torchao, the "quantize" extra); off: on CPUs
     # without VNNI/AMX int8 measured slower than float32 (benchmarks/results/quantization.json).
