@@ -36,7 +36,7 @@ from scenecraft.model.checkpoints import (
 )
 from scenecraft.model.conditioning import CONDITIONS, INPAINT, Conditions, SceneDiT
 from scenecraft.model.step_cache import StepCache
-from scenecraft.model.student import STUDENT_FORMAT, is_student, load_student, pack
+from scenecraft.model.student import STUDENT_FORMATS, is_student, load_student, pack
 from scenecraft.model.upsampler import Upsampler, load_upsampler
 from scenecraft.sampling import (
     OFFICIAL_DIT_CHANNELS,
@@ -174,7 +174,7 @@ class GenerationPipeline:
                 raise CheckpointError(f"{checkpoint} is a pixel-space scene model: give no VAE")
             from scenecraft.model.encoders import TextEncoder
 
-            student = meta["extra"].get("format") == STUDENT_FORMAT
+            student = meta["extra"].get("format") in STUDENT_FORMATS
             scene_model = load_student(checkpoint) if student else load_scene_model(checkpoint)
             assert isinstance(scene_model, SceneDiT)
             encoder = TextEncoder(text_encoder, max_tokens=scene_model.cond_config.max_text_tokens, device=device)

@@ -4,6 +4,8 @@ and a saved student loads back bit for bit."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -11,12 +13,18 @@ from scenecraft.model.checkpoints import CheckpointError, save_scene_model
 from scenecraft.model.conditioning import CONDITIONS, SceneDiT
 from scenecraft.model.dit import DiTConfig
 from scenecraft.model.student import (
+    LORA_FORMAT,
     PACKED,
+    adapter_tensors,
+    add_lora,
     drop_blocks,
+    has_lora,
     is_student,
     load_student,
+    merge_lora,
     pack,
     save_student,
+    save_student_adapter,
     student_from,
 )
 from tests.model.test_conditioning import BASE, COND, random_conditions
@@ -117,3 +125,79 @@ def test_save_and_load(tmp_path) -> None:
     save_scene_model(teacher(), plain)
     with pytest.raises(CheckpointError, match="not a student"):
         load_student(plain)
+
+
+def adapter_run(tmp_path: Path, rank: int = 2) -> tuple[SceneDiT, SceneDiT, Path]:
+    """A teacher saved as the adapter's base, and a student being trained as an adapter on it, its
+    updates, biases and guidance embedder set to float16-exact values (what a saved adapter holds)."""
+    from scenecraft.model.checkpoints import load_scene_model
+
+    base = tmp_path / "teacher.safetensors"
+    save_scene_model(teacher(), base, dtype=torch.float16)
+    loaded_teacher = load_scene_model(base).eval()
+    student = add_lora(student_from(load_scene_model(base)), rank).eval()
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for name in adapter_tensors(student):
+            source = dict(student.named_parameters()).get(name)
+            if source is None:  # a low-rank factor: find the parameter behind it
+                module, part = name.rsplit(".", 1)
+                source = getattr(student.get_submodule(module).parametrizations.weight[0], part)
+            source.copy_((source + torch.randn(source.shape, generator=g) * 0.05).half().float())
+    return loaded_teacher, student, base
+
+
+def test_an_adapter_starts_as_the_teacher_and_trains_only_its_own_tensors(tmp_path) -> None:
+    from scenecraft.model.checkpoints import load_scene_model
+
+    base = tmp_path / "teacher.safetensors"
+    save_scene_model(teacher(), base)
+    model = load_scene_model(base).eval()
+    student = add_lora(student_from(load_scene_model(base)), 4).eval()
+    assert has_lora(student)
+    x, t = inputs()
+    cond = random_conditions(3)
+    with torch.no_grad():
+        torch.testing.assert_close(student(x, pack(t, torch.full((5,), 2.0), 0.25), cond), model(x, t, cond))
+    trained = {n for n, p in student.named_parameters() if p.requires_grad}
+    assert "blocks.0.attn.qkv.parametrizations.weight.0.lora_A" in trained
+    assert "blocks.0.attn.qkv.bias" in trained and "t_embedder.guidance.mlp.2.weight" in trained
+    assert not any(".original" in n for n in trained)  # the teacher's weights stay
+    assert "scene_encoder.patch.weight" not in trained and "pos_embed" not in trained
+    with pytest.raises(ValueError, match="rank must be >= 1"):
+        add_lora(student_from(model), 0)
+
+
+def test_a_saved_adapter_loads_merged_and_computes_what_it_trained(tmp_path) -> None:
+    _, student, base = adapter_run(tmp_path)
+    path = tmp_path / "adapter.safetensors"
+    save_student_adapter(student, path, base=base, extra={"step_counts": [4]})
+    assert path.stat().st_size < base.stat().st_size / 4  # no copy of the teacher's weights
+    loaded = load_student(path).eval()
+    assert loaded.extra["format"] == LORA_FORMAT and loaded.extra["base"] == "teacher.safetensors"
+    assert not has_lora(loaded)  # plain linears: runs as fast as a whole student
+    x, t = inputs()
+    cond = random_conditions(3)
+    packed = pack(t, torch.full((5,), 2.0), 0.25)
+    with torch.no_grad():
+        want = student(x, packed, cond)
+        torch.testing.assert_close(loaded(x, packed, cond), want, rtol=1e-5, atol=1e-5)
+        merged = merge_lora(student)
+        assert not has_lora(merged)
+        torch.testing.assert_close(merged(x, packed, cond), want, rtol=1e-5, atol=1e-5)
+
+
+def test_an_adapter_refuses_a_different_or_missing_teacher(tmp_path) -> None:
+    _, student, base = adapter_run(tmp_path)
+    (tmp_path / "a").mkdir()
+    path = tmp_path / "a" / "adapter.safetensors"
+    save_student_adapter(student, path, base=base)
+    load_student(path)  # found where it was when trained
+    base.rename(tmp_path / "moved.safetensors")
+    with pytest.raises(CheckpointError, match="not found beside it, among the bundled weights or where it was"):
+        load_student(path)
+    save_scene_model(teacher(seed=5), tmp_path / "a" / "teacher.safetensors", dtype=torch.float16)
+    with pytest.raises(CheckpointError, match="is a different file"):
+        load_student(path)
+    (tmp_path / "moved.safetensors").rename(tmp_path / "a" / "teacher.safetensors")
+    load_student(path)  # the right teacher, moved beside it

@@ -137,3 +137,43 @@ def test_pruning_drops_the_block_that_does_nothing_first() -> None:
     assert losses[2] < 1e-4 and min(losses[0], losses[1], losses[3]) > 100 * losses[2]
     with pytest.raises(ValueError, match="can drop 1 to 3"):
         choose_blocks(model, held, drop=4)
+
+
+def test_adapter_run_learns_and_saves_an_adapter_on_its_teacher(tmp_path: Path) -> None:
+    init = tmp_path / "teacher.safetensors"
+    save_scene_model(teacher(), init, dtype=torch.float16)
+    paths = [tmp_path / f"shard-{i}.pt" for i in range(3)]
+    for i, path in enumerate(paths):
+        save_shard(straight_shard(4, i), path)
+    cfg = DistillConfig(out=tmp_path / "run", shards=paths, init=init, step_counts=(1, 4), step_weights=(1, 1))
+    cfg.batch, cfg.lr, cfg.warmup, cfg.max_steps, cfg.lora_rank = 8, 3e-3, 1, 12, 2
+    run = Distiller(cfg)
+    from scenecraft.train.distill import held_out_loss
+
+    before = held_out_loss(run.ema, run.held, cfg.step_counts)
+    frozen = run.model.blocks[0].attn.qkv.parametrizations.weight.original.clone()
+    result = run.train()
+    assert sum(result["held_out_loss"].values()) < sum(before.values())
+    torch.testing.assert_close(run.model.blocks[0].attn.qkv.parametrizations.weight.original, frozen, rtol=0, atol=0)
+    path = tmp_path / "run" / "student.safetensors"
+    assert path.stat().st_size < init.stat().st_size / 2
+    student = load_student(path).eval()  # merged onto the teacher, found beside it
+    assert student.extra["lora_rank"] == 2 and student.extra["step"] == 12
+    again = Distiller(cfg)  # resumes from state.pt with the adapter
+    assert again.step == 12
+
+
+def test_adapter_runs_refuse_pruning_qat_and_a_student_to_start_from(tmp_path: Path) -> None:
+    from scenecraft.model.student import save_student, student_from
+
+    init = tmp_path / "teacher.safetensors"
+    save_scene_model(teacher(), init)
+    student = tmp_path / "student.safetensors"
+    save_student(student_from(teacher()), student)
+    base = {"out": tmp_path, "shards": [tmp_path, tmp_path], "max_steps": 1, "lora_rank": 2}
+    with pytest.raises(ValueError, match="no depth pruning or QAT"):
+        DistillConfig(init=init, keep_blocks=[0], **base).validate()
+    with pytest.raises(ValueError, match="starts from its teacher"):
+        DistillConfig(init=student, **base).validate()
+    with pytest.raises(ValueError, match="lora_rank must be >= 1"):
+        DistillConfig(init=init, **{**base, "lora_rank": 0}).validate()

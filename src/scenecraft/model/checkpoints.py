@@ -166,10 +166,16 @@ SCENE_MODEL_FORMAT = "scenecraft.scene-dit.v1"
 
 
 def save_scene_model(
-    model: nn.Module, path: str | Path, *, dtype: torch.dtype | None = None, extra: dict[str, Any] | None = None
+    model: nn.Module,
+    path: str | Path,
+    *,
+    dtype: torch.dtype | None = None,
+    extra: dict[str, Any] | None = None,
+    tensors: dict[str, Tensor] | None = None,
 ) -> None:
     """Writes a :class:`~scenecraft.model.conditioning.SceneDiT` with its configs in the metadata,
-    atomically; ``dtype`` stores floating tensors in that precision (the bundled model is float16)."""
+    atomically; ``dtype`` stores floating tensors in that precision (the bundled model is float16).
+    ``tensors`` replaces the model's state dict as what is written (an adapter's few tensors)."""
     import dataclasses
     import json
 
@@ -185,16 +191,16 @@ def save_scene_model(
         "conditioning": json.dumps(cond.to_dict()),
         "extra": json.dumps(extra or {}),
     }
-    tensors = {}
-    for k, v in model.state_dict().items():
+    written = {}
+    for k, v in (model.state_dict() if tensors is None else tensors).items():
         v = v.detach().cpu()
         if dtype is not None and v.is_floating_point():
             v = v.to(dtype)
-        tensors[k] = v.contiguous()
+        written[k] = v.contiguous()
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(p) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+        save_file(written, str(tmp), metadata=meta)
 
 
 def read_safetensors_metadata(path: Path, what: str = "checkpoint") -> dict[str, str]:

@@ -18,6 +18,11 @@ token-wise linears round weights and activations as the int8 model will (torchao
 quantization, gradients straight through), the held-out loss is the int8 model's, and the saved
 student holds the trained float weights with ``"qat": mode`` in its metadata, to be quantized with
 that mode when it is served (``scenecraft generate --quantize MODE``, the ``quantize_model`` setting).
+
+With ``lora_rank`` the student trains as an adapter on its teacher (``model.student.add_lora``):
+low-rank updates of the transformer's linears, their biases and the guidance embedder train, the
+rest stays the teacher's, and ``student.safetensors`` is the adapter (a few hundred kB, where a
+whole student is as large as its teacher), which loads anywhere the teacher's file is found.
 """
 
 from __future__ import annotations
@@ -36,7 +41,15 @@ from torch import Tensor
 
 from scenecraft.model.checkpoints import CheckpointError, load_scene_model, read_scene_metadata
 from scenecraft.model.conditioning import Conditions, SceneDiT
-from scenecraft.model.student import STUDENT_FORMAT, load_student, pack, save_student, student_from
+from scenecraft.model.student import (
+    STUDENT_FORMATS,
+    add_lora,
+    load_student,
+    pack,
+    save_student,
+    save_student_adapter,
+    student_from,
+)
 from scenecraft.train.trajectories import Shard, load_shard
 
 
@@ -61,6 +74,8 @@ class DistillConfig:
     device: str = "cpu"
     hold_out: bool = True  # False: train on every shard (the held-out loss is then in-sample)
     qat: str | None = None  # quantization-aware: an int8 mode of model.quantize, trained fake-quantized
+    lora_rank: int | None = None  # train an adapter on the teacher (model.student.add_lora) of this rank
+    lora_alpha: float | None = None  # its updates are scaled by alpha / rank (default: alpha = rank)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -74,20 +89,33 @@ class DistillConfig:
             from scenecraft.model.quantize import ptq_config
 
             ptq_config(self.qat)  # an unknown mode or a missing torchao fails here, before any work
+        if self.lora_rank is not None:
+            if self.lora_rank < 1:
+                raise ValueError(f"lora_rank must be >= 1, got {self.lora_rank}")
+            if self.keep_blocks is not None or self.qat is not None:
+                raise ValueError("an adapter student trains on its whole teacher: no depth pruning or QAT with it")
+            meta = read_scene_metadata(self.init)
+            if meta is None or meta["extra"].get("format") in STUDENT_FORMATS:
+                raise ValueError(f"an adapter student starts from its teacher; {self.init} is not a teacher's weights")
 
 
-def initial_student(init: Path, keep_blocks: list[int] | None) -> SceneDiT:
-    """The student to start from: a student checkpoint, or a new one made from a teacher."""
+def initial_student(
+    init: Path, keep_blocks: list[int] | None, *, lora_rank: int | None = None, lora_alpha: float | None = None
+) -> SceneDiT:
+    """The student to start from: a student checkpoint, or a new one made from a teacher (with a
+    fresh adapter when ``lora_rank`` is given)."""
     meta = read_scene_metadata(init)
     if meta is None:
         raise CheckpointError(f"{init} is not a scene model or student checkpoint")
     model = (
-        load_student(init) if meta["extra"].get("format") == STUDENT_FORMAT else student_from(load_scene_model(init))
+        load_student(init) if meta["extra"].get("format") in STUDENT_FORMATS else student_from(load_scene_model(init))
     )
     if keep_blocks is not None:
         from scenecraft.model.student import drop_blocks
 
         model = drop_blocks(model, keep_blocks)
+    if lora_rank is not None:
+        model = add_lora(model, lora_rank, lora_alpha)
     return model
 
 
@@ -146,15 +174,23 @@ class Distiller:
         self.generator = torch.Generator().manual_seed(cfg.seed)
         cfg.out.mkdir(parents=True, exist_ok=True)
         self.device = torch.device(cfg.device)
-        self.model = initial_student(cfg.init, cfg.keep_blocks).to(self.device)
-        self.ema = initial_student(cfg.init, cfg.keep_blocks).to(self.device).requires_grad_(False)
+        self.model, self.ema = (
+            initial_student(cfg.init, cfg.keep_blocks, lora_rank=cfg.lora_rank, lora_alpha=cfg.lora_alpha).to(
+                self.device
+            )
+            for _ in range(2)
+        )
         self.ema.load_state_dict(self.model.state_dict())
         if cfg.qat is not None:  # both fake-quantized: the held-out loss is then the int8 model's
             from scenecraft.model.quantize import prepare_qat
 
             prepare_qat(self.model, cfg.qat)
             prepare_qat(self.ema, cfg.qat)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=0.0)
+        # what trains (all of a whole student; an adapter's updates, biases and guidance embedder)
+        pairs = zip(self.ema.parameters(), self.model.parameters(), strict=True)
+        self.trained = [(e, p) for e, p in pairs if p.requires_grad]
+        self.ema.requires_grad_(False)
+        self.opt = torch.optim.AdamW([p for _, p in self.trained], lr=cfg.lr, weight_decay=0.0)
         self.step = 0
         state = cfg.out / "state.pt"
         if state.is_file():
@@ -188,14 +224,17 @@ class Distiller:
         }
         if cfg.keep_blocks is not None:
             extra["kept_blocks"] = cfg.keep_blocks
-        ema = self.ema
-        if cfg.qat is not None:
+        if cfg.lora_rank is not None:
+            extra["lora_alpha"] = cfg.lora_alpha or cfg.lora_rank
+            save_student_adapter(self.ema, cfg.out / "student.safetensors", base=cfg.init, extra=extra)
+        elif cfg.qat is not None:
             # plain linears with the trained weights: load it, then int8 it with the same mode
             from scenecraft.model.quantize import float_linears
 
             extra["qat"] = cfg.qat
-            ema = float_linears(copy.deepcopy(ema))
-        save_student(ema, cfg.out / "student.safetensors", extra=extra)
+            save_student(float_linears(copy.deepcopy(self.ema)), cfg.out / "student.safetensors", extra=extra)
+        else:
+            save_student(self.ema, cfg.out / "student.safetensors", extra=extra)
         tmp = cfg.out / "state.pt.tmp"
         torch.save(
             {
@@ -232,11 +271,11 @@ class Distiller:
             loss = F.mse_loss(self.model(xa, packed, cond), target)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
+            torch.nn.utils.clip_grad_norm_([p for _, p in self.trained], cfg.clip)
             self.opt.step()
             with torch.no_grad():
                 decay = min(cfg.ema_decay, (1 + self.step) / (10 + self.step))
-                for e, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
+                for e, p in self.trained:
                     e.lerp_(p.detach(), 1 - decay)
             self.step += 1
             running.append(float(loss.detach()))

@@ -4,6 +4,7 @@
         --shards 60 --seconds 3600
     scenecraft distill --teacher T --out runs/pruned --init runs/student/student.safetensors \\
         --keep-blocks 0,1,2,3,5,7 --seconds 1800          # depth pruning, recovered by distillation
+    scenecraft distill --teacher T --out runs/adapter --lora-rank 2 --seconds 1800   # an adapter student
 
 Stage 1 caches the teacher's 20-step guided Euler trajectories of ``--shards`` x ``--batch``
 world requests in OUT/trajectories (or ``--trajectories``; shards present are kept, so a stopped
@@ -67,6 +68,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--drop-blocks", type=int, default=None, help="depth pruning: drop this many blocks, chosen by measurement"
     )
+    parser.add_argument(
+        "--lora-rank",
+        type=int,
+        default=None,
+        help="train an adapter on the teacher (low-rank updates of this rank), saved without the teacher's weights",
+    )
+    parser.add_argument("--lora-alpha", type=float, default=None, help="the adapter's updates scale alpha / rank")
 
 
 def _measured_keep(init: Path, shards: list[Path], drop: int, out: Path) -> list[int]:
@@ -127,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             hold_out=not args.no_hold_out,
             qat=args.qat,
+            lora_rank=args.lora_rank,
+            lora_alpha=args.lora_alpha,
             extra={"teacher": args.teacher.name},
         )
         result = Distiller(cfg).train()
