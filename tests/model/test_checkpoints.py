@@ -129,3 +129,40 @@ def test_a_meta_built_model_takes_the_checkpoint_tensors_in_the_model_dtypes() -
         assert value.device.type == "cpu" and value.dtype == torch.float32, key
         assert torch.equal(value, state[key].float()), key
     assert not model.pos_embed.requires_grad and model.blocks[0].attn.qkv.weight.requires_grad
+
+
+def test_a_scene_model_file_derives_its_sin_cos_table_bit_for_bit(tmp_path: Path) -> None:
+    import json
+
+    from safetensors import safe_open
+
+    from scenecraft.model.checkpoints import load_scene_model, save_scene_model
+    from tests.model.test_student import teacher
+
+    model = teacher()
+    path = tmp_path / "m.safetensors"
+    save_scene_model(model, path, dtype=torch.float16)
+    with safe_open(str(path), framework="pt") as f:
+        assert "pos_embed" not in list(f.keys())
+        assert json.loads(f.metadata()["derived"]) == {"pos_embed": "float16"}
+    read = read_state_dict(path)["pos_embed"]
+    assert read.dtype == torch.float16 and torch.equal(read, model.pos_embed.detach().half())
+    loaded = load_scene_model(path)
+    assert torch.equal(loaded.pos_embed, model.pos_embed.detach().half().float())
+    # a table that is not the sin-cos one is kept in the file, never replaced
+    with torch.no_grad():
+        model.pos_embed.add_(0.5)
+    save_scene_model(model, path)
+    with safe_open(str(path), framework="pt") as f:
+        assert "pos_embed" in list(f.keys()) and "derived" not in f.metadata()
+    assert torch.equal(load_scene_model(path).pos_embed, model.pos_embed)
+
+
+def test_the_bundled_model_loads_its_derived_table_as_once_stored() -> None:
+    from scenecraft.model.checkpoints import load_scene_model
+    from scenecraft.model.dit import get_2d_sincos_pos_embed
+    from scenecraft.variants import TEACHER_WEIGHTS, WEIGHTS_DIR
+
+    model = load_scene_model(WEIGHTS_DIR / TEACHER_WEIGHTS)
+    table = torch.from_numpy(get_2d_sincos_pos_embed(256, 32, 32)).float().half().float()
+    assert torch.equal(model.pos_embed[0], table)  # what the file held before the table was derived

@@ -55,6 +55,8 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
                 break
     if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
         raise CheckpointError(f"{p} holds no state dict of tensors")
+    if p.suffix == ".safetensors":
+        obj = {**_derived_tensors(p, read_safetensors_metadata(p)), **obj}
     state: dict[str, Tensor] = {}
     for key, value in obj.items():
         for prefix in _WRAPPER_PREFIXES:
@@ -175,7 +177,8 @@ def save_scene_model(
 ) -> None:
     """Writes a :class:`~scenecraft.model.conditioning.SceneDiT` with its configs in the metadata,
     atomically; ``dtype`` stores floating tensors in that precision (the bundled model is float16).
-    ``tensors`` replaces the model's state dict as what is written (an adapter's few tensors)."""
+    ``tensors`` replaces the model's state dict as what is written (an adapter's few tensors).
+    The :data:`DERIVED` tensors are not written: the metadata names them and their precision."""
     import dataclasses
     import json
 
@@ -191,12 +194,20 @@ def save_scene_model(
         "conditioning": json.dumps(cond.to_dict()),
         "extra": json.dumps(extra or {}),
     }
-    written = {}
+    written, derived = {}, {}
     for k, v in (model.state_dict() if tensors is None else tensors).items():
         v = v.detach().cpu()
         if dtype is not None and v.is_floating_point():
             v = v.to(dtype)
         written[k] = v.contiguous()
+    for k in DERIVED:  # recomputed when read (read_state_dict): only its precision is kept
+        precision = {k: str(written[k].dtype).removeprefix("torch.")} if k in written else {}
+        recomputed = _derived_tensors(Path(path), {**meta, "derived": json.dumps(precision)})
+        if precision and torch.equal(recomputed[k], written[k]):  # never drop a table that differs
+            derived.update(precision)
+            del written[k]
+    if derived:
+        meta["derived"] = json.dumps(derived)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(p) as tmp:
@@ -213,6 +224,29 @@ def read_safetensors_metadata(path: Path, what: str = "checkpoint") -> dict[str,
             return dict(f.metadata() or {})
     except Exception as exc:
         raise CheckpointError(f"cannot read {what} {path}: {exc}") from exc
+
+
+# Tensors a scene model file need not hold: computed from its configs when it is read, in the
+# precision they would have been stored in (so the model loads bit for bit as if they were stored).
+DERIVED = ("pos_embed",)  # the fixed 2-D sin-cos table (0.5 MB of the bundled model's 30 MB)
+
+
+def _derived_tensors(path: Path, meta: dict[str, str]) -> dict[str, Tensor]:
+    import json
+
+    if meta.get("format") != SCENE_MODEL_FORMAT or "derived" not in meta:
+        return {}
+    from scenecraft.model.dit import get_2d_sincos_pos_embed
+
+    derived, dit = json.loads(meta["derived"]), json.loads(meta["dit"])
+    tensors = {}
+    for key, dtype in derived.items():
+        if key not in DERIVED or not isinstance(getattr(torch, str(dtype), None), torch.dtype):
+            raise CheckpointError(f"{path}: cannot compute the derived tensor {key} ({dtype})")
+        grid = dit["input_size"] // dit["patch_size"]
+        table = torch.from_numpy(get_2d_sincos_pos_embed(dit["hidden_size"], grid, grid)).float().unsqueeze(0)
+        tensors[key] = table.to(getattr(torch, dtype))
+    return tensors
 
 
 def read_scene_metadata(path: str | Path) -> dict[str, Any] | None:
