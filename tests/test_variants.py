@@ -51,3 +51,28 @@ def test_default_is_the_fastest_variant_within_two_percent() -> None:
         return
     fastest = min(rows, key=lambda r: r["s_per_image_b1"])
     assert fastest["variant"] == DEFAULT_VARIANT
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not VARIANTS["fast-4"].available, reason="no student installed")
+def test_the_installed_student_lands_near_its_teacher() -> None:
+    """The shipped student (an adapter on the shipped teacher: it loads only if the teacher's hash
+    matches) puts its 4 steps where the teacher's 20 guided ones land: nearer the teacher's image of
+    the same seed than the teacher's images of two seeds are to each other."""
+    import numpy as np
+
+    from scenecraft.pipeline import GenerationPipeline, SampleSpec
+    from scenecraft.scene_conditions import SceneRequest
+
+    request = SceneRequest("a red cube on a wooden table")
+    images = {}
+    for variant_id in ("teacher-20", "fast-4"):
+        pipe = GenerationPipeline.from_variant(variant_id, upsampler=None)
+        assert pipe.variant is not None
+        specs = [SampleSpec(seed=seed, request=request) for seed in (1, 2)]
+        out = pipe.generate(specs, size=64, steps=pipe.variant.steps, sampler="euler", guidance=3.0)
+        images[variant_id] = [np.asarray(im, dtype=np.float32) / 255 for im in out]
+    teacher, student = images["teacher-20"], images["fast-4"]
+    same_seed = np.abs(student[0] - teacher[0]).mean()
+    other_seed = np.abs(teacher[1] - teacher[0]).mean()
+    assert same_seed < 0.5 * other_seed, (same_seed, other_seed)
