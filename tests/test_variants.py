@@ -76,3 +76,25 @@ def test_the_installed_student_lands_near_its_teacher() -> None:
     same_seed = np.abs(student[0] - teacher[0]).mean()
     other_seed = np.abs(teacher[1] - teacher[0]).mean()
     assert same_seed < 0.5 * other_seed, (same_seed, other_seed)
+
+
+def test_a_student_offers_only_the_step_counts_it_learnt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import struct
+
+    import scenecraft.variants as variants
+
+    def weights(name: str, extra: dict | None) -> None:
+        meta = {"__metadata__": {"extra": json.dumps(extra)}} if extra is not None else {}
+        header = json.dumps(meta).encode()
+        (tmp_path / name).write_bytes(struct.pack("<Q", len(header)) + header)
+
+    monkeypatch.setattr(variants, "WEIGHTS_DIR", tmp_path)
+    assert not any(v.available for v in VARIANTS.values())
+    weights(variants.TEACHER_WEIGHTS, None)
+    weights(variants.STUDENT_WEIGHTS, {"step_counts": [1, 2, 4]})
+    assert [v.id for v in VARIANTS.values() if v.available] == ["teacher-20", "fast-4", "fast-2", "fast-1"]
+    with pytest.raises(VariantError, match="not installed: variant 'guided-20'"):
+        get_variant("guided-20")
+    weights(variants.PRUNED_WEIGHTS, {})  # says nothing of its steps: not offered
+    (tmp_path / variants.STUDENT_WEIGHTS).write_bytes(b"\x00")  # unreadable: not offered
+    assert [v.id for v in VARIANTS.values() if v.available] == ["teacher-20"]

@@ -2,6 +2,7 @@
 
     teacher-20   the 20-step teacher, nested per-condition guidance: 1 + one pass per condition given
     guided-20    the guidance-distilled student: the scales are inputs, one pass per step
+                 (offered only when the installed student learnt the 20-step size)
     fast-4 / fast-2 / fast-1   the same student at 4, 2 or 1 steps (it learnt each step size)
     pruned-4     a depth-pruned student (blocks chosen by measurement), 4 steps
 
@@ -13,7 +14,10 @@ validates job requests against it without importing torch.
 
 from __future__ import annotations
 
+import json
+import struct
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +36,15 @@ class Variant:
     steps: int  # the step count it runs with
     passes_per_step: int  # forward passes per step (the teacher's: at most, with every condition given)
     description: str
-    trained_steps: tuple[int, ...] | None = None  # step counts a student learnt (others run, unmeasured)
+    student: bool = True
 
     @property
     def available(self) -> bool:
-        """Whether this install has the variant's weights (a student not yet distilled has none)."""
-        return (WEIGHTS_DIR / self.weights).is_file()
+        """Whether this install has the variant's weights (a student not yet distilled has none), and
+        for a student, whether those weights learnt its step count (a student distilled for 1, 2 and
+        4 steps offers no 20-step variant)."""
+        path = WEIGHTS_DIR / self.weights
+        return path.is_file() and (not self.student or self.steps in learnt_steps(path))
 
     def public(self) -> dict[str, Any]:
         return {
@@ -52,7 +59,27 @@ class VariantError(ValueError):
     """An unknown variant; the message lists the valid ones."""
 
 
-_STUDENT_STEPS = (1, 2, 4, 20)
+def learnt_steps(path: Path) -> tuple[int, ...]:
+    """The step counts a student's weights file learnt (``step_counts`` in its metadata), read from
+    the safetensors header without torch; () when the file does not say."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return ()
+    return _learnt_steps(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=16)
+def _learnt_steps(path: Path, _mtime: int, _size: int) -> tuple[int, ...]:
+    try:
+        with open(path, "rb") as f:
+            (length,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(min(length, 1 << 24)))
+        counts = json.loads(header["__metadata__"]["extra"])["step_counts"]
+        return tuple(int(k) for k in counts)
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return ()
+
 
 VARIANTS: dict[str, Variant] = {
     v.id: v
@@ -63,12 +90,13 @@ VARIANTS: dict[str, Variant] = {
             20,
             MAX_TEACHER_PASSES,
             "the teacher: nested per-condition guidance, one pass per level",
+            student=False,
         ),
-        Variant("guided-20", STUDENT_WEIGHTS, 20, 1, "guidance-distilled student, 20 steps", _STUDENT_STEPS),
-        Variant("fast-4", STUDENT_WEIGHTS, 4, 1, "few-step student, 4 steps", _STUDENT_STEPS),
-        Variant("fast-2", STUDENT_WEIGHTS, 2, 1, "few-step student, 2 steps", _STUDENT_STEPS),
-        Variant("fast-1", STUDENT_WEIGHTS, 1, 1, "few-step student, 1 step", _STUDENT_STEPS),
-        Variant("pruned-4", PRUNED_WEIGHTS, 4, 1, "depth-pruned few-step student, 4 steps", _STUDENT_STEPS),
+        Variant("guided-20", STUDENT_WEIGHTS, 20, 1, "guidance-distilled student, 20 steps"),
+        Variant("fast-4", STUDENT_WEIGHTS, 4, 1, "few-step student, 4 steps"),
+        Variant("fast-2", STUDENT_WEIGHTS, 2, 1, "few-step student, 2 steps"),
+        Variant("fast-1", STUDENT_WEIGHTS, 1, 1, "few-step student, 1 step"),
+        Variant("pruned-4", PRUNED_WEIGHTS, 4, 1, "depth-pruned few-step student, 4 steps"),
     )
 }
 
