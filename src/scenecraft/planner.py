@@ -45,10 +45,8 @@ def plan_subjects(prompt: str, max_subjects: int = MAX_SUBJECTS) -> tuple[Subjec
     for i, w in enumerate(words):
         if w in SHAPE_OF or w in PERSON_WORDS:
             start = i
-            while (
-                start > 0
-                and i - start < 4
-                and (words[start - 1] in COLOUR_NAMES or words[start - 1] in MATERIAL_OF or words[start - 1] in NUMBERS)
+            while start > 0 and i - start < 4 and (
+                words[start - 1] in COLOUR_NAMES or words[start - 1] in MATERIAL_OF or words[start - 1] in NUMBERS
             ):
                 start -= 1
             count = NUMBERS.get(words[start], 1) if start < i else 1

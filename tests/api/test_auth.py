@@ -166,9 +166,8 @@ def test_housekeeping_purges_expired_sessions_only(app: FastAPI, platform: Platf
     with platform.db.session() as s:
         first = s.scalars(select(UserSession)).first()
         assert first is not None
-        s.execute(
-            update(UserSession).where(UserSession.id == first.id).values(last_seen_at=utcnow() - timedelta(hours=1))
-        )
+        s.execute(update(UserSession).where(UserSession.id == first.id)
+                  .values(last_seen_at=utcnow() - timedelta(hours=1)))
     with platform.db.session() as s:
         assert purge_expired(s, idle=platform.session_idle, absolute=platform.session_absolute) == 1
         assert len(s.scalars(select(UserSession)).all()) == 1

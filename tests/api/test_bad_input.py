@@ -153,7 +153,7 @@ def test_every_request_string_in_the_spec_refuses_control_characters(app: FastAP
         ({"inpaint": 0}, "inpaint"),
         ({"guidance": True}, "guidance"),
         ({"effects": [{"op": "film_grain", "seed": True}]}, "effects"),
-        ({"effects": '[{"op": "exposure"}]'}, "effects"),  # JSON text is not a JSON array
+        ({"effects": "[{\"op\": \"exposure\"}]"}, "effects"),  # JSON text is not a JSON array
         ({"effects": []}, "effects"),
     ],
 )

@@ -30,16 +30,8 @@ def samples(client: TestClient) -> dict[str, float]:
 
 
 def params(seed: int) -> dict[str, object]:
-    return {
-        "prompt": "p",
-        "width": 8,
-        "height": 8,
-        "steps": 2,
-        "sampler": "euler",
-        "guidance": 1.0,
-        "model": "seed-12M",
-        "seed": seed,
-    }
+    return {"prompt": "p", "width": 8, "height": 8, "steps": 2, "sampler": "euler", "guidance": 1.0,
+            "model": "seed-12M", "seed": seed}
 
 
 def test_oldest_queued_job_and_expired_leases(app: FastAPI, platform: Platform) -> None:

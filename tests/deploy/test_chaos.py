@@ -19,26 +19,8 @@ def test_short_chaos_run_loses_nothing(tmp_path: Path) -> None:
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is needed (scripts/setup installs it with apt-get)")
     out = tmp_path / "chaos.json"
-    argv = [
-        "--users",
-        "2",
-        "--effects-jobs",
-        "12",
-        "--generate-jobs",
-        "0",
-        "--uploads",
-        "4",
-        "--faults",
-        "4",
-        "--fault-every",
-        "2",
-        "--timeout",
-        "600",
-        "--workdir",
-        str(tmp_path / "cluster"),
-        "--out",
-        str(out),
-    ]
+    argv = ["--users", "2", "--effects-jobs", "12", "--generate-jobs", "0", "--uploads", "4", "--faults", "4",
+            "--fault-every", "2", "--timeout", "600", "--workdir", str(tmp_path / "cluster"), "--out", str(out)]
     code = run.main(argv)
     result = json.loads(out.read_text())
     assert result["faults"] == 4 and result["fault_kinds"] == {"worker": 1, "api": 1, "postgres": 1, "redis": 1}

@@ -19,7 +19,8 @@ def problems(obj: object) -> list[str]:
 
 def test_the_issue_example_parses_with_defaults_filled() -> None:
     chain = parse_chain(
-        '[{"op": "exposure", "stops": 0.5}, {"op": "bloom", "strength": 0.6}, {"op": "vignette", "amount": 0.4}]'
+        '[{"op": "exposure", "stops": 0.5}, {"op": "bloom", "strength": 0.6},'
+        ' {"op": "vignette", "amount": 0.4}]'
     )
     assert [op.name for op in chain.ops] == ["exposure", "bloom", "vignette"]
     data = chain.to_json()
@@ -52,10 +53,14 @@ def test_unknown_parameter_lists_the_allowed_ones() -> None:
 
 def test_every_fault_is_reported_at_once() -> None:
     found = problems([{"op": "contrast", "amount": -1}, {"stops": 1}, 7, {"op": "particles", "kind": "hail"}])
-    assert found[0].startswith("op 0 (contrast): parameter 'amount': Input should be greater than or equal to 0")
+    assert found[0].startswith(
+        "op 0 (contrast): parameter 'amount': Input should be greater than or equal to 0"
+    )
     assert found[1].startswith("op 1: missing 'op'")
     assert found[2].startswith("op 2: must be an object")
-    assert found[3].startswith("op 3 (particles): parameter 'kind': Input should be 'rain', 'snow', 'sparks' or")
+    assert found[3].startswith(
+        "op 3 (particles): parameter 'kind': Input should be 'rain', 'snow', 'sparks' or"
+    )
 
 
 def test_colour_channels_are_bounded() -> None:

@@ -30,7 +30,9 @@ def files(tmp_path: Path) -> Path:
 
 
 def test_apply_writes_a_still(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run("apply", "--chain", str(files / "chain.json"), str(files / "in.png"), str(files / "out.png")) == 0
+    assert (
+        run("apply", "--chain", str(files / "chain.json"), str(files / "in.png"), str(files / "out.png")) == 0
+    )
     with Image.open(files / "out.png") as out, Image.open(files / "in.png") as source:
         assert out.size == (60, 40)
         assert out.tobytes() != source.tobytes()

@@ -112,7 +112,9 @@ def test_render_bytes_round_trip_and_bad_input() -> None:
     tensor_to_image(make_test_image(32, 48)).save(buffer, format="PNG")
     out = Image.open(io.BytesIO(render_bytes([{"op": "vignette"}], buffer.getvalue())))
     assert out.format == "PNG" and out.size == (48, 32)
-    webp = Image.open(io.BytesIO(render_bytes([{"op": "particles"}], buffer.getvalue(), fmt="WEBP", frames=3)))
+    webp = Image.open(
+        io.BytesIO(render_bytes([{"op": "particles"}], buffer.getvalue(), fmt="WEBP", frames=3))
+    )
     assert webp.n_frames == 3
     with pytest.raises(RenderError, match="the input is not a readable image"):
         render_bytes([], b"not an image")

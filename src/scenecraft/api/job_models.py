@@ -58,12 +58,15 @@ def _check_class_label(body: JobCreate, entry: ModelEntry) -> None:
     if body.class_label is None:
         raise _refuse(
             "class_label",
-            f"model {entry.id} is class-conditional (it cannot read a prompt): give class_label 0..{entry.classes - 1}",
+            f"model {entry.id} is class-conditional (it cannot read a prompt): give class_label "
+            f"0..{entry.classes - 1}",
         )
     if body.class_label >= entry.classes:
         raise _refuse("class_label", f"model {entry.id} has classes 0..{entry.classes - 1}, got {body.class_label}")
     if body.subjects:
         raise _refuse("subjects", f"model {entry.id} ({entry.family.title}) cannot do subjects (it reads no text)")
+
+
 
 
 def resolve_variant(body: JobCreate, entry: ModelEntry, *, has_variants: bool) -> Variant | None:

@@ -88,8 +88,6 @@ def _text_pattern_in_schema(schema: dict[str, Any]) -> None:
             _text_pattern_in_schema(sub)
     if isinstance(schema.get("items"), dict):
         _text_pattern_in_schema(schema["items"])
-
-
 RecoveryCodeText = Annotated[
     str, Field(min_length=8, max_length=24, pattern=r"^[0-9A-Za-z -]+$", description="an MFA recovery code")
 ]
@@ -246,6 +244,7 @@ class EffectsRequest(Strict):
     )
 
 
+
 # -- jobs -------------------------------------------------------------------------------------
 class Pose(Strict):
     """SMPL pose: axis-angle per joint (radians) and shape coefficients."""
@@ -324,6 +323,7 @@ class JobCreate(Strict):
     effects: ChainField | None = Field(
         default=None, description="rendered on the result: version 1 is the raw image, version 2 the effects"
     )
+
 
     @field_validator("webhook_url")
     @classmethod

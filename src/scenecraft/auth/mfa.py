@@ -37,7 +37,9 @@ def claim_step(session: Session, user: User, step: int) -> bool:
     row lock (PostgreSQL) or the write lock (SQLite), then matches no row. True for the one winner.
     Any single-use check on TOTP steps (login, enrolment, turning MFA off) goes through here.
     """
-    done = session.execute(update(User).where(User.id == user.id, User.mfa_last_step < step).values(mfa_last_step=step))
+    done = session.execute(
+        update(User).where(User.id == user.id, User.mfa_last_step < step).values(mfa_last_step=step)
+    )
     if getattr(done, "rowcount", 0) != 1:
         return False
     set_committed_value(user, "mfa_last_step", step)

@@ -49,13 +49,7 @@ if TYPE_CHECKING:
     )
 
 _RENDER_NAMES = {
-    "MAX_SIDE",
-    "RenderError",
-    "apply_chain",
-    "encode",
-    "render_bytes",
-    "render_frames",
-    "render_image",
+    "MAX_SIDE", "RenderError", "apply_chain", "encode", "render_bytes", "render_frames", "render_image",
 }
 
 

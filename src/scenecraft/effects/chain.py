@@ -75,7 +75,6 @@ class EffectOp(BaseModel):
 
 # ---- grading (grading.py) ---------------------------------------------------------------------
 
-
 class Exposure(EffectOp):
     """Exposure in photographic stops: linear light x 2^stops."""
 
@@ -138,13 +137,13 @@ class Lut(EffectOp):
                 raise ValueError("'size' is required with 'table'")
             if len(self.table) != self.size**3:
                 raise ValueError(
-                    f"'table' must hold size³ = {self.size**3} RGB triples for size {self.size}, got {len(self.table)}"
+                    f"'table' must hold size³ = {self.size**3} RGB triples for size {self.size}, "
+                    f"got {len(self.table)}"
                 )
         return self
 
 
 # ---- lens and film (lens.py) ------------------------------------------------------------------
-
 
 class Vignette(EffectOp):
     """Darkens towards the corners: x * (1 - amount * smoothstep(radius, radius + softness, d))."""
@@ -233,7 +232,6 @@ class DepthOfField(EffectOp):
 
 # ---- light (light.py) -------------------------------------------------------------------------
 
-
 class Relight(EffectOp):
     """A directional light added to the scene, shaded with the surface normals."""
 
@@ -244,7 +242,9 @@ class Relight(EffectOp):
     strength: float = Field(0.6, ge=0.0, le=1.0, description="0 = unchanged, 1 = fully relit")
     ambient: float = Field(0.3, ge=0.0, le=1.0, description="light reaching surfaces facing away")
     colour: Colour = (1.0, 0.95, 0.85)
-    normal_strength: float = Field(1.0, ge=0.0, le=4.0, description="exaggerates (>1) or flattens (<1) the normals")
+    normal_strength: float = Field(
+        1.0, ge=0.0, le=4.0, description="exaggerates (>1) or flattens (<1) the normals"
+    )
 
     def light_direction(self) -> tuple[float, float, float]:
         """L = (cos e cos a, cos e sin a, sin e): x right, y up, z towards the viewer."""
@@ -264,7 +264,6 @@ class Fog(EffectOp):
 
 # ---- particles (particles.py) -----------------------------------------------------------------
 
-
 class Particles(EffectOp):
     """Animated rain, snow, sparks or dust over the image, deterministic in (seed, time)."""
 
@@ -283,38 +282,16 @@ class Particles(EffectOp):
 # ---- the chain --------------------------------------------------------------------------------
 
 OP_TYPES: tuple[type[EffectOp], ...] = (
-    Exposure,
-    Contrast,
-    Saturation,
-    Temperature,
-    Lut,
-    Vignette,
-    Grain,
-    ChromaticAberration,
-    Bloom,
-    MotionBlur,
-    DepthOfField,
-    Relight,
-    Fog,
-    Particles,
+    Exposure, Contrast, Saturation, Temperature, Lut,
+    Vignette, Grain, ChromaticAberration, Bloom, MotionBlur, DepthOfField,
+    Relight, Fog, Particles,
 )
 OPS: dict[str, type[EffectOp]] = {t.model_fields["op"].default: t for t in OP_TYPES}
 
 AnyOp = Annotated[
-    Exposure
-    | Contrast
-    | Saturation
-    | Temperature
-    | Lut
-    | Vignette
-    | Grain
-    | ChromaticAberration
-    | Bloom
-    | MotionBlur
-    | DepthOfField
-    | Relight
-    | Fog
-    | Particles,
+    Exposure | Contrast | Saturation | Temperature | Lut
+    | Vignette | Grain | ChromaticAberration | Bloom | MotionBlur | DepthOfField
+    | Relight | Fog | Particles,
     Field(discriminator="op"),
 ]
 
@@ -369,7 +346,7 @@ def _describe(error: Any, data: Any) -> str:
     if error["type"] == "union_tag_not_found":
         return f"op {index}: missing 'op' (the op's name); ops are: {', '.join(sorted(OPS))}"
     if error["type"] == "model_attributes_type":
-        return f'op {index}: must be an object like {{"op": "exposure", "stops": 0.5}}'
+        return f"op {index}: must be an object like {{\"op\": \"exposure\", \"stops\": 0.5}}"
     name = loc[1] if len(loc) > 1 else "?"
     where = f"op {index} ({name})"
     if len(loc) <= 2:  # a check across parameters (model validator)

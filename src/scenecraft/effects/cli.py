@@ -86,11 +86,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         fmt = format_for_path(args.output, animated=args.frames > 1)
         if args.frames > 1:
-            frames = render_frames(
-                chain, image, frames=args.frames, fps=args.fps, depth=depth, normals=normals, device=args.device
-            )
+            frames = render_frames(chain, image, frames=args.frames, fps=args.fps, depth=depth,
+                                   normals=normals, device=args.device)
         else:
-            frames = [render_image(chain, image, depth=depth, normals=normals, time=args.time, device=args.device)]
+            frames = [render_image(chain, image, depth=depth, normals=normals, time=args.time,
+                                   device=args.device)]
         data = encode(frames, fmt, args.fps)
     except RenderError as exc:
         raise UsageError(str(exc)) from None

@@ -199,7 +199,9 @@ def _shift_axis(image: torch.Tensor, offset: float, dim: int, out: torch.Tensor 
         out.narrow(dim, 0, lo).copy_(image.narrow(dim, 0, 1).expand_as(out.narrow(dim, 0, lo)))
     if hi < size:
         # i + n = size - 1 exactly: taps size - 1 and size (clamped): x[size - 1]; beyond: the same.
-        out.narrow(dim, hi, size - hi).copy_(image.narrow(dim, size - 1, 1).expand_as(out.narrow(dim, hi, size - hi)))
+        out.narrow(dim, hi, size - hi).copy_(
+            image.narrow(dim, size - 1, 1).expand_as(out.narrow(dim, hi, size - hi))
+        )
     return out
 
 

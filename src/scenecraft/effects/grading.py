@@ -42,7 +42,6 @@ def temperature(op: Temperature, image: torch.Tensor, ctx: RenderContext) -> tor
 
 # ---- LUTs -------------------------------------------------------------------------------------
 
-
 def _smoothstep(x: torch.Tensor) -> torch.Tensor:
     return x * x * (3.0 - 2.0 * x)
 

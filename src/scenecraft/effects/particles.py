@@ -56,72 +56,28 @@ class ParticleKind:
 
 KINDS: dict[str, ParticleKind] = {
     "rain": ParticleKind(
-        kind_id=0,
-        cell=0.06,
-        velocity=(0.0, 2.0),
-        wind_gain=0.5,
-        streak=True,
-        sigma_along=0.15,
-        sigma_across=0.012,
-        min_width_px=0.6,
-        sway=0.0,
-        sway_hz=0.0,
-        flicker=0.0,
-        flicker_hz=0.0,
-        additive=False,
-        alpha=0.6,
-        colour=(0.75, 0.8, 0.9),
+        kind_id=0, cell=0.06, velocity=(0.0, 2.0), wind_gain=0.5,
+        streak=True, sigma_along=0.15, sigma_across=0.012, min_width_px=0.6,
+        sway=0.0, sway_hz=0.0, flicker=0.0, flicker_hz=0.0,
+        additive=False, alpha=0.6, colour=(0.75, 0.8, 0.9),
     ),
     "snow": ParticleKind(
-        kind_id=1,
-        cell=0.05,
-        velocity=(0.0, 0.12),
-        wind_gain=0.3,
-        streak=False,
-        sigma_along=0.07,
-        sigma_across=0.07,
-        min_width_px=0.7,
-        sway=0.12,
-        sway_hz=0.5,
-        flicker=0.0,
-        flicker_hz=0.0,
-        additive=False,
-        alpha=0.9,
-        colour=(1.0, 1.0, 1.0),
+        kind_id=1, cell=0.05, velocity=(0.0, 0.12), wind_gain=0.3,
+        streak=False, sigma_along=0.07, sigma_across=0.07, min_width_px=0.7,
+        sway=0.12, sway_hz=0.5, flicker=0.0, flicker_hz=0.0,
+        additive=False, alpha=0.9, colour=(1.0, 1.0, 1.0),
     ),
     "sparks": ParticleKind(
-        kind_id=2,
-        cell=0.07,
-        velocity=(0.0, -0.35),
-        wind_gain=0.3,
-        streak=True,
-        sigma_along=0.1,
-        sigma_across=0.02,
-        min_width_px=0.6,
-        sway=0.05,
-        sway_hz=2.0,
-        flicker=0.5,
-        flicker_hz=3.0,
-        additive=True,
-        alpha=1.0,
-        colour=(1.0, 0.6, 0.2),
+        kind_id=2, cell=0.07, velocity=(0.0, -0.35), wind_gain=0.3,
+        streak=True, sigma_along=0.1, sigma_across=0.02, min_width_px=0.6,
+        sway=0.05, sway_hz=2.0, flicker=0.5, flicker_hz=3.0,
+        additive=True, alpha=1.0, colour=(1.0, 0.6, 0.2),
     ),
     "dust": ParticleKind(
-        kind_id=3,
-        cell=0.04,
-        velocity=(0.02, -0.01),
-        wind_gain=0.05,
-        streak=False,
-        sigma_along=0.04,
-        sigma_across=0.04,
-        min_width_px=0.6,
-        sway=0.1,
-        sway_hz=0.2,
-        flicker=0.4,
-        flicker_hz=0.7,
-        additive=True,
-        alpha=0.5,
-        colour=(1.0, 0.95, 0.85),
+        kind_id=3, cell=0.04, velocity=(0.02, -0.01), wind_gain=0.05,
+        streak=False, sigma_along=0.04, sigma_across=0.04, min_width_px=0.6,
+        sway=0.1, sway_hz=0.2, flicker=0.4, flicker_hz=0.7,
+        additive=True, alpha=0.5, colour=(1.0, 0.95, 0.85),
     ),
 }
 
@@ -161,12 +117,7 @@ def layer_geometry(op: Particles, layer: int, full_height: int, time: float) -> 
     else:
         bx = by = BOX_SIGMAS * s_along
     return LayerGeometry(
-        cell,
-        (vx * time, vy * time),
-        s_along,
-        s_across,
-        (ux, uy),
-        (min(MAX_BOX, bx), min(MAX_BOX, by)),
+        cell, (vx * time, vy * time), s_along, s_across, (ux, uy), (min(MAX_BOX, bx), min(MAX_BOX, by)),
         spec.alpha * op.opacity * (0.5 + 0.25 * layer),
     )
 
@@ -178,7 +129,9 @@ def _windows(lo: torch.Tensor, count: int, limit: int) -> tuple[torch.Tensor, to
     return idx.clamp(0, limit - 1), valid
 
 
-def layer_alpha(op: Particles, layer: int, ctx: RenderContext, height: int, device: torch.device) -> torch.Tensor:
+def layer_alpha(
+    op: Particles, layer: int, ctx: RenderContext, height: int, device: torch.device
+) -> torch.Tensor:
     """Coverage of one layer over the band (rows row0 .. row0 + height): (h, W) in [0, 1]."""
     spec = KINDS[op.kind]
     geo = layer_geometry(op, layer, ctx.full_height, ctx.time)
@@ -194,10 +147,8 @@ def layer_alpha(op: Particles, layer: int, ctx: RenderContext, height: int, devi
     h = hash_cell(layer_seed(op.seed, spec.kind_id, layer), cx.view(1, -1), cy.view(-1, 1))  # (Ly, Lx)
     margin = spec.sway + 0.05
     phase = uniform(h, 3)
-    px = (
-        margin
-        + (1.0 - 2.0 * margin) * uniform(h, 1)
-        + spec.sway * torch.sin(2.0 * math.pi * (spec.sway_hz * t + phase))
+    px = margin + (1.0 - 2.0 * margin) * uniform(h, 1) + spec.sway * torch.sin(
+        2.0 * math.pi * (spec.sway_hz * t + phase)
     )
     py = margin + (1.0 - 2.0 * margin) * uniform(h, 2)
     flicker = 0.5 + 0.5 * torch.sin(2.0 * math.pi * (spec.flicker_hz * t + phase))

@@ -40,9 +40,8 @@ class RenderError(ValueError):
     """Inputs a chain cannot be rendered on (wrong shape, size, range); the message says what is allowed."""
 
 
-def _check_map(
-    name: str, value: torch.Tensor | None, channels: int, batch: int, height: int, width: int, device: torch.device
-) -> torch.Tensor | None:
+def _check_map(name: str, value: torch.Tensor | None, channels: int, batch: int, height: int, width: int,
+               device: torch.device) -> torch.Tensor | None:
     if value is None:
         return None
     shape = tuple(value.shape)
@@ -88,7 +87,9 @@ def apply_chain(
         raise RenderError(f"image must have shape (B, 3, H, W), got {tuple(image.shape)}")
     batch, _, height, width = image.shape
     if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE) or batch < 1:
-        raise RenderError(f"image size must be 1..{MAX_SIDE} px per side with B >= 1, got {tuple(image.shape)}")
+        raise RenderError(
+            f"image size must be 1..{MAX_SIDE} px per side with B >= 1, got {tuple(image.shape)}"
+        )
     if not image.is_floating_point():
         raise RenderError(f"image must be a float tensor in [0, 1], got dtype {image.dtype}")
     if not (0.0 <= time <= 1e5):
@@ -107,24 +108,14 @@ def apply_chain(
     normals = _check_map("normals", normals, 3, batch, height, width, device)
     per_chunk = max(1, batch_pixels // (height * width))
     if batch > per_chunk:
-
         def rows(t: torch.Tensor | None, i: int) -> torch.Tensor | None:
             return t if t is None or t.shape[0] == 1 else t[i : i + per_chunk]
 
-        return torch.cat(
-            [
-                apply_chain(
-                    chain,
-                    x[i : i + per_chunk],
-                    depth=rows(depth, i),
-                    normals=rows(normals, i),
-                    time=time,
-                    tile_pixels=tile_pixels,
-                    batch_pixels=batch_pixels,
-                )
-                for i in range(0, batch, per_chunk)
-            ]
-        )
+        return torch.cat([
+            apply_chain(chain, x[i : i + per_chunk], depth=rows(depth, i), normals=rows(normals, i), time=time,
+                        tile_pixels=tile_pixels, batch_pixels=batch_pixels)
+            for i in range(0, batch, per_chunk)
+        ])
     if chain.uses_depth and depth is None:
         depth = estimate_depth(x)
     if chain.uses_normals and normals is None:
@@ -140,10 +131,7 @@ def apply_chain(
         for row0 in range(0, height, band):
             row1 = min(height, row0 + band)
             ctx = RenderContext(
-                height,
-                width,
-                row0,
-                time,
+                height, width, row0, time,
                 None if depth is None else depth[..., row0:row1, :],
                 None if normals is None else normals[..., row0:row1, :],
             )
@@ -156,7 +144,6 @@ def apply_chain(
 
 
 # ---- PIL images, frames, files -----------------------------------------------------------------
-
 
 def image_to_tensor(image: Image.Image, device: torch.device | str | None = None) -> torch.Tensor:
     """PIL image -> (1, 3, H, W) float32 in [0, 1] (RGB; any alpha is dropped here)."""
@@ -238,9 +225,8 @@ def encode(frames: Sequence[Image.Image], fmt: str, fps: float = 12.0) -> bytes:
         raise RenderError(f"animations are written as WEBP or GIF, not {fmt}")
     duration = round(1000.0 / fps)
     options = {"lossless": True} if fmt == "WEBP" else {"disposal": 2}
-    frames[0].save(
-        buffer, format=fmt, save_all=True, append_images=list(frames[1:]), duration=duration, loop=0, **options
-    )
+    frames[0].save(buffer, format=fmt, save_all=True, append_images=list(frames[1:]), duration=duration,
+                   loop=0, **options)
     return buffer.getvalue()
 
 

@@ -37,11 +37,8 @@ def make_test_image(height: int = 256, width: int = 384) -> torch.Tensor:
     soil = torch.stack([0.35 + 0.15 * checker, 0.45 + 0.15 * checker, 0.2 + 0.05 * checker])
     img = torch.where(ground, soil, img)
     # Three shaded spheres (a red, a white, a blue) standing on the ground.
-    for cx, cy, r, colour in (
-        (0.22, 0.62, 0.14, (0.85, 0.2, 0.15)),
-        (0.5, 0.7, 0.11, (0.92, 0.92, 0.9)),
-        (0.74, 0.66, 0.09, (0.2, 0.35, 0.85)),
-    ):
+    for cx, cy, r, colour in ((0.22, 0.62, 0.14, (0.85, 0.2, 0.15)), (0.5, 0.7, 0.11, (0.92, 0.92, 0.9)),
+                              (0.74, 0.66, 0.09, (0.2, 0.35, 0.85))):
         dx, dy = (u - cx) * aspect / r, (v - cy) / r
         rr = dx * dx + dy * dy
         nz = torch.sqrt((1.0 - rr).clamp(min=0.0))

@@ -195,7 +195,9 @@ def held_out_report(
             recall.append(hit)
             if hit and j is not None:
                 kind_ok.append(dets[j].kind == (s.shape if isinstance(s, ObjectSubject) else "person"))
-                colour_ok.append(dets[j].colour == (s.colour if isinstance(s, ObjectSubject) else s.top_colour))
+                colour_ok.append(
+                    dets[j].colour == (s.colour if isinstance(s, ObjectSubject) else s.top_colour)
+                )
         people = [(k, b) for k, b in truth if isinstance(r.spec.subjects[k], PersonSubject)]
         if people:
             pred = evaluators.keypoints(image, [_box(b) for _, b in people])

@@ -19,7 +19,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from scenecraft.observability import Metrics
 
 
-def serve_worker_http(host: str, port: int, metrics: Metrics, model_status: Callable[[], str]) -> ThreadingHTTPServer:
+def serve_worker_http(
+    host: str, port: int, metrics: Metrics, model_status: Callable[[], str]
+) -> ThreadingHTTPServer:
     """Starts the server on a daemon thread and returns it (`.shutdown()` stops it)."""
 
     class Handler(BaseHTTPRequestHandler):

@@ -140,7 +140,9 @@ def caption(spec: SceneSpec, rng: np.random.Generator, view: View | None = None)
         for i in range(1, len(phrases)):
             rel = relation(xy[i], depth[i], xy[i - 1], depth[i - 1], view.size)
             parts.append(f"{phrases[i]} {rel} {_short(spec.subjects[i - 1])}")
-        subjects = ", and ".join([", ".join(parts[:-1]), parts[-1]]) if len(parts) > 2 else " and ".join(parts)
+        subjects = (
+            ", and ".join([", ".join(parts[:-1]), parts[-1]]) if len(parts) > 2 else " and ".join(parts)
+        )
     elif phrases:
         subjects = phrases[0]
     else:

@@ -23,8 +23,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--out", required=True, help="output PNG; annotations go next to it as .json")
     r.add_argument("--seed", type=int, default=0, help="seed for sensor noise and caption wording")
     r.add_argument("--noise", type=float, default=0.012, help="sensor noise standard deviation, 0..0.2")
-    r.add_argument("--supersample", type=int, default=2, choices=(1, 2, 3, 4), help="anti-aliasing rays per side")
-    r.add_argument("--smpl-model", default=None, help="a SMPL .pkl to take people's joints from (needs smplx)")
+    r.add_argument(
+        "--supersample", type=int, default=2, choices=(1, 2, 3, 4), help="anti-aliasing rays per side"
+    )
+    r.add_argument(
+        "--smpl-model", default=None, help="a SMPL .pkl to take people's joints from (needs smplx)"
+    )
     s = sub.add_parser("sample", help="render N random scenes with annotations and a contact sheet")
     s.add_argument("--n", type=int, default=16, help="number of scenes (1..100000)")
     s.add_argument("--seed", type=int, default=0)
@@ -32,6 +36,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--out", required=True, help="output directory")
     s.add_argument("--config", default=None, help="SamplerConfig JSON file controlling the distributions")
     s.add_argument("--supersample", type=int, default=1, choices=(1, 2, 3, 4))
+
 
 
 def _save_png(path: Path, image: Any) -> None:
@@ -94,7 +99,9 @@ def _render(args: argparse.Namespace) -> int:
         raise _usage(f"--out must be a .png path, got {out}")
     out.parent.mkdir(parents=True, exist_ok=True)
     model = SMPLModel(args.smpl_model) if args.smpl_model else None
-    r = render(spec, size=args.size, seed=args.seed, noise=args.noise, supersample=args.supersample, smpl_model=model)
+    r = render(
+        spec, size=args.size, seed=args.seed, noise=args.noise, supersample=args.supersample, smpl_model=model
+    )
     _save_png(out, r.image)
     write_bytes(out.with_suffix(".json"), json.dumps(r.annotations(), indent=1).encode())
     print(f"{out} ({args.size}x{args.size}): {r.caption}")

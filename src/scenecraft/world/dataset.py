@@ -53,7 +53,9 @@ class SamplerConfig(BaseModel):
 
     min_subjects: int = Field(default=1, ge=0, le=8)
     max_subjects: int = Field(default=4, ge=0, le=8)
-    person_probability: float = Field(default=0.3, ge=0, le=1, description="chance that a subject is a person")
+    person_probability: float = Field(
+        default=0.3, ge=0, le=1, description="chance that a subject is a person"
+    )
     max_people: int = Field(default=2, ge=0, le=8)
     shapes: dict[str, float] = Field(default_factory=lambda: _weights(SHAPES))
     materials: dict[str, float] = Field(default_factory=lambda: _weights(OBJECT_MATERIALS))
@@ -88,7 +90,9 @@ class SamplerConfig(BaseModel):
     random_pose_probability: float = Field(
         default=0.5, ge=0, le=1, description="perturb the preset within joint limits"
     )
-    pose_spread: float = Field(default=0.2, ge=0, le=1, description="perturbation, as a share of each joint's range")
+    pose_spread: float = Field(
+        default=0.2, ge=0, le=1, description="perturbation, as a share of each joint's range"
+    )
     object_size: Range = (0.6, 1.15)
     person_scale: Range = (0.9, 1.1)
     x_range: Range = (-1.8, 1.8)
@@ -101,12 +105,16 @@ class SamplerConfig(BaseModel):
     light_elevation_deg: Range = (25.0, 75.0)
     light_intensity: Range = (0.75, 1.3)
     ambient: Range = (0.25, 0.5)
-    max_box_overlap: float = Field(default=0.35, ge=0, le=1, description="largest share of a subject hidden by another")
+    max_box_overlap: float = Field(
+        default=0.35, ge=0, le=1, description="largest share of a subject hidden by another"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> SamplerConfig:
         if self.min_subjects > self.max_subjects:
-            raise ValueError(f"min_subjects ({self.min_subjects}) must not exceed max_subjects ({self.max_subjects})")
+            raise ValueError(
+                f"min_subjects ({self.min_subjects}) must not exceed max_subjects ({self.max_subjects})"
+            )
         vocab = {
             "shapes": SHAPES,
             "materials": OBJECT_MATERIALS,
@@ -235,13 +243,17 @@ def sample_scene(rng: np.random.Generator, config: SamplerConfig | None = None) 
             )
         r = _footprint(s)[0]
         if any(
-            math.hypot(pos[0] - o.position[0], pos[2] - o.position[2]) < r + _footprint(o)[0] + 0.1 for o in subjects
+            math.hypot(pos[0] - o.position[0], pos[2] - o.position[2]) < r + _footprint(o)[0] + 0.1
+            for o in subjects
         ):
             continue
         box = _screen_box(view, s)
         if box[0] < 2 or box[1] < 2 or box[2] > 98 or box[3] > 98:
             continue  # keep every subject fully in frame
-        if any(_hidden_share(box, b) > c.max_box_overlap or _hidden_share(b, box) > c.max_box_overlap for b in boxes):
+        if any(
+            _hidden_share(box, b) > c.max_box_overlap or _hidden_share(b, box) > c.max_box_overlap
+            for b in boxes
+        ):
             continue
         subjects.append(s)
         boxes.append(box)

@@ -110,7 +110,9 @@ class Primitive:
         cb = _dot(d, oc)
         cc = _dot(oc, oc) - r2
         hc = cb * cb - cc
-        t_cap = np.where((hc > 0) & (-cb - np.sqrt(np.maximum(hc, 0)) > EPS), -cb - np.sqrt(np.maximum(hc, 0)), INF)
+        t_cap = np.where(
+            (hc > 0) & (-cb - np.sqrt(np.maximum(hc, 0)) > EPS), -cb - np.sqrt(np.maximum(hc, 0)), INF
+        )
         return np.where(side_ok, t_side, np.where(h >= 0, t_cap, INF))
 
     def _normal_capsule(self, p: np.ndarray) -> np.ndarray:
@@ -234,7 +236,9 @@ def rotation_x(deg: float) -> np.ndarray:
     return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
 
 
-def object_primitive(shape: str, size: float, position: tuple[float, float, float], yaw_deg: float) -> Primitive:
+def object_primitive(
+    shape: str, size: float, position: tuple[float, float, float], yaw_deg: float
+) -> Primitive:
     """The solid for a scene object of ``size`` metres, its lowest point at ``position``."""
     x, y0, z = position
     rot = rotation_y(yaw_deg)

@@ -107,7 +107,9 @@ def _mix(a: np.ndarray | tuple[float, ...], b: np.ndarray | tuple[float, ...], t
 def _wood(p: np.ndarray, n: np.ndarray) -> np.ndarray:
     plank = np.floor(p[:, 0] / 0.35)
     q = p + plank[:, None] * 1.37
-    rings = np.sin(26.0 * np.sqrt((q[:, 1] * 0.5) ** 2 + q[:, 2] ** 2 + 0.01) + 5.0 * fbm(q * (1.5, 6.0, 1.5)))
+    rings = np.sin(
+        26.0 * np.sqrt((q[:, 1] * 0.5) ** 2 + q[:, 2] ** 2 + 0.01) + 5.0 * fbm(q * (1.5, 6.0, 1.5))
+    )
     t = (0.5 + 0.5 * rings) ** 1.5
     grain = value_noise(q * (2.0, 60.0, 2.0)) * 0.15
     joint = (np.abs(p[:, 0] / 0.35 - np.round(p[:, 0] / 0.35)) < 0.03).astype(np.float32) * 0.35
@@ -221,7 +223,9 @@ _MEAN_LUMA = _mean_luma()
 _GARMENT_LUMA = max(float((_garment(*_probe()) @ _LUMA).mean()), 0.05)
 
 
-def albedo(material: int, p: np.ndarray, n: np.ndarray, colour: np.ndarray | None, scale: float = 1.0) -> np.ndarray:
+def albedo(
+    material: int, p: np.ndarray, n: np.ndarray, colour: np.ndarray | None, scale: float = 1.0
+) -> np.ndarray:
     """Surface colour of ``MATERIALS[material]`` at points ``p`` with normals ``n``. (N, 3) -> (N, 3).
 
     ``colour`` (3,) tints the texture by the material's ``tint``; ``scale`` stretches the texture.

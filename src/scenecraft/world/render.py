@@ -130,7 +130,9 @@ class Render:
             "size": int(self.image.shape[0]),
             "caption": self.caption,
             "subjects": subjects,
-            "material_fractions": {m: round(float(c), 5) for m, c in zip(MATERIALS, counts, strict=True) if c > 0},
+            "material_fractions": {
+                m: round(float(c), 5) for m, c in zip(MATERIALS, counts, strict=True) if c > 0
+            },
             "spec": self.spec.model_dump(mode="json"),
         }
 
@@ -196,7 +198,9 @@ def _environment(spec: SceneSpec, o: np.ndarray, d: np.ndarray, light_dir: np.nd
             np.asarray((0, 0, 1), np.float32),
         )
         lit = spec.light.ambient + spec.light.intensity * np.clip(n @ light_dir, 0, 1)
-        col[hit] = _surface_albedo(spec, code[hit], p, n) * lit[:, None] * np.asarray(spec.light.colour, np.float32)
+        col[hit] = (
+            _surface_albedo(spec, code[hit], p, n) * lit[:, None] * np.asarray(spec.light.colour, np.float32)
+        )
     return col.astype(np.float32)
 
 
@@ -358,7 +362,9 @@ def render(
         env = _environment(spec, m_p + m_n * 2e-3, refl_dir, light_dir) * ao[mirror, None]
         k_r = np.clip(w["reflect"][mirror] + fresnel[mirror] * 0.5 * (w["reflect"][mirror] > 0.2), 0, 1)
         tint = alb[mirror] * 0.6 + 0.4
-        col[mirror] = col[mirror] * (1 - k_r[:, None]) + env * tint * k_r[:, None] + spec_term[mirror, None] * light_col
+        col[mirror] = (
+            col[mirror] * (1 - k_r[:, None]) + env * tint * k_r[:, None] + spec_term[mirror, None] * light_col
+        )
         glass = w["transparency"][mirror]
         if (glass > 0).any():
             bent = m_d - 0.35 * m_n
@@ -394,7 +400,9 @@ def render(
     boxes: list[tuple[int, int, int, int] | None] = []
     for k in range(len(spec.subjects)):
         ys, xs = np.nonzero(inst_map == k)
-        boxes.append((int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1) if xs.size >= 4 else None)
+        boxes.append(
+            (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1) if xs.size >= 4 else None
+        )
     out_view = View.from_camera(spec.camera, size)
     joints2d, joints3d, visible = {}, {}, {}
     for k, body in bodies.items():

@@ -412,7 +412,9 @@ def posed_body(
 ) -> PosedBody:
     """Pose a body and place it so its pelvis is over ``position`` and its lowest point at its height."""
     shape = rest_joints(betas)
-    pose = np.concatenate([np.asarray(global_orient, float).reshape(1, 3), np.asarray(body_pose, float).reshape(23, 3)])
+    pose = np.concatenate(
+        [np.asarray(global_orient, float).reshape(1, 3), np.asarray(body_pose, float).reshape(23, 3)]
+    )
     joints, rot = forward_kinematics(shape.rest, pose)
     if model is not None:  # a real SMPL file: its joints, our capsules around them
         joints = model.joints(np.asarray(body_pose), np.asarray(global_orient), np.asarray(betas))

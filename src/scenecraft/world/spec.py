@@ -117,8 +117,12 @@ class Surface(_Strict):
     """A large flat surface: the floor, or the wall behind the scene."""
 
     material: ObjectMaterialName = "wood"
-    colour: ColourName | None = Field(default=None, description="optional tint; None keeps the material's own colour")
-    texture_scale: float = Field(default=1.0, gt=0.05, le=20.0, description="metres per texture repeat, relative")
+    colour: ColourName | None = Field(
+        default=None, description="optional tint; None keeps the material's own colour"
+    )
+    texture_scale: float = Field(
+        default=1.0, gt=0.05, le=20.0, description="metres per texture repeat, relative"
+    )
 
 
 class Background(Surface):
@@ -173,7 +177,9 @@ class ObjectSubject(_Strict):
     material: ObjectMaterialName
     colour: ColourName
     position: Position = (0.0, 0.0, 0.0)
-    size: float = Field(default=0.8, ge=0.05, le=10.0, description="overall extent in metres (diameter or edge)")
+    size: float = Field(
+        default=0.8, ge=0.05, le=10.0, description="overall extent in metres (diameter or edge)"
+    )
     yaw_deg: float = Field(default=0.0, ge=-360.0, le=360.0, description="rotation about the vertical axis")
 
 

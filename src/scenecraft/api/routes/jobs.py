@@ -166,9 +166,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         return created.astimezone(UTC), job_id
     except (ValueError, binascii.Error, UnicodeError, OverflowError):
         raise field_error(
-            "cursor",
-            "value_error",
-            "cursor is not one this API returned; pass next_cursor from the previous page",
+            "cursor", "value_error", "cursor is not one this API returned; pass next_cursor from the previous page",
             where="query",
         ) from None
 
