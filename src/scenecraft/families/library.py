@@ -125,7 +125,9 @@ class ModelEntry:
 
 # -- safetensors headers ----------------------------------------------------------------------
 def read_header(path: Path) -> dict[str, Any]:
-    """The JSON header of a .safetensors file (tensor names -> dtype, shape, offsets)."""
+    """The JSON header of a .safetensors file (tensor names -> dtype, shape, offsets), with the
+    tensors a scene model file derives instead of storing (``checkpoints.DERIVED``: its sin-cos
+    table) listed as the model holds them, so the parameter count is the model's."""
     try:
         with path.open("rb") as f:
             (length,) = struct.unpack("<Q", f.read(8))
@@ -134,8 +136,20 @@ def read_header(path: Path) -> dict[str, Any]:
             header: dict[str, Any] = json.loads(f.read(length))
     except (OSError, struct.error, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise LibraryError(f"{path} is not a readable safetensors file: {exc}") from None
-    header.pop("__metadata__", None)
+    meta = header.pop("__metadata__", None) or {}
+    try:
+        derived, dit = json.loads(meta.get("derived", "{}")), json.loads(meta.get("dit", "{}"))
+        for key, dtype in derived.items():
+            grid = dit["input_size"] // dit["patch_size"]
+            header.setdefault(
+                key, {"dtype": _SAFETENSORS_DTYPES.get(dtype, "F32"), "shape": [1, grid * grid, dit["hidden_size"]]}
+            )
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ZeroDivisionError) as exc:
+        raise LibraryError(f"{path} has unreadable scene model metadata: {exc}") from None
     return header
+
+
+_SAFETENSORS_DTYPES = {"float16": "F16", "bfloat16": "BF16", "float32": "F32"}
 
 
 def weights_info(files: list[Path]) -> WeightsInfo:
