@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from scenecraft.model.checkpoints import CheckpointError, save_scene_model
+from scenecraft.model.checkpoints import CheckpointError, read_scene_metadata, save_scene_model
 from scenecraft.model.conditioning import CONDITIONS, SceneDiT
 from scenecraft.model.dit import DiTConfig
 from scenecraft.model.student import (
@@ -201,3 +201,49 @@ def test_an_adapter_refuses_a_different_or_missing_teacher(tmp_path) -> None:
         load_student(path)
     (tmp_path / "moved.safetensors").rename(tmp_path / "a" / "teacher.safetensors")
     load_student(path)  # the right teacher, moved beside it
+
+
+def test_installing_an_adapter_drops_the_training_path_and_needs_its_teacher_there(tmp_path) -> None:
+    from safetensors import safe_open
+
+    from scenecraft.model.student import install_student
+
+    _, student, base = adapter_run(tmp_path)
+    trained = tmp_path / "run" / "adapter.safetensors"
+    trained.parent.mkdir()
+    save_student_adapter(student, trained, base=base, extra={"step_counts": [1, 4]})
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    with pytest.raises(CheckpointError, match=r"bundled/teacher.safetensors is not there: install it beside"):
+        install_student(trained, bundled, "s.safetensors")
+    save_scene_model(teacher(seed=5), bundled / "teacher.safetensors", dtype=torch.float16)
+    with pytest.raises(CheckpointError, match="is a different file"):
+        install_student(trained, bundled, "s.safetensors")
+    assert sorted(p.name for p in bundled.iterdir()) == ["teacher.safetensors"]  # nothing half-written
+    (bundled / "teacher.safetensors").write_bytes(base.read_bytes())
+    installed = install_student(trained, bundled, "s.safetensors")
+    assert sorted(p.name for p in bundled.iterdir()) == ["s.safetensors", "teacher.safetensors"]
+    extra = read_scene_metadata(installed)["extra"]
+    assert "base_path" not in extra and extra["base"] == "teacher.safetensors" and extra["step_counts"] == [1, 4]
+    with safe_open(str(trained), framework="pt") as a, safe_open(str(installed), framework="pt") as b:
+        assert set(a.keys()) == set(b.keys())
+        for key in a.keys():  # noqa: SIM118 (safe_open is not iterable)
+            assert torch.equal(a.get_tensor(key), b.get_tensor(key))
+    base.unlink()  # the training machine's teacher is gone: the installed copy uses the one beside it
+    x, t = inputs()
+    cond = random_conditions(3)
+    packed = pack(t, torch.full((5,), 2.0), 0.25)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            load_student(installed).eval()(x, packed, cond), student(x, packed, cond), rtol=1e-5, atol=1e-5
+        )
+
+
+def test_installing_refuses_what_is_not_a_student(tmp_path) -> None:
+    from scenecraft.model.student import install_student
+
+    plain = tmp_path / "teacher.safetensors"
+    save_scene_model(teacher(), plain)
+    with pytest.raises(CheckpointError, match="not a student checkpoint"):
+        install_student(plain, tmp_path, "s.safetensors")
+    assert not (tmp_path / "s.safetensors").exists()

@@ -177,3 +177,33 @@ def test_adapter_runs_refuse_pruning_qat_and_a_student_to_start_from(tmp_path: P
         DistillConfig(init=student, **base).validate()
     with pytest.raises(ValueError, match="lora_rank must be >= 1"):
         DistillConfig(init=init, **{**base, "lora_rank": 0}).validate()
+
+
+def test_the_cli_installs_a_trained_adapter_and_says_what_is_wrong(tmp_path: Path, capsys) -> None:
+    import json
+
+    from scenecraft.cli import main
+    from scenecraft.model.student import save_student_adapter
+    from scenecraft.variants import STUDENT_WEIGHTS
+    from tests.model.test_student import adapter_run
+
+    _, student, base = adapter_run(tmp_path)
+    trained = tmp_path / "adapter.safetensors"
+    save_student_adapter(student, trained, base=base, extra={"step_counts": [1, 2, 4]})
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    (bundled / base.name).write_bytes(base.read_bytes())
+    assert main(["distill", "--install", str(trained), "--weights-dir", str(bundled)]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said["installed"] == str(bundled / STUDENT_WEIGHTS) and said["step_counts"] == [1, 2, 4]
+    assert load_student(bundled / STUDENT_WEIGHTS).extra["step_counts"] == [1, 2, 4]
+    for argv, message in (
+        (["--install", str(tmp_path / "none.safetensors")], "student weights not found"),
+        (["--install", str(trained), "--out", str(tmp_path)], "--install takes the student file alone"),
+        (["--install", str(base), "--weights-dir", str(bundled)], "not a student checkpoint"),
+        (["--out", str(tmp_path)], "give --teacher and --out"),
+        (["--teacher", str(base), "--out", str(tmp_path), "--weights-dir", str(bundled)], "goes with --install"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            main(["distill", *argv])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import secrets
 from pathlib import Path
 from typing import Any, cast
 
@@ -312,6 +314,50 @@ def _load_adapter(path: Path, meta: dict[str, Any]) -> SceneDiT:
     return model
 
 
+def install_student(source: str | Path, folder: str | Path, name: str) -> Path:
+    """Copies the student ``source`` into ``folder`` (the bundled weights) as ``name``, the way it
+    ships: an adapter's teacher must already be in ``folder`` under the name and SHA-256 the adapter
+    records, and the training machine's path to it (``base_path``) is dropped. The tensors are copied
+    unchanged; the copy is loaded before it replaces anything, so a student that does not load is
+    never installed. -> the installed path."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from scenecraft.atomic_write import fsync_dir
+
+    source, folder = Path(source), Path(folder)
+    meta = read_scene_metadata(source)
+    if meta is None or meta["extra"].get("format") not in STUDENT_FORMATS:
+        raise CheckpointError(f"{source} is not a student checkpoint ({' or '.join(STUDENT_FORMATS)})")
+    extra = dict(meta["extra"])
+    if extra["format"] == LORA_FORMAT:
+        teacher = folder / str(extra.get("base"))
+        if not teacher.is_file() or file_sha256(teacher) != extra.get("base_sha256"):
+            state = "is a different file" if teacher.is_file() else "is not there"
+            raise CheckpointError(
+                f"adapter {source} is made for the teacher {extra.get('base')} with SHA-256 "
+                f"{str(extra.get('base_sha256'))[:12]}…, and {teacher} {state}: install it beside its own teacher"
+            )
+        extra.pop("base_path", None)
+    with safe_open(str(source), framework="pt") as f:
+        header = dict(f.metadata() or {})
+        tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
+    header["extra"] = json.dumps(extra)
+    target = folder / name
+    # a checkpoint is recognised by its suffix, so the copy checked before the rename keeps it
+    tmp = folder / f".{name}.{secrets.token_hex(6)}.safetensors"
+    try:
+        save_file(tensors, str(tmp), metadata=header)
+        load_student(tmp)  # refuses, and nothing is replaced, if it does not load
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(folder)
+    return target
+
+
 def save_student(model: SceneDiT, path: str | Path, *, extra: dict[str, Any] | None = None) -> None:
     """Writes a student in float16 with its configs; ``extra`` records how it was made."""
     from scenecraft.model.checkpoints import save_scene_model
@@ -347,6 +393,7 @@ __all__ = [
     "add_lora",
     "drop_blocks",
     "has_lora",
+    "install_student",
     "is_student",
     "load_student",
     "merge_lora",

@@ -5,12 +5,18 @@
     scenecraft distill --teacher T --out runs/pruned --init runs/student/student.safetensors \\
         --keep-blocks 0,1,2,3,5,7 --seconds 1800          # depth pruning, recovered by distillation
     scenecraft distill --teacher T --out runs/adapter --lora-rank 2 --seconds 1800   # an adapter student
+    scenecraft distill --install runs/adapter/student.safetensors   # ship it with the bundled weights
 
 Stage 1 caches the teacher's 20-step guided Euler trajectories of ``--shards`` x ``--batch``
 world requests in OUT/trajectories (or ``--trajectories``; shards present are kept, so a stopped
 run resumes). Stage 2 trains the student on them (resuming from OUT/state.pt) and writes
 OUT/student.safetensors. ``--cache-seconds`` bounds stage 1; stage 2 runs on whatever is cached.
 Rerun it with the final teacher's weights to distil the final model.
+
+``--install FILE`` copies a trained student into the bundled weights (``--weights-dir``), as the
+file the variants load (a depth-pruned student as the pruned one): an adapter only beside the very
+teacher it was distilled from, without the training machine's path to it, and only once the copy
+loads.
 """
 
 from __future__ import annotations
@@ -40,8 +46,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     from scenecraft.config import QUANT_MODES
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--teacher", type=Path, required=True, help="the teacher scene model (.safetensors)")
-    parser.add_argument("--out", type=Path, required=True, help="run folder (resumed when it holds state.pt)")
+    parser.add_argument("--teacher", type=Path, default=None, help="the teacher scene model (.safetensors)")
+    parser.add_argument("--out", type=Path, default=None, help="run folder (resumed when it holds state.pt)")
+    parser.add_argument(
+        "--install", type=Path, default=None, metavar="FILE", help="install this trained student instead of training"
+    )
+    parser.add_argument(
+        "--weights-dir", type=Path, default=None, help="with --install: where (default: the bundled weights)"
+    )
     parser.add_argument("--trajectories", type=Path, default=None, help="trajectory cache (default OUT/trajectories)")
     parser.add_argument("--shards", type=int, default=60, help="trajectory shards to cache (the first is held out)")
     parser.add_argument("--batch", type=int, default=8, help="requests per shard, and the teacher's batch")
@@ -91,11 +103,36 @@ def _measured_keep(init: Path, shards: list[Path], drop: int, out: Path) -> list
     return keep
 
 
+def install(args: argparse.Namespace) -> int:
+    from scenecraft.model.checkpoints import CheckpointError, read_scene_metadata
+    from scenecraft.model.student import install_student
+    from scenecraft.variants import PRUNED_WEIGHTS, STUDENT_WEIGHTS, WEIGHTS_DIR, learnt_steps
+
+    if args.teacher is not None or args.out is not None:
+        raise UsageError("--install takes the student file alone: no --teacher or --out")
+    if not args.install.is_file():
+        raise UsageError(f"student weights not found: {args.install}")
+    meta = read_scene_metadata(args.install)
+    name = PRUNED_WEIGHTS if meta is not None and "kept_blocks" in meta["extra"] else STUDENT_WEIGHTS
+    try:
+        path = install_student(args.install, args.weights_dir or WEIGHTS_DIR, name)
+    except CheckpointError as exc:
+        raise UsageError(str(exc)) from None
+    print(json.dumps({"installed": str(path), "bytes": path.stat().st_size, "step_counts": learnt_steps(path)}))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from scenecraft.model.checkpoints import CheckpointError
     from scenecraft.train.distill import DistillConfig, Distiller
     from scenecraft.train.trajectories import cache_trajectories
 
+    if args.install is not None:
+        return install(args)
+    if args.teacher is None or args.out is None:
+        raise UsageError("give --teacher and --out to distil (or --install FILE to install a trained student)")
+    if args.weights_dir is not None:
+        raise UsageError("--weights-dir goes with --install")
     if not args.teacher.is_file():
         raise UsageError(f"teacher weights not found: {args.teacher}")
     if args.init is not None and not args.init.is_file():
