@@ -207,3 +207,29 @@ def test_the_cli_installs_a_trained_adapter_and_says_what_is_wrong(tmp_path: Pat
         with pytest.raises(SystemExit) as exit_:
             main(["distill", *argv])
         assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_off_grid_jumps_start_anywhere_a_jump_stays_on_the_trajectory(tmp_path: Path) -> None:
+    shard = straight_shard(2, 0, steps=20)
+    examples = Examples([shard])
+    x = shard.x.float()
+    rows, counts, starts = torch.tensor([0, 1, 1]), torch.tensor([4, 2, 1]), torch.tensor([3, 7, 0])
+    xa, packed, _, target = examples.jumps(rows, counts, starts)
+    want = torch.stack([(x[0, 3] - x[0, 8]) * 4, (x[1, 7] - x[1, 17]) * 2, x[1, 0] - x[1, 20]])
+    torch.testing.assert_close(target, want)
+    torch.testing.assert_close(xa, torch.stack([x[0, 3], x[1, 7], x[1, 0]]))
+    torch.testing.assert_close(packed[:, 0], torch.tensor([850.0, 650.0, 1000.0]))
+    torch.testing.assert_close(packed[:, -1], torch.tensor([0.25, 0.5, 1.0]))
+    # on straight lines every jump's average velocity is the line's, e - x0 (to the float16 cache's
+    # rounding, times K)
+    line = torch.stack([x[0, 0] - x[0, 20], x[1, 0] - x[1, 20], x[1, 0] - x[1, 20]])
+    torch.testing.assert_close(target, line, rtol=0, atol=1e-2)
+    with pytest.raises(ValueError, match="start and end on the teacher's 20 steps"):
+        examples.jumps(rows[:1], counts[:1], torch.tensor([16]))  # 16 + 5 > 20
+    # the grid points are the jumps that start on the grid
+    on_grid = examples.batch(rows, counts, torch.tensor([1, 1, 0]))
+    for a, b in zip(on_grid, examples.jumps(rows, counts, torch.tensor([5, 10, 0])), strict=True):
+        if isinstance(a, torch.Tensor):
+            torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="off_grid is a share"):
+        DistillConfig(out=tmp_path, shards=[tmp_path, tmp_path], init=tmp_path, max_steps=1, off_grid=1.5).validate()

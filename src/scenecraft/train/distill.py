@@ -7,7 +7,11 @@ For a student of K steps (K divides the teacher's 20), grid point i at flow time
     loss   = || student(x_t, [t, scales, d = 1/K], c) - target ||^2
 
 One student learns every K in ``step_counts`` at once (the step size is an input); K = 20 is
-guidance distillation alone, K = 1..4 are the few-step variants. The student starts from the
+guidance distillation alone, K = 1..4 are the few-step variants. With ``off_grid`` = p, a share p of
+the examples starts anywhere on the teacher's trajectory instead (x_t at any teacher step a from
+which a jump of 1/K stays on it; target (x_t - x_{t - 1/K}) * K as before): the same trajectories
+give a K-step student five times as many distinct inputs (for K = 4 of a 20-step teacher, 16 starts
+instead of 4), as a shortcut model learns jumps from every t. The student starts from the
 teacher's weights (or, for recovery after depth pruning, from a student's). AdamW, EMA, gradient
 clipping; ``state.pt`` (weights, EMA, optimizer, step) and ``student.safetensors`` (EMA weights,
 float16) are written atomically every ``save_every`` seconds and at the end, and a run resumes from
@@ -76,6 +80,7 @@ class DistillConfig:
     qat: str | None = None  # quantization-aware: an int8 mode of model.quantize, trained fake-quantized
     lora_rank: int | None = None  # train an adapter on the teacher (model.student.add_lora) of this rank
     lora_alpha: float | None = None  # its updates are scaled by alpha / rank (default: alpha = rank)
+    off_grid: float = 0.0  # the share of examples starting anywhere on the teacher's trajectory
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -83,6 +88,8 @@ class DistillConfig:
             raise ValueError(f"need at least 2 trajectory shards (the first is held out), got {len(self.shards)}")
         if len(self.step_counts) != len(self.step_weights) or not self.step_counts:
             raise ValueError("step_counts and step_weights must have the same, non-zero length")
+        if not 0.0 <= self.off_grid <= 1.0:
+            raise ValueError(f"off_grid is a share of the examples, 0..1; got {self.off_grid}")
         if self.max_steps is None and self.seconds is None:
             raise ValueError("give max_steps or seconds: distillation needs an end")
         if self.qat is not None:
@@ -138,12 +145,20 @@ class Examples:
 
     def batch(self, rows: Tensor, counts: Tensor, points: Tensor) -> tuple[Tensor, Tensor, Conditions, Tensor]:
         """Inputs and targets: rows (B,), step counts K (B,), grid points i (B,) with 0 <= i < K."""
-        rows, counts, points = rows.to(self.x.device), counts.to(self.x.device), points.to(self.x.device)
+        counts, points = counts.to(self.x.device), points.to(self.x.device)
+        return self.jumps(rows, counts, points * (self.steps // counts))
+
+    def jumps(self, rows: Tensor, counts: Tensor, starts: Tensor) -> tuple[Tensor, Tensor, Conditions, Tensor]:
+        """Inputs and targets of jumps of 1/K from any teacher step: rows (B,), step counts K (B,),
+        starts a (B,) in teacher steps with a + steps / K <= steps (on the K-step grid or off it)."""
+        rows, counts, a = rows.to(self.x.device), counts.to(self.x.device), starts.to(self.x.device)
         stride = self.steps // counts  # teacher steps per student step
-        a, b = points * stride, (points + 1) * stride
+        if bool(((a < 0) | (a + stride > self.steps)).any()):
+            raise ValueError(f"a jump must start and end on the teacher's {self.steps} steps")
+        b = a + stride
         xa = self.x[rows, a].float()
         xb = self.x[rows, b].float()
-        t = 1 - points.float() / counts.float()
+        t = 1 - a.float() / self.steps
         target = (xa - xb) * counts.float()[:, None, None, None]
         cond = self.cond.map(lambda v: v[rows].float() if v.is_floating_point() else v[rows])
         packed = pack(t * 1000, self.scales[rows], 1 / counts.float())
@@ -265,7 +280,12 @@ class Distiller:
             rows = torch.randint(len(self.train_set), (cfg.batch,), generator=g)
             k = counts[torch.multinomial(weights, cfg.batch, replacement=True, generator=g)]
             points = (torch.rand(cfg.batch, generator=g) * k).long().clamp(max=k - 1)
-            xa, packed, cond, target = self.train_set.batch(rows, k, points)
+            stride = self.train_set.steps // k
+            starts = points * stride
+            if cfg.off_grid > 0:  # these start anywhere a jump of 1/K stays on the trajectory
+                anywhere = (torch.rand(cfg.batch, generator=g) * (self.train_set.steps - stride + 1)).long()
+                starts = torch.where(torch.rand(cfg.batch, generator=g) < cfg.off_grid, anywhere, starts)
+            xa, packed, cond, target = self.train_set.jumps(rows, k, starts)
             for group in self.opt.param_groups:
                 group["lr"] = cfg.lr * min(1.0, (self.step + 1) / cfg.warmup)
             loss = F.mse_loss(self.model(xa, packed, cond), target)

@@ -87,6 +87,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="train an adapter on the teacher (low-rank updates of this rank), saved without the teacher's weights",
     )
     parser.add_argument("--lora-alpha", type=float, default=None, help="the adapter's updates scale alpha / rank")
+    parser.add_argument(
+        "--off-grid",
+        type=float,
+        default=0.0,
+        help="share of examples (0..1) whose jump starts anywhere on the teacher's trajectory, not on the grid",
+    )
 
 
 def _measured_keep(init: Path, shards: list[Path], drop: int, out: Path) -> list[int]:
@@ -174,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
             qat=args.qat,
             lora_rank=args.lora_rank,
             lora_alpha=args.lora_alpha,
+            off_grid=args.off_grid,
             extra={"teacher": args.teacher.name},
         )
         result = Distiller(cfg).train()
