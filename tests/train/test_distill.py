@@ -233,3 +233,31 @@ def test_off_grid_jumps_start_anywhere_a_jump_stays_on_the_trajectory(tmp_path: 
             torch.testing.assert_close(a, b)
     with pytest.raises(ValueError, match="off_grid is a share"):
         DistillConfig(out=tmp_path, shards=[tmp_path, tmp_path], init=tmp_path, max_steps=1, off_grid=1.5).validate()
+
+
+def test_the_endpoint_error_follows_the_students_own_steps() -> None:
+    from scenecraft.train.distill import held_out_endpoint
+
+    held = Examples([straight_shard(3, 1, steps=20)])
+    x = held.x.float()
+    line = x[:, 0] - x[:, -1]  # the straight lines' velocity: a student that predicts it lands exactly
+
+    class Exact(torch.nn.Module):
+        def __init__(self, scale: float = 1.0) -> None:
+            super().__init__()
+            self.scale, self.calls = scale, []
+
+        def forward(self, xt: torch.Tensor, packed: torch.Tensor, cond: object) -> torch.Tensor:
+            self.calls.append(packed[:, [0, -1]].clone())
+            return line * self.scale
+
+    exact = Exact()
+    losses = held_out_endpoint(exact, held, (1, 4))
+    assert set(losses) == {"end1", "end4"} and max(losses.values()) < 1e-10
+    # the student is called at t = 1, 3/4, 1/2, 1/4 with step 1/4 after its call at t = 1 with step 1
+    times = torch.cat([c[:1] for c in exact.calls])
+    torch.testing.assert_close(times, torch.tensor([[1000.0, 1], [1000, 0.25], [750, 0.25], [500, 0.25], [250, 0.25]]))
+    # a velocity 10 % too large lands 10 % of the way too far, whatever K
+    far = held_out_endpoint(Exact(1.1), held, (1, 4))
+    want = float((0.1 * line).pow(2).mean())
+    assert abs(far["end1"] - want) < 1e-6 and abs(far["end4"] - want) < 1e-6

@@ -15,7 +15,8 @@ instead of 4), as a shortcut model learns jumps from every t. The student starts
 teacher's weights (or, for recovery after depth pruning, from a student's). AdamW, EMA, gradient
 clipping; ``state.pt`` (weights, EMA, optimizer, step) and ``student.safetensors`` (EMA weights,
 float16) are written atomically every ``save_every`` seconds and at the end, and a run resumes from
-``state.pt``. The first shard is held out: its loss per step count is logged and recorded.
+``state.pt``. The first shard is held out: its loss per step count is logged and recorded, with
+where the student's own K steps land against the teacher's last state (``endK``).
 
 With ``qat`` (an int8 mode of ``model.quantize``) the student trains quantization-aware: its
 token-wise linears round weights and activations as the int8 model will (torchao's fake
@@ -181,6 +182,24 @@ def held_out_loss(model: SceneDiT, held: Examples, step_counts: tuple[int, ...])
     return losses
 
 
+def held_out_endpoint(model: SceneDiT, held: Examples, step_counts: tuple[int, ...]) -> dict[str, float]:
+    """Mean squared error of where the student's own K steps from the held-out noise land against
+    where the teacher's 20 landed, per step count (``endK``). Unlike the velocity error, each step
+    starts from the student's previous one, so errors compound as they do when it generates."""
+    model.eval()
+    losses = {}
+    rows = torch.arange(len(held), device=held.x.device)
+    cond = held.cond.map(lambda v: v.float() if v.is_floating_point() else v)
+    with torch.no_grad():
+        for k in step_counts:
+            x = held.x[:, 0].float()
+            for i in range(k):
+                t = torch.full((len(held),), 1 - i / k, device=x.device)
+                x = x - model(x, pack(t * 1000, held.scales[rows], torch.full_like(t, 1 / k)), cond) / k
+            losses[f"end{k}"] = float(F.mse_loss(x, held.x[:, -1].float()))
+    return losses
+
+
 class Distiller:
     def __init__(self, cfg: DistillConfig):
         cfg.validate()
@@ -308,6 +327,7 @@ class Distiller:
                 self.save()
                 last_save = now
         losses = held_out_loss(self.ema, self.held, cfg.step_counts)
+        losses.update(held_out_endpoint(self.ema, self.held, cfg.step_counts))
         self.log("held-out " + " ".join(f"{k}={v:.4f}" for k, v in losses.items()))
         self.save(losses)
         with open(cfg.out / "held_out.jsonl", "a") as f:
@@ -315,4 +335,4 @@ class Distiller:
         return {"step": self.step, "held_out_loss": losses}
 
 
-__all__ = ["DistillConfig", "Distiller", "Examples", "held_out_loss", "initial_student"]
+__all__ = ["DistillConfig", "Distiller", "Examples", "held_out_endpoint", "held_out_loss", "initial_student"]
