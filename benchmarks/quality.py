@@ -78,6 +78,7 @@ def score_mode(name: str, held: Any, images: list[np.ndarray], size: int, second
         "seconds_per_image": seconds,  # batched; the full mode reports single-image latency (--timing)
         "support": scores["support"],
         "judges_version": judges.version,
+        "per_image": scores["per_image"],  # [hits, judged] of each metric, image by image
     }
 
 

@@ -29,7 +29,10 @@ judges (``--teacher-quality``), which saves the slowest part of the run; the fil
 
 A variant is *within 2 %* of the teacher when its quality score, the mean of material fidelity,
 layout recall, binding, pose PCK and count accuracy over the modes scored, is at least 98 % of the
-teacher's. Writes benchmarks/results/speed.json and prints the table.
+teacher's. Where both were scored image by image (``per_image`` in the rows: every row this script
+scores, and ``quality.py`` results written since 2026-12-08), the ratio also gets a 90 % paired
+bootstrap interval over the requests (``quality_vs_teacher_90pct``), which says how far n requests
+can tell the two apart. Writes benchmarks/results/speed.json and prints the table.
 """
 
 from __future__ import annotations
@@ -219,6 +222,53 @@ def quality_score(rows: list[dict[str, Any]]) -> float:
     return sum(values) / len(values)
 
 
+PER_IMAGE = {"binding": "attribute_binding"}  # a row's metric -> its name in the per-image records
+
+
+def _image_counts(rows: list[dict[str, Any]]) -> np.ndarray:
+    """(modes x metrics, 2, n) hits and judged per image, from the rows' ``per_image`` records."""
+    return np.array(
+        [
+            [[rec.get(PER_IMAGE.get(k, k), (0, 0))[j] for rec in r["per_image"]] for j in (0, 1)]
+            for r in rows
+            for k in METRICS
+        ],
+        dtype=float,
+    )
+
+
+def paired_interval(
+    teacher: list[dict[str, Any]], variant: list[dict[str, Any]], draws: int = 2000, level: float = 0.9, seed: int = 0
+) -> tuple[float, float] | None:
+    """A paired bootstrap interval of ``quality_score(variant) / quality_score(teacher)``.
+
+    Both were scored on the same requests with the same seeds, so the requests are resampled
+    together: each draw takes n of them with replacement, recomputes every metric of both from the
+    per-image hits (each the sum of hits over the sum judged, as the table's), and the ratio of the
+    two scores. -> the central ``level`` interval of the draws, or None where either side lacks
+    per-image records of the same modes and requests."""
+    modes = [r["mode"] for r in teacher]
+    if [r["mode"] for r in variant] != modes or any("per_image" not in r for r in (*teacher, *variant)):
+        return None
+    n = {len(r["per_image"]) for r in (*teacher, *variant)}
+    if len(n) != 1:
+        return None
+    size = n.pop()
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, size, (draws, size))
+    weights = np.stack([np.bincount(p, minlength=size) for p in picks]).astype(float)  # (draws, n)
+
+    def scores(rows: list[dict[str, Any]]) -> np.ndarray:
+        counts = _image_counts(rows)  # (m, 2, n)
+        hits, judged = weights @ counts[:, 0].T, weights @ counts[:, 1].T  # (draws, m)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = np.where(judged > 0, hits / judged, np.nan)  # a metric nothing judged is left out
+        return np.nanmean(values, axis=1)
+
+    ratio = scores(variant) / scores(teacher)
+    return float(np.quantile(ratio, (1 - level) / 2)), float(np.quantile(ratio, (1 + level) / 2))
+
+
 def main() -> None:
     from scenecraft.variants import VARIANTS
 
@@ -272,6 +322,9 @@ def main() -> None:
         if "quality_score" in r and "quality_score" in teacher:
             r["quality_vs_teacher"] = r["quality_score"] / teacher["quality_score"]
             r["within_2pct"] = r["quality_vs_teacher"] >= 0.98
+            interval = paired_interval(teacher["quality"], r["quality"])
+            if interval is not None:
+                r["quality_vs_teacher_90pct"] = list(interval)
     result = {
         "benchmark": "speed",
         "size": SIZE,
@@ -286,6 +339,8 @@ def main() -> None:
         "student": str(args.student) if args.student else "installed",
         "pruned": str(args.pruned) if args.pruned else "installed",
         "criterion": "within_2pct: quality_score >= 0.98 x teacher-20's (mean of the 5 metrics over the modes)",
+        "interval": "quality_vs_teacher_90pct: paired bootstrap over the requests (2000 draws), where both "
+        "sides have per-image records",
         "rows": rows,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -307,7 +362,8 @@ def print_table(rows: list[dict[str, Any]], modes: list[str]) -> None:
         cells += [f(r["s_per_image_b8"], ".2f"), r["peak_mib"], f(r.get("speedup_vs_today_b1"), ".1f")]
         cells += [f(q.get(mode, {}).get(m)) for mode in modes for m in METRICS]
         cells += [f(q.get("context", {}).get("context_light_agreement")), f(r.get("quality_score"))]
-        cells += [f(r.get("quality_vs_teacher"))]
+        interval = r.get("quality_vs_teacher_90pct")
+        cells += [f(r.get("quality_vs_teacher")) + (f" ({interval[0]:.3f}–{interval[1]:.3f})" if interval else "")]
         print("| " + " | ".join(str(c) for c in cells) + " |")
 
 

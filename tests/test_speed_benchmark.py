@@ -67,3 +67,67 @@ def test_pruned_weights_from_the_command_line_serve_pruned_4(tmp_path: Path, mon
     pipe, steps = speed.load("pruned-4")
     assert (pipe.variant.id, steps, len(pipe.model.blocks)) == ("pruned-4", 4, 2)
     assert speed.weight_paths() == {"PRUNED": path}
+
+
+def scored_rows(per_image: list[dict[str, list[int]]], mode: str = "full") -> list[dict[str, object]]:
+    """A quality row as score_mode writes it: each metric the sum of hits over the sum judged."""
+    row: dict[str, object] = {"mode": mode, "per_image": per_image}
+    for metric in speed.METRICS:
+        key = speed.PER_IMAGE.get(metric, metric)
+        judged = sum(r[key][1] for r in per_image if key in r)
+        row[metric] = sum(r[key][0] for r in per_image if key in r) / judged if judged else None
+    return [row]
+
+
+def images(rng, n: int, p: float) -> list[dict[str, list[int]]]:
+    out = []
+    for _ in range(n):
+        judged = {k: int(rng.integers(1, 5)) for k in ("material_fidelity", "layout_recall", "pose_pck")}
+        record = {k: [int(rng.binomial(v, p)), v] for k, v in judged.items()}
+        record["count_accuracy"] = [int(rng.random() < p), 1]
+        if rng.random() < 0.5:  # binding is judged only in some images
+            record["attribute_binding"] = [int(rng.random() < p), 1]
+        out.append(record)
+    return out
+
+
+def test_the_paired_interval_of_identical_or_uniformly_shifted_scores_has_no_width() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    teacher = scored_rows(images(rng, 40, 0.5))
+    assert speed.paired_interval(teacher, teacher) == (1.0, 1.0)
+    # every image scores the same: resampling cannot move either score
+    flat = [{"material_fidelity": [1, 2], "count_accuracy": [0, 1]}] * 10
+    better = [{"material_fidelity": [2, 2], "count_accuracy": [0, 1]}] * 10
+    lo, hi = speed.paired_interval(scored_rows(flat), scored_rows(better))
+    want = speed.quality_score(scored_rows(better)) / speed.quality_score(scored_rows(flat))
+    assert lo == pytest.approx(want) and hi == pytest.approx(want) and want == pytest.approx(2.0)
+
+
+def test_the_paired_interval_holds_the_ratio_and_pairing_narrows_it() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    first = images(rng, 64, 0.4)
+    teacher = scored_rows(first)
+    near = [dict(r) for r in first]  # the same images but for four, which lose a layout hit
+    for r in near[:4]:
+        r["layout_recall"] = [max(r["layout_recall"][0] - 1, 0), r["layout_recall"][1]]
+    unrelated = scored_rows(images(rng, 64, 0.4))
+    ratio = speed.quality_score(scored_rows(near)) / speed.quality_score(teacher)
+    lo, hi = speed.paired_interval(teacher, scored_rows(near))
+    assert lo <= ratio <= hi <= 1.0
+    lo2, hi2 = speed.paired_interval(teacher, unrelated)
+    assert lo2 <= speed.quality_score(unrelated) / speed.quality_score(teacher) <= hi2
+    assert hi - lo < (hi2 - lo2) / 3  # a paired comparison of near-identical images is far tighter
+
+
+def test_no_paired_interval_without_comparable_per_image_records() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    rows = scored_rows(images(rng, 8, 0.5))
+    assert speed.paired_interval([{k: v for k, v in rows[0].items() if k != "per_image"}], rows) is None
+    assert speed.paired_interval(rows, scored_rows(images(rng, 9, 0.5))) is None  # other requests
+    assert speed.paired_interval(rows, scored_rows(images(rng, 8, 0.5), mode="context")) is None

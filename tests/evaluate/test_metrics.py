@@ -52,3 +52,10 @@ def test_real_pairs_score_high_and_shuffled_pairs_near_chance() -> None:
     for key in ("material_fidelity", "layout_recall", "mean_iou", "attribute_binding", "count_accuracy", "pose_pck"):
         assert shuffled[key] < 0.5 * real[key], key
     assert shuffled["layout_recall"] < 0.1 and shuffled["material_fidelity"] < 0.35
+    # the per-image records add up to the metrics, image by image
+    assert len(real["per_image"]) == 16
+    for key, support in (("material_fidelity", "regions"), ("pose_pck", "joints"), ("count_accuracy", None)):
+        hits = sum(r[key][0] for r in real["per_image"] if key in r)
+        judged = sum(r[key][1] for r in real["per_image"] if key in r)
+        assert judged == (real["support"][support] if support else 16)
+        assert hits / judged == pytest.approx(real[key])

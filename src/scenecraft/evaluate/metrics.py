@@ -12,6 +12,10 @@ and measures, with the reference labels from rendering each request:
 - **count accuracy** — share of images where the detector counts every kind exactly as requested;
 - **pose PCK@0.1** — share of requested person joints predicted within 0.1 x the person's box side.
 
+``per_image`` keeps, for each image, ``[hits, judged]`` of every metric it adds to (mean IoU aside),
+so two generators' scores of the same requests can be compared image by image (a paired bootstrap,
+``benchmarks/speed.py``); each metric is the sum of its hits over the sum of what was judged.
+
 :func:`held_out_report` scores the evaluators themselves on fresh renders of a seed (material
 accuracy, detection recall at IoU 0.5, keypoint PCK@0.1), which is what
 ``scenecraft eval score`` prints.
@@ -94,8 +98,24 @@ def score_images(
     if len(requests) != len(images):
         raise ValueError(f"got {len(requests)} requests but {len(images)} images; they must pair up")
     rng = np.random.default_rng(seed)
-    mat_hits, ious, layout_hits, bind_hits, count_hits, joint_hits, light_hits = [], [], [], [], [], [], []
+    ious: list[float] = []
+    mat_hits: list[bool] = []
+    layout_hits: list[bool] = []
+    bind_hits: list[bool] = []
+    count_hits: list[bool] = []
+    joint_hits: list[bool] = []
+    light_hits: list[bool] = []
+    lists = {
+        "material_fidelity": mat_hits,
+        "layout_recall": layout_hits,
+        "attribute_binding": bind_hits,
+        "count_accuracy": count_hits,
+        "pose_pck": joint_hits,
+        "light_agreement": light_hits,
+    }
+    per_image: list[dict[str, list[int]]] = []
     for spec, image in zip(requests, images, strict=True):
+        before = {name: len(hits) for name, hits in lists.items()}
         if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] != image.shape[1]:
             raise ValueError(f"images must be square (H, W, 3) arrays, got shape {image.shape}")
         size = image.shape[0]
@@ -135,6 +155,13 @@ def score_images(
         want_side = requested_light_side(spec)
         if want_side and truth:
             light_hits.append(evaluators.light_side(image, [b for _, b in truth]) == want_side)
+        per_image.append(
+            {
+                name: [int(sum(hits[before[name] :])), len(hits) - before[name]]
+                for name, hits in lists.items()
+                if len(hits) > before[name]
+            }
+        )
 
     def mean(x: list[Any]) -> float | None:
         return float(np.mean(x)) if x else None
@@ -155,6 +182,7 @@ def score_images(
             "joints": len(joint_hits),
             "side_lit_images": len(light_hits),
         },
+        "per_image": per_image,
     }
 
 
