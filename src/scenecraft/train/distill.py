@@ -10,8 +10,8 @@ One student learns every K in ``step_counts`` at once (the step size is an input
 guidance distillation alone, K = 1..4 are the few-step variants. With ``off_grid`` = p, a share p of
 the examples starts anywhere on the teacher's trajectory instead (x_t at any teacher step a from
 which a jump of 1/K stays on it; target (x_t - x_{t - 1/K}) * K as before): the same trajectories
-give a K-step student five times as many distinct inputs (for K = 4 of a 20-step teacher, 16 starts
-instead of 4), as a shortcut model learns jumps from every t. The student starts from the
+give a K-step student several times as many distinct inputs (for K = 4 of a 20-step teacher, 16
+starts instead of 4), as a shortcut model learns jumps from every t. The student starts from the
 teacher's weights (or, for recovery after depth pruning, from a student's). AdamW, EMA, gradient
 clipping; ``state.pt`` (weights, EMA, optimizer, step) and ``student.safetensors`` (EMA weights,
 float16) are written atomically every ``save_every`` seconds and at the end, and a run resumes from
@@ -258,6 +258,8 @@ class Distiller:
         }
         if cfg.keep_blocks is not None:
             extra["kept_blocks"] = cfg.keep_blocks
+        if cfg.off_grid:
+            extra["off_grid"] = cfg.off_grid
         if cfg.lora_rank is not None:
             extra["lora_alpha"] = cfg.lora_alpha or cfg.lora_rank
             save_student_adapter(self.ema, cfg.out / "student.safetensors", base=cfg.init, extra=extra)
