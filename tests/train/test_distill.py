@@ -264,3 +264,25 @@ def test_the_endpoint_error_follows_the_students_own_steps() -> None:
     far = held_out_endpoint(Exact(1.1), held, (1, 4))
     want = float((0.1 * line).pow(2).mean())
     assert abs(far["end1"] - want) < 1e-6 and abs(far["end4"] - want) < 1e-6
+
+
+def test_a_resumed_run_draws_on_where_it_stopped(tmp_path: Path) -> None:
+    init = tmp_path / "teacher.safetensors"
+    save_scene_model(teacher(), init)
+    paths = [tmp_path / f"shard-{i}.pt" for i in range(2)]
+    for i, path in enumerate(paths):
+        save_shard(straight_shard(4, i), path)
+
+    def run(out: str, *stops: int) -> dict[str, torch.Tensor]:
+        for stop in stops:
+            cfg = DistillConfig(
+                out=tmp_path / out, shards=paths, init=init, step_counts=(1, 2, 4), step_weights=(1, 1, 1)
+            )
+            cfg.batch, cfg.lr, cfg.warmup, cfg.max_steps = 4, 1e-3, 1, stop
+            distiller = Distiller(cfg)
+            distiller.train()
+        return distiller.ema.state_dict()
+
+    straight, resumed = run("straight", 4), run("resumed", 2, 4)
+    for key, value in straight.items():  # the same four batches, so the same weights
+        torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)

@@ -233,6 +233,10 @@ class Distiller:
             self.ema.load_state_dict(saved["ema"])
             self.opt.load_state_dict(saved["opt"])
             self.step = int(saved["step"])
+            if "rng" in saved:  # the draws go on where they stopped, not from the first step's again
+                self.generator.set_state(saved["rng"].cpu())
+            else:  # a state written before the draws were saved: at least not the same draws again
+                self.generator.manual_seed(cfg.seed + 1_000_003 * self.step)
             self.log(f"resumed {state} at step {self.step}")
         shards = [load_shard(p) for p in cfg.shards]
         train = shards[1:] if cfg.hold_out else shards
@@ -278,6 +282,7 @@ class Distiller:
                 "ema": self.ema.state_dict(),
                 "opt": self.opt.state_dict(),
                 "step": self.step,
+                "rng": self.generator.get_state(),
                 "config": {k: str(v) for k, v in asdict(cfg).items()},
             },
             tmp,
